@@ -43,7 +43,7 @@ internal static class SpecValidator
             Report(Diagnostics.SizeOutOfRange, "SharedExperts", Text(spec.SharedExperts), "0 or more (or leave it unset)");
             sizesOk = false;
         }
-        else if (spec.SharedExperts > 0 && spec.SharedExpertFfn < 1)
+        else if (spec.SharedExperts > 0 && spec.SharedExpertKind != EnumNames.SharedNone && spec.SharedExpertFfn < 1)
         {
             Report(Diagnostics.SizeOutOfRange, "SharedExpertFfn", Text(spec.SharedExpertFfn), "a positive number (or 0 to derive it)");
             sizesOk = false;
