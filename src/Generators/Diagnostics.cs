@@ -16,7 +16,7 @@ internal static class Diagnostics
 
     public static readonly DiagnosticDescriptor NotTopLevel = Error(
         "OMOE002", "Model spec type must be a top-level, non-generic class",
-        "Model spec type '{0}' must be a top-level, non-generic class; move it out of '{1}' and remove any type parameters");
+        "Model spec type '{0}' must be a top-level, non-generic class, but {1}");
 
     public static readonly DiagnosticDescriptor InvalidName = Error(
         "OMOE003", "Invalid model spec name",

@@ -30,7 +30,7 @@ public sealed class ModelSpecGenerator : IIncrementalGenerator
         var parsed = context.SyntaxProvider
             .ForAttributeWithMetadataName(
                 AttributeName,
-                static (node, _) => node is ClassDeclarationSyntax,
+                static (node, _) => node is TypeDeclarationSyntax,
                 SpecParser.Parse)
             .Where(static p => p is not null)
             .Select(static (p, _) => p!)

@@ -14,7 +14,7 @@ internal static class SpecParser
 
     public static ParsedSpec? Parse(GeneratorAttributeSyntaxContext context, CancellationToken cancellationToken)
     {
-        if (context.TargetSymbol is not INamedTypeSymbol type || context.TargetNode is not ClassDeclarationSyntax declaration)
+        if (context.TargetSymbol is not INamedTypeSymbol type || context.TargetNode is not TypeDeclarationSyntax declaration)
         {
             return null;
         }
@@ -35,10 +35,13 @@ internal static class SpecParser
         {
             diagnostics.Add(Info(Diagnostics.NotPartial, typeLocation, type.Name));
         }
-        if (type.ContainingType is not null || type.TypeParameters.Length > 0)
+        var shapeProblem = declaration is not ClassDeclarationSyntax ? "it is declared as a " + declaration.Keyword.ValueText + (declaration is RecordDeclarationSyntax ? " (use 'partial class')" : string.Empty)
+            : type.ContainingType is not null ? "it is nested in '" + type.ContainingType.Name + "' (move it to namespace level)"
+            : type.TypeParameters.Length > 0 ? "it has type parameters (remove them)"
+            : null;
+        if (shapeProblem is not null)
         {
-            diagnostics.Add(Info(Diagnostics.NotTopLevel, typeLocation, type.Name,
-                type.ContainingType?.Name ?? "its type parameter list"));
+            diagnostics.Add(Info(Diagnostics.NotTopLevel, typeLocation, type.Name, shapeProblem));
         }
 
         var named = attribute.NamedArguments.ToDictionary(a => a.Key, a => a.Value.Value);
