@@ -12,7 +12,7 @@ internal static class Snapshot
 {
     public static void Verify(string scenario, GeneratorDriverRunResult result, [CallerFilePath] string callerPath = "")
     {
-        var directory = Path.Combine(Path.GetDirectoryName(callerPath)!, "Snapshots", scenario);
+        var directory = Path.Combine(SnapshotRoot(callerPath), scenario);
         var generated = result.Results.SelectMany(r => r.GeneratedSources)
             .ToDictionary(s => s.HintName + ".txt", s => s.SourceText.ToString(), StringComparer.Ordinal);
         var update = Environment.GetEnvironmentVariable("UPDATE_SNAPSHOTS") == "1";
@@ -42,5 +42,21 @@ internal static class Snapshot
             Assert.True(expected == generated[file],
                 $"Generated {file} differs from Snapshots/{scenario}/{file}; if the change is intended, rerun with UPDATE_SNAPSHOTS=1 and review the diff.\n--- generated ---\n{generated[file]}");
         }
+    }
+
+    /// <summary>
+    /// The committed Snapshots folder: found from the test binaries (bin/... lies under the project
+    /// folder), falling back to this source file's folder; build path maps cannot hide it either way.
+    /// </summary>
+    private static string SnapshotRoot(string callerPath)
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "OpenMoE.Tests.csproj")))
+            {
+                return Path.Combine(dir.FullName, "Generators", "Snapshots");
+            }
+        }
+        return Path.Combine(Path.GetDirectoryName(callerPath)!, "Snapshots");
     }
 }
