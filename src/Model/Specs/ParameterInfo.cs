@@ -74,6 +74,26 @@ public sealed record ParameterInfo(string Name, ImmutableArray<long> Shape, int 
             return product;
         }
     }
+
+    /// <summary>Value equality, including the shape's extents (not the array's identity).</summary>
+    public bool Equals(ParameterInfo? other) =>
+        other is not null && Name == other.Name && Layer == other.Layer && Role == other.Role && Expert == other.Expert
+        && Shape.AsSpan().SequenceEqual(other.Shape.AsSpan());
+
+    /// <inheritdoc/>
+    public override int GetHashCode()
+    {
+        var hash = new HashCode();
+        hash.Add(Name);
+        hash.Add(Layer);
+        hash.Add(Role);
+        hash.Add(Expert);
+        foreach (var extent in Shape)
+        {
+            hash.Add(extent);
+        }
+        return hash.ToHashCode();
+    }
 }
 
 /// <summary>Parameter counts a paper published for a model size.</summary>

@@ -44,6 +44,17 @@ public class RegistryTests
     }
 
     [Fact]
+    public void Parameter_info_compares_shapes_by_value()
+    {
+        var built = OpenMoETiny.Info.Parameters[0];
+        var copy = new ParameterInfo("model.embed_tokens.weight", [512, 64], -1, ParameterRole.Embedding, -1);
+
+        Assert.Equal(built, copy);
+        Assert.Equal(built.GetHashCode(), copy.GetHashCode());
+        Assert.NotEqual(built, copy with { Shape = [64, 512] });
+    }
+
+    [Fact]
     public void Paper_figures_exist_for_the_published_sizes_only()
     {
         Assert.Equal(650_000_000, OpenMoEBase16E.Info.PaperFigures!.TotalParams);
