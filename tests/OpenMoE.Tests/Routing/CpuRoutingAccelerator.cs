@@ -5,11 +5,18 @@ using OpenMoE.Model.Routing.Device;
 
 namespace OpenMoE.Tests.Routing;
 
+/// <summary>An accelerator with the routing kernels loaded, for the device laws.</summary>
+public interface IRoutingDevice : IDisposable
+{
+    Accelerator Accelerator { get; }
+    DeviceRouter Router { get; }
+}
+
 /// <summary>
 /// One small CPU accelerator (2-thread groups, a group per core, DESIGN §3) and its compiled
 /// routing kernels, shared by all device routing tests.
 /// </summary>
-public sealed class CpuRoutingAccelerator : IDisposable
+public sealed class CpuRoutingAccelerator : IRoutingDevice
 {
     public Context Context { get; }
     public Accelerator Accelerator { get; }
