@@ -226,12 +226,22 @@ public static class CoreKernelChecks
             c.Device.Ops.LogSoftmax(c.Upload(logits), output, n, v);
             c.Compare($"n={n},v={v}", c.Download(output), expected);
         }
+        {
+            int n = 5, v = SelfTestDims.Vocab;
+            var logits = c.RandomFloats((long)n * v, 8);
+            var expected = new float[(long)n * v];
+            LogSoftmax.Reference(logits, expected, n, v);
+            var inPlace = c.Upload(logits);
+            c.Device.Ops.LogSoftmax<SelfTestDims>(inPlace, inPlace, n);
+            c.Compare("dims,in-place", c.Download(inPlace), expected);
+        }
     }
 
     private static void CheckCrossEntropy(KernelCheckContext c)
     {
-        foreach (var (n, v) in SoftmaxSizes)
+        foreach (var (n, v) in SoftmaxSizes.Append((9, SelfTestDims.Vocab)))
         {
+            bool generic = v == SelfTestDims.Vocab;
             var logits = c.RandomFloats((long)n * v, 8);
             // -1 marks non-target tokens; n = 1 draws a real target so the mean is non-trivial.
             var targets = c.RandomInts(n, n == 1 ? 0 : -1, v);
@@ -241,10 +251,14 @@ public static class CoreKernelChecks
             var rowLoss = c.Zeros<float>(n);
             var rowLse = c.Zeros<float>(n);
             var result = c.Zeros<float>(2);
-            c.Device.Ops.CrossEntropy(c.Upload(logits), c.Upload(targets), rowLoss, rowLse, result, n, v);
-            c.Compare($"rowLoss n={n},v={v}", c.Download(rowLoss), expectedLoss);
-            c.Compare($"rowLogSumExp n={n},v={v}", c.Download(rowLse), expectedLse);
-            c.Compare($"mean,count n={n},v={v}", c.Download(result), [(float)mean, count]);
+            if (generic)
+                c.Device.Ops.CrossEntropy<SelfTestDims>(c.Upload(logits), c.Upload(targets), rowLoss, rowLse, result, n);
+            else
+                c.Device.Ops.CrossEntropy(c.Upload(logits), c.Upload(targets), rowLoss, rowLse, result, n, v);
+            string label = $"{(generic ? "dims," : "")}n={n},v={v}";
+            c.Compare($"rowLoss {label}", c.Download(rowLoss), expectedLoss);
+            c.Compare($"rowLogSumExp {label}", c.Download(rowLse), expectedLse);
+            c.Compare($"mean,count {label}", c.Download(result), [(float)mean, count]);
         }
     }
 }

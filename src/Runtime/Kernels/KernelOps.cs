@@ -171,6 +171,26 @@ public sealed class KernelOps
             (Stream, Shapes.SingleGroup(), rowLoss, targets, result, n, v);
     }
 
+    /// <summary>Log-softmax with V from <typeparamref name="TDims"/>.</summary>
+    public void LogSoftmax<TDims>(ArrayView<float> logits, ArrayView<float> output, int n) where TDims : struct, IModelDims
+    {
+        Require(logits, (long)n * TDims.Vocab, "logits [N, V]"); Require(output, (long)n * TDims.Vocab, "output [N, V]");
+        Cache.Get<ArrayView<float>, ArrayView<float>, int>(OpenMoE.Kernels.LogSoftmax.Forward<TDims>)(Stream, Shapes.Rows(n), logits, output, n);
+    }
+
+    /// <summary>Cross-entropy with V from <typeparamref name="TDims"/> (see the runtime-size overload).</summary>
+    public void CrossEntropy<TDims>(ArrayView<float> logits, ArrayView<int> targets, ArrayView<float> rowLoss,
+        ArrayView<float> rowLogSumExp, ArrayView<float> result, int n) where TDims : struct, IModelDims
+    {
+        int v = TDims.Vocab;
+        Require(logits, (long)n * v, "logits [N, V]"); Require(targets, n, "targets [N]");
+        Require(rowLoss, n, "rowLoss [N]"); Require(rowLogSumExp, n, "rowLogSumExp [N]"); Require(result, 2, "result [2]");
+        Cache.Get<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int>(OpenMoE.Kernels.CrossEntropy.PerRow<TDims>)
+            (Stream, Shapes.Rows(n), logits, targets, rowLoss, rowLogSumExp, n);
+        Cache.Get<ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int>(OpenMoE.Kernels.CrossEntropy.Mean)
+            (Stream, Shapes.SingleGroup(), rowLoss, targets, result, n, v);
+    }
+
     private static void CheckAttention(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> o, AttentionShape s)
     {
         if (s.KvHeads <= 0 || s.Heads % s.KvHeads != 0)
