@@ -43,9 +43,11 @@ public static class Attention
     {
         var weights = LocalMemory.Allocate<float>(KeyTile);
         long rows = (long)s.Batch * s.QueryTime * s.Heads;
+        // Hoisted: on the CPU accelerator these are thread-static reads.
         long stride = (long)Grid.DimX * Group.DimX;
+        long first = Grid.GlobalIndex.X;
         int groupSize = s.Heads / s.KvHeads;
-        for (long row = Grid.GlobalIndex.X; row < rows; row += stride)
+        for (long row = first; row < rows; row += stride)
         {
             int h = (int)(row % s.Heads);
             int t = (int)(row / s.Heads % s.QueryTime);

@@ -17,16 +17,18 @@ public static class CrossEntropy
     public static void PerRow(ArrayView<float> logits, ArrayView<int> targets, ArrayView<float> rowLoss,
         ArrayView<float> rowLogSumExp, int n, int v)
     {
+        // Hoisted: on the CPU accelerator these are thread-static reads, too slow for inner loops.
+        int lane = Group.IdxX, lanes = Group.DimX, group = Grid.IdxX, groups = Grid.DimX;
         var scratch = SharedMemory.Allocate<float>(GroupReduce.MaxGroupSize);
-        for (int row = Grid.IdxX; row < n; row += Grid.DimX)
+        for (int row = group; row < n; row += groups)
         {
-            long offset = (long)row * v;
-            float logSumExp = RowStatistics.LogSumExp(logits, offset, v, scratch);
-            if (Group.IdxX == 0)
+            var input = logits.SubView((long)row * v, v);
+            float logSumExp = RowStatistics.LogSumExp(input, v, scratch, lane, lanes);
+            if (lane == 0)
             {
                 int target = targets[row];
                 rowLogSumExp[row] = logSumExp;
-                rowLoss[row] = target >= 0 && target < v ? logSumExp - logits[offset + target] : 0.0f;
+                rowLoss[row] = target >= 0 && target < v ? logSumExp - input[target] : 0.0f;
             }
         }
     }
@@ -43,10 +45,12 @@ public static class CrossEntropy
     /// </summary>
     public static void Mean(ArrayView<float> rowLoss, ArrayView<int> targets, ArrayView<float> result, int n, int v)
     {
+        // Hoisted: on the CPU accelerator these are thread-static reads, too slow for inner loops.
+        int lane = Group.IdxX, lanes = Group.DimX;
         var scratch = SharedMemory.Allocate<float>(GroupReduce.MaxGroupSize);
         float localSum = 0.0f;
         float localCount = 0.0f;
-        for (int row = Group.IdxX; row < n; row += Group.DimX)
+        for (int row = lane; row < n; row += lanes)
         {
             if (targets[row] >= 0 && targets[row] < v)
             {
@@ -54,9 +58,9 @@ public static class CrossEntropy
                 localCount += 1.0f;
             }
         }
-        float sum = GroupReduce.Sum(localSum, scratch);
-        float count = GroupReduce.Sum(localCount, scratch);
-        if (Group.IdxX == 0)
+        float sum = GroupReduce.Sum(localSum, scratch, lane, lanes);
+        float count = GroupReduce.Sum(localCount, scratch, lane, lanes);
+        if (lane == 0)
         {
             result[0] = count > 0.0f ? sum / count : 0.0f;
             result[1] = count;

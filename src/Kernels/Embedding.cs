@@ -6,19 +6,30 @@ namespace OpenMoE.Kernels;
 public static class Embedding
 {
     /// <summary>
-    /// Grid-stride gather. tokens [N], table [V, D], output [N, D]. An id outside [0, V) writes a
-    /// zero row: callers validate ids on the host first, this only keeps the kernel memory-safe.
+    /// tokens [N], table [V, D], output [N, D]; one thread group per row, grid-stride over rows.
+    /// An id outside [0, V) writes a zero row: callers validate ids on the host first, this only
+    /// keeps the kernel memory-safe.
     /// </summary>
     public static void Gather(ArrayView<int> tokens, ArrayView<float> table, ArrayView<float> output, int n, int d, int v)
     {
-        long total = (long)n * d;
-        long stride = (long)Grid.DimX * Group.DimX;
-        for (long i = Grid.GlobalIndex.X; i < total; i += stride)
+        // Hoisted: on the CPU accelerator these are thread-static reads, too slow for inner loops.
+        int lane = Group.IdxX, lanes = Group.DimX, group = Grid.IdxX, groups = Grid.DimX;
+        for (int row = group; row < n; row += groups)
         {
-            int row = (int)(i / d);
-            int col = (int)(i - (long)row * d);
             int token = tokens[row];
-            output[i] = token >= 0 && token < v ? table[(long)token * d + col] : 0.0f;
+            // Row sub-views with int indices: markedly faster than long offsets on the CPU accelerator.
+            var target = output.SubView((long)row * d, d);
+            if (token >= 0 && token < v)
+            {
+                var source = table.SubView((long)token * d, d);
+                for (int c = lane; c < d; c += lanes)
+                    target[c] = source[c];
+            }
+            else
+            {
+                for (int c = lane; c < d; c += lanes)
+                    target[c] = 0.0f;
+            }
         }
     }
 

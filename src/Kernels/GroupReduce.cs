@@ -13,13 +13,12 @@ public static class GroupReduce
     /// <summary>Largest group size the kernels support (shared scratch length).</summary>
     public const int MaxGroupSize = 1024;
 
-    /// <summary>Sum of <paramref name="value"/> over the group; every thread gets the result.</summary>
-    internal static float Sum(float value, ArrayView<float> scratch)
+    /// <summary>Sum of <paramref name="value"/> over the group (lane = Group.IdxX, lanes = Group.DimX); every thread gets the result.</summary>
+    internal static float Sum(float value, ArrayView<float> scratch, int lane, int lanes)
     {
-        int lane = Group.IdxX;
         scratch[lane] = value;
         Group.Barrier();
-        for (int half = Group.DimX / 2; half > 0; half /= 2)
+        for (int half = lanes / 2; half > 0; half /= 2)
         {
             if (lane < half)
                 scratch[lane] += scratch[lane + half];
@@ -32,12 +31,11 @@ public static class GroupReduce
     }
 
     /// <summary>Maximum of <paramref name="value"/> over the group; every thread gets the result.</summary>
-    internal static float Max(float value, ArrayView<float> scratch)
+    internal static float Max(float value, ArrayView<float> scratch, int lane, int lanes)
     {
-        int lane = Group.IdxX;
         scratch[lane] = value;
         Group.Barrier();
-        for (int half = Group.DimX / 2; half > 0; half /= 2)
+        for (int half = lanes / 2; half > 0; half /= 2)
         {
             if (lane < half)
                 scratch[lane] = XMath.Max(scratch[lane], scratch[lane + half]);

@@ -9,13 +9,16 @@ public static class LogSoftmax
     /// <summary>logits [N, V], output [N, V] (may alias logits). One thread group per row, grid-stride over rows.</summary>
     public static void Forward(ArrayView<float> logits, ArrayView<float> output, int n, int v)
     {
+        // Hoisted: on the CPU accelerator these are thread-static reads, too slow for inner loops.
+        int lane = Group.IdxX, lanes = Group.DimX, group = Grid.IdxX, groups = Grid.DimX;
         var scratch = SharedMemory.Allocate<float>(GroupReduce.MaxGroupSize);
-        for (int row = Grid.IdxX; row < n; row += Grid.DimX)
+        for (int row = group; row < n; row += groups)
         {
-            long offset = (long)row * v;
-            float logSumExp = RowStatistics.LogSumExp(logits, offset, v, scratch);
-            for (int c = Group.IdxX; c < v; c += Group.DimX)
-                output[offset + c] = logits[offset + c] - logSumExp;
+            var input = logits.SubView((long)row * v, v);
+            var target = output.SubView((long)row * v, v);
+            float logSumExp = RowStatistics.LogSumExp(input, v, scratch, lane, lanes);
+            for (int c = lane; c < v; c += lanes)
+                target[c] = input[c] - logSumExp;
         }
     }
 

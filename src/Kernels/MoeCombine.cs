@@ -13,25 +13,30 @@ public static class MoeCombine
     /// expertOutput [E*C, D]; tokenRows [N, K] = buffer row e*C + s of the token's j-th choice,
     /// or -1 if that choice was dropped; tokenWeights [N, K] (raw router probabilities for
     /// OpenMoE); output [N, D] is overwritten with sum_j w[t, j] * expertOutput[row[t, j]] (zero
-    /// for a token that lost every choice). Grid-stride over N*D; the K terms add in order j = 0..K-1.
+    /// for a token that lost every choice). One thread group per token row, grid-stride over rows;
+    /// the K terms add in order j = 0..K-1.
     /// </summary>
     public static void Combine(ArrayView<float> expertOutput, ArrayView<int> tokenRows, ArrayView<float> tokenWeights,
         ArrayView<float> output, int n, int k, int d)
     {
-        long total = (long)n * d;
-        long stride = (long)Grid.DimX * Group.DimX;
-        for (long i = Grid.GlobalIndex.X; i < total; i += stride)
+        // Hoisted: on the CPU accelerator these are thread-static reads, too slow for inner loops.
+        int lane = Group.IdxX, lanes = Group.DimX, group = Grid.IdxX, groups = Grid.DimX;
+        for (int token = group; token < n; token += groups)
         {
-            int token = (int)(i / d);
-            int col = (int)(i - (long)token * d);
-            float acc = 0.0f;
+            // Row sub-views with int indices: markedly faster than long offsets on the CPU accelerator.
+            var target = output.SubView((long)token * d, d);
+            for (int c = lane; c < d; c += lanes)
+                target[c] = 0.0f;
             for (int j = 0; j < k; j++)
             {
                 int row = tokenRows[token * k + j];
-                if (row >= 0)
-                    acc += tokenWeights[token * k + j] * expertOutput[(long)row * d + col];
+                if (row < 0)
+                    continue;
+                float weight = tokenWeights[token * k + j];
+                var source = expertOutput.SubView((long)row * d, d);
+                for (int c = lane; c < d; c += lanes)
+                    target[c] += weight * source[c];
             }
-            output[i] = acc;
         }
     }
 

@@ -8,16 +8,20 @@ namespace OpenMoE.Kernels;
 /// </summary>
 public static class OpenMoeGatedActivation
 {
-    /// <summary>g [N, 2F], u [N, F], h [N, F] (h may alias u). Grid-stride over N*F.</summary>
+    /// <summary>g [N, 2F], u [N, F], h [N, F] (h may alias u). One thread group per row, grid-stride over rows.</summary>
     public static void Forward(ArrayView<float> g, ArrayView<float> u, ArrayView<float> h, int n, int f)
     {
-        long total = (long)n * f;
-        long stride = (long)Grid.DimX * Group.DimX;
-        for (long i = Grid.GlobalIndex.X; i < total; i += stride)
+        // Hoisted: on the CPU accelerator these are thread-static reads, too slow for inner loops.
+        int lane = Group.IdxX, lanes = Group.DimX, group = Grid.IdxX, groups = Grid.DimX;
+        for (int row = group; row < n; row += groups)
         {
-            long row = i / f;
-            long gate = i + row * f;
-            h[i] = g[gate] * Activations.Silu(g[gate + f]) * u[i];
+            // Row sub-views with int indices: markedly faster than long offsets on the CPU accelerator.
+            var x1 = g.SubView(2L * row * f, f);
+            var x2 = g.SubView(2L * row * f + f, f);
+            var up = u.SubView((long)row * f, f);
+            var target = h.SubView((long)row * f, f);
+            for (int c = lane; c < f; c += lanes)
+                target[c] = x1[c] * Activations.Silu(x2[c]) * up[c];
         }
     }
 

@@ -14,20 +14,24 @@ public static class RmsNorm
     /// </summary>
     public static void Forward(ArrayView<float> x, ArrayView<float> w, ArrayView<float> y, int n, int d, float eps)
     {
+        // Hoisted: on the CPU accelerator these are thread-static reads, too slow for inner loops.
+        int lane = Group.IdxX, lanes = Group.DimX, group = Grid.IdxX, groups = Grid.DimX;
         var scratch = SharedMemory.Allocate<float>(GroupReduce.MaxGroupSize);
-        for (int row = Grid.IdxX; row < n; row += Grid.DimX)
+        for (int row = group; row < n; row += groups)
         {
-            long offset = (long)row * d;
+            // Row sub-views with int indices: markedly faster than long offsets on the CPU accelerator.
+            var input = x.SubView((long)row * d, d);
+            var output = y.SubView((long)row * d, d);
             float sumSquares = 0.0f;
-            for (int c = Group.IdxX; c < d; c += Group.DimX)
+            for (int c = lane; c < d; c += lanes)
             {
-                float value = x[offset + c];
+                float value = input[c];
                 sumSquares += value * value;
             }
-            float total = GroupReduce.Sum(sumSquares, scratch);
+            float total = GroupReduce.Sum(sumSquares, scratch, lane, lanes);
             float scale = XMath.Rsqrt(total / d + eps);
-            for (int c = Group.IdxX; c < d; c += Group.DimX)
-                y[offset + c] = x[offset + c] * scale * w[c];
+            for (int c = lane; c < d; c += lanes)
+                output[c] = input[c] * scale * w[c];
         }
     }
 

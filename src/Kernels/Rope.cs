@@ -31,9 +31,11 @@ public static class Rope
     {
         int half = s.HeadDim / 2;
         long pairs = (long)s.Batch * s.Time * s.Heads * half;
+        // Hoisted: on the CPU accelerator these are thread-static reads.
         long stride = (long)Grid.DimX * Group.DimX;
+        long first = Grid.GlobalIndex.X;
         float logTheta = XMath.Log(s.Theta);
-        for (long p = Grid.GlobalIndex.X; p < pairs; p += stride)
+        for (long p = first; p < pairs; p += stride)
         {
             int i = (int)(p % half);
             long vector = p / half;
@@ -42,11 +44,11 @@ public static class Rope
             float angle = (s.PositionOffset + t) * invFreq;
             float cos = XMath.Cos(angle);
             float sin = XMath.Sin(angle);
-            long first = vector * s.HeadDim + i;
-            float a = x[first];
-            float b = x[first + half];
-            x[first] = a * cos - b * sin;
-            x[first + half] = b * cos + a * sin;
+            long lo = vector * s.HeadDim + i;
+            float a = x[lo];
+            float b = x[lo + half];
+            x[lo] = a * cos - b * sin;
+            x[lo + half] = b * cos + a * sin;
         }
     }
 

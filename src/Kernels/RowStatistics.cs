@@ -6,17 +6,17 @@ namespace OpenMoE.Kernels;
 /// <summary>Per-row statistics shared by the softmax-family kernels.</summary>
 public static class RowStatistics
 {
-    /// <summary>logsumexp of row[offset .. offset+v), computed by the whole group (max-shifted).</summary>
-    internal static float LogSumExp(ArrayView<float> values, long offset, int v, ArrayView<float> scratch)
+    /// <summary>logsumexp of row [v], computed by the whole group (max-shifted).</summary>
+    internal static float LogSumExp(ArrayView<float> row, int v, ArrayView<float> scratch, int lane, int lanes)
     {
         float localMax = float.NegativeInfinity;
-        for (int c = Group.IdxX; c < v; c += Group.DimX)
-            localMax = XMath.Max(localMax, values[offset + c]);
-        float max = GroupReduce.Max(localMax, scratch);
+        for (int c = lane; c < v; c += lanes)
+            localMax = XMath.Max(localMax, row[c]);
+        float max = GroupReduce.Max(localMax, scratch, lane, lanes);
         float localSum = 0.0f;
-        for (int c = Group.IdxX; c < v; c += Group.DimX)
-            localSum += XMath.Exp(values[offset + c] - max);
-        return max + XMath.Log(GroupReduce.Sum(localSum, scratch));
+        for (int c = lane; c < v; c += lanes)
+            localSum += XMath.Exp(row[c] - max);
+        return max + XMath.Log(GroupReduce.Sum(localSum, scratch, lane, lanes));
     }
 
     /// <summary>Reference logsumexp in double.</summary>

@@ -34,7 +34,7 @@ public sealed class KernelOps
     {
         Require(tokens, n, "tokens [N]"); Require(table, (long)v * d, "table [V, D]"); Require(output, (long)n * d, "output [N, D]");
         Cache.Get<ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, int>(OpenMoE.Kernels.Embedding.Gather)
-            (Stream, Shapes.Elements((long)n * d), tokens, table, output, n, d, v);
+            (Stream, Shapes.Rows(n), tokens, table, output, n, d, v);
     }
 
     /// <summary>Embedding with D and V from <typeparamref name="TDims"/>.</summary>
@@ -43,7 +43,7 @@ public sealed class KernelOps
     {
         Require(tokens, n, "tokens [N]"); Require(table, (long)TDims.Vocab * TDims.Hidden, "table [V, D]"); Require(output, (long)n * TDims.Hidden, "output [N, D]");
         Cache.Get<ArrayView<int>, ArrayView<float>, ArrayView<float>, int>(OpenMoE.Kernels.Embedding.Gather<TDims>)
-            (Stream, Shapes.Elements((long)n * TDims.Hidden), tokens, table, output, n);
+            (Stream, Shapes.Rows(n), tokens, table, output, n);
     }
 
     /// <summary>y [N, D] = RMSNorm(x [N, D]) * w [D]; y may be x. Also the final norm.</summary>
@@ -110,22 +110,25 @@ public sealed class KernelOps
     {
         Require(g, 2L * n * f, "g [N, 2F]"); Require(u, (long)n * f, "u [N, F]"); Require(h, (long)n * f, "h [N, F]");
         Cache.Get<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(OpenMoE.Kernels.OpenMoeGatedActivation.Forward)
-            (Stream, Shapes.Elements((long)n * f), g, u, h, n, f);
+            (Stream, Shapes.Rows(n), g, u, h, n, f);
     }
 
     /// <summary>SwiGLU: h [count] = silu(gate) * up; h may be gate or up.</summary>
     public void SwiGlu(ArrayView<float> gate, ArrayView<float> up, ArrayView<float> h, int count)
     {
         Require(gate, count, "gate"); Require(up, count, "up"); Require(h, count, "h");
-        Cache.Get<ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(OpenMoE.Kernels.SwiGlu.Forward)
-            (Stream, Shapes.Elements(count), gate, up, h, count);
+        var config = Shapes.Elements(count);
+        Cache.Get<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(OpenMoE.Kernels.SwiGlu.Forward)
+            (Stream, config, gate, up, h, count, Shapes.ElementSpan(count, config));
     }
 
     /// <summary>x [count] += delta [count].</summary>
     public void ResidualAdd(ArrayView<float> x, ArrayView<float> delta, int count)
     {
         Require(x, count, "x"); Require(delta, count, "delta");
-        Cache.Get<ArrayView<float>, ArrayView<float>, int>(OpenMoE.Kernels.ResidualAdd.Forward)(Stream, Shapes.Elements(count), x, delta, count);
+        var config = Shapes.Elements(count);
+        Cache.Get<ArrayView<float>, ArrayView<float>, int, int>(OpenMoE.Kernels.ResidualAdd.Forward)
+            (Stream, config, x, delta, count, Shapes.ElementSpan(count, config));
     }
 
     /// <summary>expertInput [E*C, D] row r = x [N, D] row slotTokens[r], zeros where slotTokens[r] = -1.</summary>
@@ -133,7 +136,7 @@ public sealed class KernelOps
     {
         Require(slotTokens, slots, "slotTokens [E*C]"); Require(expertInput, (long)slots * d, "expertInput [E*C, D]");
         Cache.Get<ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int>(OpenMoE.Kernels.MoeDispatch.Gather)
-            (Stream, Shapes.Elements((long)slots * d), x, slotTokens, expertInput, slots, d);
+            (Stream, Shapes.Rows(slots), x, slotTokens, expertInput, slots, d);
     }
 
     /// <summary>
@@ -146,7 +149,7 @@ public sealed class KernelOps
         Require(tokenRows, (long)n * k, "tokenRows [N, K]"); Require(tokenWeights, (long)n * k, "tokenWeights [N, K]");
         Require(output, (long)n * d, "output [N, D]");
         Cache.Get<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, int>(OpenMoE.Kernels.MoeCombine.Combine)
-            (Stream, Shapes.Elements((long)n * d), expertOutput, tokenRows, tokenWeights, output, n, k, d);
+            (Stream, Shapes.Rows(n), expertOutput, tokenRows, tokenWeights, output, n, k, d);
     }
 
     /// <summary>output [N, V] = log_softmax(logits [N, V]) per row; output may be logits.</summary>

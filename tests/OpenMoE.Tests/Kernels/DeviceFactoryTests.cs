@@ -15,6 +15,7 @@ public class DeviceFactoryTests
         Assert.Equal(2, device.Accelerator.MaxNumThreadsPerGroup);
         Assert.StartsWith("cpu: ", device.Description);
         Assert.Equal(2, device.Ops.Shapes.GroupSize);
+        Assert.Equal(1, device.Ops.Shapes.RowGroupSize);
     }
 
     [Fact]
