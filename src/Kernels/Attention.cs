@@ -52,23 +52,26 @@ public static class Attention
             int h = (int)(row % s.Heads);
             int t = (int)(row / s.Heads % s.QueryTime);
             int b = (int)(row / ((long)s.Heads * s.QueryTime));
-            int kvHead = h / groupSize;
-            long qBase = row * s.HeadDim;
+            // Row sub-views with int indices: markedly faster than long offsets on the CPU accelerator.
+            var query = q.SubView(row * s.HeadDim, s.HeadDim);
+            var output = o.SubView(row * s.HeadDim, s.HeadDim);
+            long kvStride = (long)s.KvHeads * s.HeadDim;
+            long kvFirst = (long)b * s.CacheLength * kvStride + (long)(h / groupSize) * s.HeadDim;
             int keys = s.PastLength + t + 1;
             float runningMax = float.NegativeInfinity;
             float runningSum = 0.0f;
             for (int d = 0; d < s.HeadDim; d++)
-                o[qBase + d] = 0.0f;
+                output[d] = 0.0f;
             for (int k0 = 0; k0 < keys; k0 += KeyTile)
             {
                 int count = XMath.Min(KeyTile, keys - k0);
                 float tileMax = float.NegativeInfinity;
                 for (int j = 0; j < count; j++)
                 {
-                    long kBase = (((long)b * s.CacheLength + k0 + j) * s.KvHeads + kvHead) * s.HeadDim;
+                    var key = k.SubView(kvFirst + (k0 + j) * kvStride, s.HeadDim);
                     float dot = 0.0f;
                     for (int d = 0; d < s.HeadDim; d++)
-                        dot += q[qBase + d] * k[kBase + d];
+                        dot += query[d] * key[d];
                     float score = dot * s.Scale;
                     weights[j] = score;
                     tileMax = XMath.Max(tileMax, score);
@@ -82,18 +85,21 @@ public static class Attention
                     weights[j] = p;
                     runningSum += p;
                 }
+                // One read-modify-write of the output row per tile; the tile's values as one view.
+                var values = v.SubView(kvFirst + k0 * kvStride, (count - 1) * kvStride + s.HeadDim);
+                int valueStride = (int)kvStride;
                 for (int d = 0; d < s.HeadDim; d++)
                 {
-                    float acc = o[qBase + d] * rescale;
+                    float acc = output[d] * rescale;
                     for (int j = 0; j < count; j++)
-                        acc += weights[j] * v[(((long)b * s.CacheLength + k0 + j) * s.KvHeads + kvHead) * s.HeadDim + d];
-                    o[qBase + d] = acc;
+                        acc += weights[j] * values[j * valueStride + d];
+                    output[d] = acc;
                 }
                 runningMax = newMax;
             }
             float inverse = 1.0f / runningSum;
             for (int d = 0; d < s.HeadDim; d++)
-                o[qBase + d] *= inverse;
+                output[d] *= inverse;
         }
     }
 
