@@ -1,0 +1,137 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using ILGPU;
+using ILGPU.Runtime;
+using OpenMoE.Kernels;
+using OpenMoE.Runtime.Devices;
+
+namespace OpenMoE.Bench.Kernels;
+
+/// <summary>
+/// Elementwise kernels on the CPU accelerator against a plain single-threaded C# loop over the
+/// same data, measured in the same run; prints JSON with the time ratio per op (target: within 2x).
+/// Also compares ILGPU's auto-grouped launch (one logical thread per element) with our grid-stride
+/// launch, which is why every kernel is explicitly grouped.
+/// Usage: <c>KernelBench.Run(["--elements", "1048576", "--iterations", "20"])</c>.
+/// </summary>
+public static class KernelBench
+{
+    /// <summary>Runs the bench; returns the process exit code.</summary>
+    public static int Run(string[] args)
+    {
+        int elements = IntArg(args, "--elements", 1 << 20);
+        int iterations = IntArg(args, "--iterations", 20);
+        int autoElements = IntArg(args, "--auto-elements", 1 << 16);
+        using var device = DeviceFactory.Create(DeviceKind.Cpu);
+        var rows = new List<Dictionary<string, object>>();
+        var random = new Random(1);
+        float[] Floats(int count) => Enumerable.Range(0, count).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+
+        int d = 768, n = elements / d;
+        var a = Floats(elements); var b = Floats(elements); var g = Floats(2 * elements); var outHost = new float[elements];
+        using var aDev = device.Upload(a, "a"); using var bDev = device.Upload(b, "b"); using var gDev = device.Upload(g, "g");
+        using var outDev = device.Allocate<float>(elements, "out");
+        var tokens = Enumerable.Range(0, n).Select(i => (i * 7919) % n).ToArray();
+        using var tokensDev = device.Upload(tokens, "tokens");
+
+        rows.Add(Measure(device, "residual-add", elements, iterations,
+            () => device.Ops.ResidualAdd(outDev.View, aDev.View, elements),
+            () => { for (int i = 0; i < elements; i++) outHost[i] += a[i]; }));
+        rows.Add(Measure(device, "swiglu", elements, iterations,
+            () => device.Ops.SwiGlu(aDev.View, bDev.View, outDev.View, elements),
+            () => { for (int i = 0; i < elements; i++) outHost[i] = a[i] / (1.0f + MathF.Exp(-a[i])) * b[i]; }));
+        rows.Add(Measure(device, "openmoe-gated-activation", elements, iterations,
+            () => device.Ops.OpenMoeGatedActivation(gDev.View, bDev.View, outDev.View, n, d),
+            () =>
+            {
+                for (int r = 0; r < n; r++)
+                    for (int c = 0; c < d; c++)
+                    {
+                        float x2 = g[2 * r * d + d + c];
+                        outHost[r * d + c] = g[2 * r * d + c] * (x2 / (1.0f + MathF.Exp(-x2))) * b[r * d + c];
+                    }
+            }));
+        rows.Add(Measure(device, "embedding-gather", (long)n * d, iterations,
+            () => device.Ops.Embedding(tokensDev.View, aDev.View, outDev.View, n, d, n),
+            () => { for (int r = 0; r < n; r++) for (int c = 0; c < d; c++) outHost[r * d + c] = a[tokens[r] * d + c]; }));
+        rows.Add(Measure(device, "rmsnorm", elements, iterations,
+            () => device.Ops.RmsNorm(aDev.View, bDev.View, outDev.View, n, d, 1e-6f),
+            () =>
+            {
+                for (int r = 0; r < n; r++)
+                {
+                    float sum = 0;
+                    for (int c = 0; c < d; c++) sum += a[r * d + c] * a[r * d + c];
+                    float scale = 1.0f / MathF.Sqrt(sum / d + 1e-6f);
+                    for (int c = 0; c < d; c++) outHost[r * d + c] = a[r * d + c] * scale * b[c];
+                }
+            }));
+
+        var autoKernel = device.Accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>>(AutoGroupedSwiGlu);
+        var autoA = aDev.View.SubView(0, autoElements);
+        var gridStride = Measure(device, "swiglu-grid-stride", autoElements, iterations,
+            () => device.Ops.SwiGlu(autoA, bDev.View, outDev.View, autoElements), () => { });
+        var autoGrouped = Measure(device, "swiglu-auto-grouped", autoElements, Math.Min(iterations, 5),
+            () => autoKernel(autoElements, autoA, bDev.View, outDev.View), () => { });
+
+        var report = new Dictionary<string, object>
+        {
+            ["bench"] = "kernels-elementwise-cpu",
+            ["device"] = device.Description,
+            ["processors"] = Environment.ProcessorCount,
+            ["elements"] = elements,
+            ["iterations"] = iterations,
+            ["ops"] = rows,
+            ["launch_modes"] = new Dictionary<string, object>
+            {
+                ["elements"] = autoElements,
+                ["grid_stride_ms"] = gridStride["kernel_ms"],
+                ["auto_grouped_ms"] = autoGrouped["kernel_ms"],
+                ["auto_over_grid_stride"] = Math.Round((double)autoGrouped["kernel_ms"] / (double)gridStride["kernel_ms"], 1),
+            },
+        };
+        Console.WriteLine(JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true }));
+        return 0;
+    }
+
+    /// <summary>One logical thread per element: ILGPU's implicit grouping, for the launch-mode comparison only.</summary>
+    private static void AutoGroupedSwiGlu(Index1D i, ArrayView<float> gate, ArrayView<float> up, ArrayView<float> h)
+        => h[i] = Activations.Silu(gate[i]) * up[i];
+
+    private static Dictionary<string, object> Measure(ComputeDevice device, string name, long elements, int iterations,
+        Action kernel, Action loop)
+    {
+        double kernelMs = MedianMs(iterations, () => { kernel(); device.Synchronize(); });
+        double loopMs = MedianMs(iterations, loop);
+        return new Dictionary<string, object>
+        {
+            ["op"] = name,
+            ["elements"] = elements,
+            ["kernel_ms"] = Math.Round(kernelMs, 3),
+            ["csharp_loop_ms"] = Math.Round(loopMs, 3),
+            ["kernel_over_loop"] = loopMs > 0 ? Math.Round(kernelMs / loopMs, 2) : 0.0,
+        };
+    }
+
+    private static double MedianMs(int iterations, Action action)
+    {
+        for (int i = 0; i < 2; i++)
+            action();
+        var times = new double[iterations];
+        for (int i = 0; i < iterations; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            action();
+            times[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        }
+        Array.Sort(times);
+        return times[iterations / 2];
+    }
+
+    private static int IntArg(string[] args, string name, int fallback)
+    {
+        int at = Array.IndexOf(args, name);
+        return at >= 0 && at + 1 < args.Length ? int.Parse(args[at + 1], CultureInfo.InvariantCulture) : fallback;
+    }
+}

@@ -1,0 +1,79 @@
+using System.CommandLine;
+using System.Globalization;
+using OpenMoE.Runtime.Devices;
+using OpenMoE.Runtime.Kernels;
+using Spectre.Console;
+
+namespace OpenMoE.Cli.Commands;
+
+/// <summary>
+/// <c>openmoe selftest --device auto|cpu|cuda</c>: runs every kernel of the catalog against its
+/// plain-C# reference on the chosen device and prints a pass/fail table (worst error per op and
+/// its tolerance). Exit code 0 when all pass, 1 otherwise. Users run it to check a new GPU box.
+/// </summary>
+public static class SelftestCommand
+{
+    /// <summary>Builds the command.</summary>
+    public static Command Create()
+    {
+        var device = new Option<string>("--device")
+        {
+            Description = "Device to test: auto (CUDA if present, else CPU), cuda or cpu.",
+            DefaultValueFactory = _ => "auto",
+        };
+        var seed = new Option<int>("--seed")
+        {
+            Description = "Seed of the random inputs.",
+            DefaultValueFactory = _ => SelfTestRunner.DefaultSeed,
+        };
+        var command = new Command("selftest", "Check every kernel against its reference on a device.") { device, seed };
+        command.SetAction(parse => Run(parse.GetValue(device)!, parse.GetValue(seed), AnsiConsole.Console));
+        return command;
+    }
+
+    /// <summary>Runs the self-test and writes the table to <paramref name="console"/>; returns the exit code.</summary>
+    internal static int Run(string deviceName, int seed, IAnsiConsole console)
+    {
+        ComputeDevice device;
+        try
+        {
+            device = DeviceFactory.Create(DeviceFactory.Parse(deviceName));
+        }
+        catch (Exception ex) when (ex is DeviceUnavailableException or ArgumentException)
+        {
+            console.MarkupLineInterpolated($"[red]error:[/] {ex.Message}");
+            return 1;
+        }
+        using (device)
+        {
+            console.MarkupLineInterpolated($"device {device.Description}");
+            var results = SelfTestRunner.RunAll(device, seed);
+            console.Write(BuildTable(results));
+            int failed = results.Count(r => !r.Passed);
+            if (failed == 0)
+                console.MarkupLineInterpolated($"[green]all {results.Count} kernel checks passed[/]");
+            else
+                console.MarkupLineInterpolated($"[red]{failed} of {results.Count} kernel checks failed[/]");
+            return failed == 0 ? 0 : 1;
+        }
+    }
+
+    private static Table BuildTable(IReadOnlyList<KernelCheckResult> results)
+    {
+        var table = new Table().AddColumns("op", "result", "worst abs error", "error / bound", "tolerance", "cases", "detail");
+        foreach (var r in results)
+        {
+            string verdict = r.Passed ? "[green]pass[/]" : "[red]FAIL[/]";
+            // The worst element is only worth the width when something failed.
+            string detail = r.Passed ? "" : r.Error ?? r.WorstCase;
+            table.AddRow(
+                Markup.Escape(r.Name), verdict,
+                r.WorstAbsError.ToString("G3", CultureInfo.InvariantCulture),
+                r.WorstRatio.ToString("F3", CultureInfo.InvariantCulture),
+                Markup.Escape(r.Tolerance.ToString()),
+                r.Comparisons.ToString(CultureInfo.InvariantCulture),
+                Markup.Escape(detail));
+        }
+        return table;
+    }
+}

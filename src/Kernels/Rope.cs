@@ -1,0 +1,81 @@
+using ILGPU;
+using ILGPU.Algorithms;
+
+namespace OpenMoE.Kernels;
+
+/// <summary>Sizes of one RoPE application. x is [B, T, Heads, HeadDim]; token t sits at position PositionOffset + t.</summary>
+public struct RopeShape
+{
+    /// <summary>Batch B.</summary>
+    public int Batch;
+    /// <summary>Time steps T in this call.</summary>
+    public int Time;
+    /// <summary>Heads in x (H for queries, kv heads for keys).</summary>
+    public int Heads;
+    /// <summary>Head dimension hd (even).</summary>
+    public int HeadDim;
+    /// <summary>Position of the first time step (the KV-cache length when decoding).</summary>
+    public int PositionOffset;
+    /// <summary>RoPE base theta (10000 for OpenMoE).</summary>
+    public float Theta;
+}
+
+/// <summary>
+/// Rotary position embedding, rotate-half layout over the whole head dim:
+/// inv_freq[i] = theta^(-2i/hd), angles [a, a], x' = x*cos + rotate_half(x)*sin, rotate_half([a,b]) = [-b, a].
+/// </summary>
+public static class Rope
+{
+    /// <summary>In place on x [B, T, Heads, hd]; one logical thread per (b, t, head, i &lt; hd/2) pair, grid-stride.</summary>
+    public static void Apply(ArrayView<float> x, RopeShape s)
+    {
+        int half = s.HeadDim / 2;
+        long pairs = (long)s.Batch * s.Time * s.Heads * half;
+        // Hoisted: on the CPU accelerator these are thread-static reads.
+        long stride = (long)Grid.DimX * Group.DimX;
+        long first = Grid.GlobalIndex.X;
+        float logTheta = XMath.Log(s.Theta);
+        for (long p = first; p < pairs; p += stride)
+        {
+            int i = (int)(p % half);
+            long vector = p / half;
+            int t = (int)(vector / s.Heads % s.Time);
+            float invFreq = XMath.Exp(-(2.0f * i / s.HeadDim) * logTheta);
+            float angle = (s.PositionOffset + t) * invFreq;
+            float cos = XMath.Cos(angle);
+            float sin = XMath.Sin(angle);
+            long lo = vector * s.HeadDim + i;
+            float a = x[lo];
+            float b = x[lo + half];
+            x[lo] = a * cos - b * sin;
+            x[lo + half] = b * cos + a * sin;
+        }
+    }
+
+    /// <summary>Apply with hd = TDims.HeadDim folded in (the shape's HeadDim is ignored).</summary>
+    public static void Apply<TDims>(ArrayView<float> x, RopeShape s)
+        where TDims : struct, IModelDims
+    {
+        s.HeadDim = TDims.HeadDim;
+        Apply(x, s);
+    }
+
+    /// <summary>Reference twin (angles in double).</summary>
+    public static void Reference(float[] x, RopeShape s)
+    {
+        int half = s.HeadDim / 2;
+        for (int b = 0; b < s.Batch; b++)
+            for (int t = 0; t < s.Time; t++)
+                for (int h = 0; h < s.Heads; h++)
+                {
+                    long baseIndex = (((long)b * s.Time + t) * s.Heads + h) * s.HeadDim;
+                    for (int i = 0; i < half; i++)
+                    {
+                        double angle = (s.PositionOffset + t) * Math.Pow(s.Theta, -2.0 * i / s.HeadDim);
+                        double a = x[baseIndex + i], c = x[baseIndex + i + half];
+                        x[baseIndex + i] = (float)(a * Math.Cos(angle) - c * Math.Sin(angle));
+                        x[baseIndex + i + half] = (float)(c * Math.Cos(angle) + a * Math.Sin(angle));
+                    }
+                }
+    }
+}

@@ -1,0 +1,76 @@
+using ILGPU;
+using ILGPU.Runtime;
+using OpenMoE.Runtime.Kernels;
+
+namespace OpenMoE.Runtime.Devices;
+
+/// <summary>
+/// One ILGPU context plus one accelerator, owned together. Create with <see cref="DeviceFactory.Create"/>;
+/// launch kernels through <see cref="Ops"/>; dispose to release the device.
+/// </summary>
+public sealed class ComputeDevice : IDisposable
+{
+    internal ComputeDevice(Context context, Accelerator accelerator, DeviceKind kind)
+    {
+        Context = context;
+        Accelerator = accelerator;
+        Kind = kind;
+        Kernels = new KernelCache(accelerator);
+        Ops = new KernelOps(this);
+    }
+
+    /// <summary>The ILGPU context (algorithms enabled, O2 optimisation).</summary>
+    public Context Context { get; }
+
+    /// <summary>The accelerator every buffer and kernel of this device lives on.</summary>
+    public Accelerator Accelerator { get; }
+
+    /// <summary>Cuda or Cpu (never Auto: that is resolved at creation).</summary>
+    public DeviceKind Kind { get; }
+
+    /// <summary>Kernels loaded once per accelerator.</summary>
+    public KernelCache Kernels { get; }
+
+    /// <summary>Typed launchers for every kernel (the forward pass's entry point).</summary>
+    public KernelOps Ops { get; }
+
+    /// <summary>One line for users, e.g. <c>cuda: NVIDIA H200 (139.8 GiB, sm_90)</c>.</summary>
+    public string Description => DeviceDescription.Describe(Accelerator, Kind);
+
+    /// <summary>
+    /// Allocates a dense 1-D buffer of <paramref name="length"/> elements; on failure throws
+    /// <see cref="DeviceOutOfMemoryException"/> naming <paramref name="what"/> and the size.
+    /// </summary>
+    public MemoryBuffer1D<T, Stride1D.Dense> Allocate<T>(long length, string what) where T : unmanaged
+    {
+        try
+        {
+            return Accelerator.Allocate1D<T>(length);
+        }
+        catch (Exception ex) when (ex is OutOfMemoryException or AcceleratorException)
+        {
+            long bytes = length * System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
+            throw new DeviceOutOfMemoryException(
+                $"Out of device memory allocating {what}: {length:N0} elements ({bytes / (1024.0 * 1024.0):F1} MiB) " +
+                $"on {Description}. Use a smaller batch/sequence or model, or a device with more memory.", ex);
+        }
+    }
+
+    /// <summary>Copies host data into a new device buffer (see <see cref="Allocate{T}"/> for errors).</summary>
+    public MemoryBuffer1D<T, Stride1D.Dense> Upload<T>(T[] data, string what) where T : unmanaged
+    {
+        var buffer = Allocate<T>(data.Length, what);
+        buffer.CopyFromCPU(data);
+        return buffer;
+    }
+
+    /// <summary>Waits for every launched kernel to finish.</summary>
+    public void Synchronize() => Accelerator.Synchronize();
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        Accelerator.Dispose();
+        Context.Dispose();
+    }
+}

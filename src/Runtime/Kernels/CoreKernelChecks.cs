@@ -1,0 +1,264 @@
+using OpenMoE.Kernels;
+
+namespace OpenMoE.Runtime.Kernels;
+
+/// <summary>
+/// Kernel-vs-reference checks for the core ops (everything in src/Kernels outside routing).
+/// Sizes include 1, 7 and 129 so group tails and single-element rows are exercised.
+/// </summary>
+public static class CoreKernelChecks
+{
+    /// <summary>All core checks, in forward-pass order.</summary>
+    public static IReadOnlyList<KernelCheck> All { get; } =
+    [
+        new("embedding", Tolerance.Exact, [typeof(Embedding)], CheckEmbedding),
+        new("rmsnorm", new Tolerance(1e-5, 1e-4), [typeof(RmsNorm)], CheckRmsNorm),
+        new("rope", new Tolerance(5e-4, 1e-4), [typeof(Rope)], CheckRope),
+        new("attention", new Tolerance(1e-4, 1e-3), [typeof(Attention)], CheckAttention),
+        new("openmoe-gated-activation", new Tolerance(1e-5, 1e-4), [typeof(OpenMoeGatedActivation)], CheckOpenMoeGated),
+        new("swiglu", new Tolerance(1e-5, 1e-4), [typeof(SwiGlu)], CheckSwiGlu),
+        new("moe-dispatch", Tolerance.Exact, [typeof(MoeDispatch)], CheckDispatch),
+        new("moe-combine", new Tolerance(1e-5, 1e-5), [typeof(MoeCombine)], CheckCombine),
+        new("residual-add", Tolerance.Exact, [typeof(ResidualAdd)], CheckResidual),
+        new("log-softmax", new Tolerance(1e-4, 1e-5), [typeof(LogSoftmax)], CheckLogSoftmax),
+        new("cross-entropy", new Tolerance(1e-4, 1e-5), [typeof(CrossEntropy)], CheckCrossEntropy),
+    ];
+
+    private static readonly int[] OddSizes = [1, 7, 129];
+
+    private static void CheckEmbedding(KernelCheckContext c)
+    {
+        foreach (int size in OddSizes)
+        {
+            int n = size, d = size, v = size + 3;
+            var tokens = c.RandomInts(n, -1, v + 1);
+            var table = c.RandomFloats((long)v * d);
+            var expected = new float[n * d];
+            Embedding.Reference(tokens, table, expected, n, d, v);
+            var output = c.Zeros<float>(n * d);
+            c.Device.Ops.Embedding(c.Upload(tokens), c.Upload(table), output, n, d, v);
+            c.Compare($"n=d={size}", c.Download(output), expected);
+        }
+        {
+            int n = 7, d = SelfTestDims.Hidden, v = SelfTestDims.Vocab;
+            var tokens = c.RandomInts(n, 0, v);
+            var table = c.RandomFloats((long)v * d);
+            var expected = new float[n * d];
+            Embedding.Reference(tokens, table, expected, n, d, v);
+            var output = c.Zeros<float>(n * d);
+            c.Device.Ops.Embedding<SelfTestDims>(c.Upload(tokens), c.Upload(table), output, n);
+            c.Compare("dims", c.Download(output), expected);
+        }
+    }
+
+    private static void CheckRmsNorm(KernelCheckContext c)
+    {
+        const float eps = 1e-6f;
+        foreach (var (n, d) in new[] { (1, 1), (7, 7), (129, 129), (3, 1000) })
+        {
+            var x = c.RandomFloats((long)n * d, 2);
+            var w = c.RandomFloats(d);
+            var expected = new float[n * d];
+            RmsNorm.Reference(x, w, expected, n, d, eps);
+            var y = c.Zeros<float>(n * d);
+            c.Device.Ops.RmsNorm(c.Upload(x), c.Upload(w), y, n, d, eps);
+            c.Compare($"n={n},d={d}", c.Download(y), expected);
+        }
+        {
+            int n = 7, d = SelfTestDims.Hidden;
+            var x = c.RandomFloats((long)n * d, 2);
+            var w = c.RandomFloats(d);
+            var expected = new float[n * d];
+            RmsNorm.Reference(x, w, expected, n, d, eps);
+            var inPlace = c.Upload(x);
+            c.Device.Ops.RmsNorm<SelfTestDims>(inPlace, c.Upload(w), inPlace, n, eps);
+            c.Compare("dims,in-place", c.Download(inPlace), expected);
+        }
+    }
+
+    private static void CheckRope(KernelCheckContext c)
+    {
+        var shapes = new[]
+        {
+            new RopeShape { Batch = 1, Time = 1, Heads = 1, HeadDim = 2, PositionOffset = 0, Theta = 10000 },
+            new RopeShape { Batch = 2, Time = 7, Heads = 3, HeadDim = 8, PositionOffset = 5, Theta = 10000 },
+            new RopeShape { Batch = 1, Time = 129, Heads = 2, HeadDim = 6, PositionOffset = 100, Theta = 500000 },
+        };
+        foreach (var shape in shapes)
+        {
+            var x = c.RandomFloats((long)shape.Batch * shape.Time * shape.Heads * shape.HeadDim);
+            var expected = (float[])x.Clone();
+            Rope.Reference(expected, shape);
+            var view = c.Upload(x);
+            c.Device.Ops.Rope(view, shape);
+            c.Compare($"B={shape.Batch},T={shape.Time},heads={shape.Heads},hd={shape.HeadDim},p0={shape.PositionOffset}", c.Download(view), expected);
+        }
+        {
+            var shape = new RopeShape { Batch = 2, Time = 7, Heads = SelfTestDims.KvHeads, HeadDim = SelfTestDims.HeadDim, PositionOffset = 3, Theta = 10000 };
+            var x = c.RandomFloats((long)shape.Batch * shape.Time * shape.Heads * shape.HeadDim);
+            var expected = (float[])x.Clone();
+            Rope.Reference(expected, shape);
+            var view = c.Upload(x);
+            c.Device.Ops.Rope<SelfTestDims>(view, shape);
+            c.Compare("dims", c.Download(view), expected);
+        }
+    }
+
+    private static void CheckAttention(KernelCheckContext c)
+    {
+        var shapes = new[]
+        {
+            new AttentionShape { Batch = 1, QueryTime = 1, PastLength = 0, CacheLength = 1, Heads = 1, KvHeads = 1, HeadDim = 1, Scale = 1 },
+            new AttentionShape { Batch = 2, QueryTime = 7, PastLength = 0, CacheLength = 7, Heads = 4, KvHeads = 2, HeadDim = 8, Scale = 1 / MathF.Sqrt(8) },
+            new AttentionShape { Batch = 1, QueryTime = 129, PastLength = 0, CacheLength = 129, Heads = 2, KvHeads = 2, HeadDim = 7, Scale = 1 },
+            // KV-cache decoding: 3 new queries after 40 cached positions, cache capacity 50.
+            new AttentionShape { Batch = 2, QueryTime = 3, PastLength = 40, CacheLength = 50, Heads = 3, KvHeads = 1, HeadDim = 5, Scale = 0.5f },
+        };
+        foreach (var shape in shapes)
+            CompareAttention(c, shape, generic: false);
+        CompareAttention(c, new AttentionShape
+        {
+            Batch = 2, QueryTime = 7, PastLength = 2, CacheLength = 9, Heads = SelfTestDims.Heads,
+            KvHeads = SelfTestDims.KvHeads, HeadDim = SelfTestDims.HeadDim, Scale = 1,
+        }, generic: true);
+    }
+
+    private static void CompareAttention(KernelCheckContext c, AttentionShape s, bool generic)
+    {
+        var q = c.RandomFloats((long)s.Batch * s.QueryTime * s.Heads * s.HeadDim, 1.5f);
+        var k = c.RandomFloats((long)s.Batch * s.CacheLength * s.KvHeads * s.HeadDim, 1.5f);
+        var v = c.RandomFloats((long)s.Batch * s.CacheLength * s.KvHeads * s.HeadDim);
+        var expected = new float[q.Length];
+        Attention.Reference(q, k, v, expected, s);
+        var o = c.Zeros<float>(q.Length);
+        if (generic)
+            c.Device.Ops.Attention<SelfTestDims>(c.Upload(q), c.Upload(k), c.Upload(v), o, s);
+        else
+            c.Device.Ops.Attention(c.Upload(q), c.Upload(k), c.Upload(v), o, s);
+        string label = $"{(generic ? "dims," : "")}B={s.Batch},Tq={s.QueryTime},past={s.PastLength},H={s.Heads},KvH={s.KvHeads},hd={s.HeadDim}";
+        c.Compare(label, c.Download(o), expected);
+    }
+
+    private static void CheckOpenMoeGated(KernelCheckContext c)
+    {
+        foreach (int size in OddSizes)
+        {
+            int n = size, f = size;
+            var g = c.RandomFloats(2L * n * f, 4);
+            var u = c.RandomFloats((long)n * f, 2);
+            var expected = new float[n * f];
+            OpenMoeGatedActivation.Reference(g, u, expected, n, f);
+            var h = c.Zeros<float>(n * f);
+            c.Device.Ops.OpenMoeGatedActivation(c.Upload(g), c.Upload(u), h, n, f);
+            c.Compare($"n=f={size}", c.Download(h), expected);
+        }
+    }
+
+    private static void CheckSwiGlu(KernelCheckContext c)
+    {
+        foreach (int count in new[] { 1, 7, 129 * 129 })
+        {
+            var gate = c.RandomFloats(count, 4);
+            var up = c.RandomFloats(count, 2);
+            var expected = new float[count];
+            SwiGlu.Reference(gate, up, expected, count);
+            var h = c.Zeros<float>(count);
+            c.Device.Ops.SwiGlu(c.Upload(gate), c.Upload(up), h, count);
+            c.Compare($"count={count}", c.Download(h), expected);
+        }
+    }
+
+    private static void CheckDispatch(KernelCheckContext c)
+    {
+        foreach (int size in OddSizes)
+        {
+            int n = size, d = size, slots = 3 * size + 1;
+            var x = c.RandomFloats((long)n * d);
+            var slotTokens = c.RandomInts(slots, -1, n);
+            var expected = new float[(long)slots * d];
+            MoeDispatch.Reference(x, slotTokens, expected, slots, d);
+            var output = c.Zeros<float>((long)slots * d);
+            c.Device.Ops.MoeDispatch(c.Upload(x), c.Upload(slotTokens), output, slots, d);
+            c.Compare($"n=d={size},slots={slots}", c.Download(output), expected);
+        }
+    }
+
+    private static void CheckCombine(KernelCheckContext c)
+    {
+        foreach (var (n, k, d) in new[] { (1, 1, 1), (7, 2, 7), (129, 2, 129), (5, 4, 3) })
+        {
+            int rows = 2 * n + 1;
+            var expertOutput = c.RandomFloats((long)rows * d, 3);
+            var tokenRows = c.RandomInts((long)n * k, -1, rows);
+            var weights = c.RandomFloats((long)n * k);
+            var expected = new float[(long)n * d];
+            MoeCombine.Reference(expertOutput, tokenRows, weights, expected, n, k, d);
+            var output = c.Zeros<float>((long)n * d);
+            c.Device.Ops.MoeCombine(c.Upload(expertOutput), c.Upload(tokenRows), c.Upload(weights), output, n, k, d);
+            c.Compare($"n={n},k={k},d={d}", c.Download(output), expected);
+        }
+    }
+
+    private static void CheckResidual(KernelCheckContext c)
+    {
+        foreach (int count in new[] { 1, 7, 129 * 129 })
+        {
+            var x = c.RandomFloats(count);
+            var delta = c.RandomFloats(count);
+            var expected = (float[])x.Clone();
+            ResidualAdd.Reference(expected, delta, count);
+            var view = c.Upload(x);
+            c.Device.Ops.ResidualAdd(view, c.Upload(delta), count);
+            c.Compare($"count={count}", c.Download(view), expected);
+        }
+    }
+
+    private static readonly (int N, int V)[] SoftmaxSizes = [(1, 1), (7, 7), (129, 129), (3, 5003)];
+
+    private static void CheckLogSoftmax(KernelCheckContext c)
+    {
+        foreach (var (n, v) in SoftmaxSizes)
+        {
+            var logits = c.RandomFloats((long)n * v, 8);
+            var expected = new float[(long)n * v];
+            LogSoftmax.Reference(logits, expected, n, v);
+            var output = c.Zeros<float>((long)n * v);
+            c.Device.Ops.LogSoftmax(c.Upload(logits), output, n, v);
+            c.Compare($"n={n},v={v}", c.Download(output), expected);
+        }
+        {
+            int n = 5, v = SelfTestDims.Vocab;
+            var logits = c.RandomFloats((long)n * v, 8);
+            var expected = new float[(long)n * v];
+            LogSoftmax.Reference(logits, expected, n, v);
+            var inPlace = c.Upload(logits);
+            c.Device.Ops.LogSoftmax<SelfTestDims>(inPlace, inPlace, n);
+            c.Compare("dims,in-place", c.Download(inPlace), expected);
+        }
+    }
+
+    private static void CheckCrossEntropy(KernelCheckContext c)
+    {
+        foreach (var (n, v) in SoftmaxSizes.Append((9, SelfTestDims.Vocab)))
+        {
+            bool generic = v == SelfTestDims.Vocab;
+            var logits = c.RandomFloats((long)n * v, 8);
+            // -1 marks non-target tokens; n = 1 draws a real target so the mean is non-trivial.
+            var targets = c.RandomInts(n, n == 1 ? 0 : -1, v);
+            var expectedLoss = new float[n];
+            var expectedLse = new float[n];
+            var (mean, count) = CrossEntropy.Reference(logits, targets, expectedLoss, expectedLse, n, v);
+            var rowLoss = c.Zeros<float>(n);
+            var rowLse = c.Zeros<float>(n);
+            var result = c.Zeros<float>(2);
+            if (generic)
+                c.Device.Ops.CrossEntropy<SelfTestDims>(c.Upload(logits), c.Upload(targets), rowLoss, rowLse, result, n);
+            else
+                c.Device.Ops.CrossEntropy(c.Upload(logits), c.Upload(targets), rowLoss, rowLse, result, n, v);
+            string label = $"{(generic ? "dims," : "")}n={n},v={v}";
+            c.Compare($"rowLoss {label}", c.Download(rowLoss), expectedLoss);
+            c.Compare($"rowLogSumExp {label}", c.Download(rowLse), expectedLse);
+            c.Compare($"mean,count {label}", c.Download(result), [(float)mean, count]);
+        }
+    }
+}

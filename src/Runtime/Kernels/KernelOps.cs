@@ -1,0 +1,214 @@
+using ILGPU;
+using ILGPU.Runtime;
+using OpenMoE.Kernels;
+using OpenMoE.Runtime.Devices;
+
+namespace OpenMoE.Runtime.Kernels;
+
+/// <summary>
+/// Typed launchers for every kernel on one device. Launches are asynchronous on the device's
+/// default stream (call <see cref="ComputeDevice.Synchronize"/> before reading results on the
+/// host). Each checks its views' lengths against the sizes first, so a shape mistake is an
+/// <see cref="ArgumentException"/> naming the tensor, not a silent out-of-bounds read.
+/// All tensors are row-major float32 views; shapes use B batch, T time, N = B*T rows, D hidden,
+/// H heads, hd head dim, F ffn width, E experts, C capacity, K top-k, V vocab.
+/// </summary>
+public sealed class KernelOps
+{
+    private readonly ComputeDevice _device;
+
+    internal KernelOps(ComputeDevice device)
+    {
+        _device = device;
+        Shapes = new LaunchShapes(device.Accelerator);
+    }
+
+    /// <summary>Grid/group sizes used by these launchers.</summary>
+    public LaunchShapes Shapes { get; }
+
+    private KernelCache Cache => _device.Kernels;
+    private AcceleratorStream Stream => _device.Accelerator.DefaultStream;
+
+    /// <summary>output [N, D] = table [V, D] rows picked by tokens [N].</summary>
+    public void Embedding(ArrayView<int> tokens, ArrayView<float> table, ArrayView<float> output, int n, int d, int v)
+    {
+        Require(tokens, n, "tokens [N]"); Require(table, (long)v * d, "table [V, D]"); Require(output, (long)n * d, "output [N, D]");
+        Cache.Get<ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, int>(OpenMoE.Kernels.Embedding.Gather)
+            (Stream, Shapes.Rows(n), tokens, table, output, n, d, v);
+    }
+
+    /// <summary>Embedding with D and V from <typeparamref name="TDims"/>.</summary>
+    public void Embedding<TDims>(ArrayView<int> tokens, ArrayView<float> table, ArrayView<float> output, int n)
+        where TDims : struct, IModelDims
+    {
+        Require(tokens, n, "tokens [N]"); Require(table, (long)TDims.Vocab * TDims.Hidden, "table [V, D]"); Require(output, (long)n * TDims.Hidden, "output [N, D]");
+        Cache.Get<ArrayView<int>, ArrayView<float>, ArrayView<float>, int>(OpenMoE.Kernels.Embedding.Gather<TDims>)
+            (Stream, Shapes.Rows(n), tokens, table, output, n);
+    }
+
+    /// <summary>y [N, D] = RMSNorm(x [N, D]) * w [D]; y may be x. Also the final norm.</summary>
+    public void RmsNorm(ArrayView<float> x, ArrayView<float> w, ArrayView<float> y, int n, int d, float eps)
+    {
+        Require(x, (long)n * d, "x [N, D]"); Require(w, d, "w [D]"); Require(y, (long)n * d, "y [N, D]");
+        Cache.Get<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float>(OpenMoE.Kernels.RmsNorm.Forward)
+            (Stream, Shapes.Rows(n), x, w, y, n, d, eps);
+    }
+
+    /// <summary>RMSNorm with D from <typeparamref name="TDims"/>.</summary>
+    public void RmsNorm<TDims>(ArrayView<float> x, ArrayView<float> w, ArrayView<float> y, int n, float eps)
+        where TDims : struct, IModelDims
+    {
+        Require(x, (long)n * TDims.Hidden, "x [N, D]"); Require(w, TDims.Hidden, "w [D]"); Require(y, (long)n * TDims.Hidden, "y [N, D]");
+        Cache.Get<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>(OpenMoE.Kernels.RmsNorm.Forward<TDims>)
+            (Stream, Shapes.Rows(n), x, w, y, n, eps);
+    }
+
+    /// <summary>RoPE in place on x [B, T, heads, hd] at positions shape.PositionOffset + t.</summary>
+    public void Rope(ArrayView<float> x, RopeShape shape)
+    {
+        if (shape.HeadDim % 2 != 0)
+            throw new ArgumentException($"RoPE needs an even head dim, got {shape.HeadDim}.");
+        long elements = (long)shape.Batch * shape.Time * shape.Heads * shape.HeadDim;
+        Require(x, elements, "x [B, T, heads, hd]");
+        Cache.Get<ArrayView<float>, RopeShape>(OpenMoE.Kernels.Rope.Apply)(Stream, Shapes.Elements(elements / 2), x, shape);
+    }
+
+    /// <summary>RoPE with hd from <typeparamref name="TDims"/>.</summary>
+    public void Rope<TDims>(ArrayView<float> x, RopeShape shape) where TDims : struct, IModelDims
+    {
+        shape.HeadDim = TDims.HeadDim;
+        if (shape.HeadDim % 2 != 0)
+            throw new ArgumentException($"RoPE needs an even head dim, got {shape.HeadDim}.");
+        long elements = (long)shape.Batch * shape.Time * shape.Heads * shape.HeadDim;
+        Require(x, elements, "x [B, T, heads, hd]");
+        Cache.Get<ArrayView<float>, RopeShape>(OpenMoE.Kernels.Rope.Apply<TDims>)(Stream, Shapes.Elements(elements / 2), x, shape);
+    }
+
+    /// <summary>
+    /// Causal attention o [B, Tq, H, hd] from q [B, Tq, H, hd] and the cache k, v [B, S, KvH, hd]
+    /// (S = shape.CacheLength; positions [0, PastLength + Tq) must be filled). See <see cref="AttentionShape"/>.
+    /// </summary>
+    public void Attention(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> o, AttentionShape shape)
+    {
+        CheckAttention(q, k, v, o, shape);
+        Cache.Get<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionShape>(OpenMoE.Kernels.Attention.Causal)
+            (Stream, Shapes.Elements((long)shape.Batch * shape.QueryTime * shape.Heads), q, k, v, o, shape);
+    }
+
+    /// <summary>Attention with H, KvH and hd from <typeparamref name="TDims"/>.</summary>
+    public void Attention<TDims>(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> o, AttentionShape shape)
+        where TDims : struct, IModelDims
+    {
+        shape.Heads = TDims.Heads; shape.KvHeads = TDims.KvHeads; shape.HeadDim = TDims.HeadDim;
+        CheckAttention(q, k, v, o, shape);
+        Cache.Get<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionShape>(OpenMoE.Kernels.Attention.Causal<TDims>)
+            (Stream, Shapes.Elements((long)shape.Batch * shape.QueryTime * shape.Heads), q, k, v, o, shape);
+    }
+
+    /// <summary>OpenMoE FFN activation: h [N, F] = g[:, :F] * silu(g[:, F:]) * u, with g [N, 2F], u [N, F]; h may be u.</summary>
+    public void OpenMoeGatedActivation(ArrayView<float> g, ArrayView<float> u, ArrayView<float> h, int n, int f)
+    {
+        Require(g, 2L * n * f, "g [N, 2F]"); Require(u, (long)n * f, "u [N, F]"); Require(h, (long)n * f, "h [N, F]");
+        Cache.Get<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(OpenMoE.Kernels.OpenMoeGatedActivation.Forward)
+            (Stream, Shapes.Rows(n), g, u, h, n, f);
+    }
+
+    /// <summary>SwiGLU: h [count] = silu(gate) * up; h may be gate or up.</summary>
+    public void SwiGlu(ArrayView<float> gate, ArrayView<float> up, ArrayView<float> h, int count)
+    {
+        Require(gate, count, "gate"); Require(up, count, "up"); Require(h, count, "h");
+        var config = Shapes.Elements(count);
+        Cache.Get<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(OpenMoE.Kernels.SwiGlu.Forward)
+            (Stream, config, gate, up, h, count, Shapes.ElementSpan(count, config));
+    }
+
+    /// <summary>x [count] += delta [count].</summary>
+    public void ResidualAdd(ArrayView<float> x, ArrayView<float> delta, int count)
+    {
+        Require(x, count, "x"); Require(delta, count, "delta");
+        var config = Shapes.Elements(count);
+        Cache.Get<ArrayView<float>, ArrayView<float>, int, int>(OpenMoE.Kernels.ResidualAdd.Forward)
+            (Stream, config, x, delta, count, Shapes.ElementSpan(count, config));
+    }
+
+    /// <summary>expertInput [E*C, D] row r = x [N, D] row slotTokens[r], zeros where slotTokens[r] = -1.</summary>
+    public void MoeDispatch(ArrayView<float> x, ArrayView<int> slotTokens, ArrayView<float> expertInput, int slots, int d)
+    {
+        Require(slotTokens, slots, "slotTokens [E*C]"); Require(expertInput, (long)slots * d, "expertInput [E*C, D]");
+        Cache.Get<ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int>(OpenMoE.Kernels.MoeDispatch.Gather)
+            (Stream, Shapes.Rows(slots), x, slotTokens, expertInput, slots, d);
+    }
+
+    /// <summary>
+    /// output [N, D] = sum_j tokenWeights[t, j] * expertOutput[tokenRows[t, j]] over kept choices
+    /// (tokenRows [N, K] = e*C + s, or -1 if dropped; tokenWeights [N, K]). Deterministic.
+    /// </summary>
+    public void MoeCombine(ArrayView<float> expertOutput, ArrayView<int> tokenRows, ArrayView<float> tokenWeights,
+        ArrayView<float> output, int n, int k, int d)
+    {
+        Require(tokenRows, (long)n * k, "tokenRows [N, K]"); Require(tokenWeights, (long)n * k, "tokenWeights [N, K]");
+        Require(output, (long)n * d, "output [N, D]");
+        Cache.Get<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, int>(OpenMoE.Kernels.MoeCombine.Combine)
+            (Stream, Shapes.Rows(n), expertOutput, tokenRows, tokenWeights, output, n, k, d);
+    }
+
+    /// <summary>output [N, V] = log_softmax(logits [N, V]) per row; output may be logits.</summary>
+    public void LogSoftmax(ArrayView<float> logits, ArrayView<float> output, int n, int v)
+    {
+        Require(logits, (long)n * v, "logits [N, V]"); Require(output, (long)n * v, "output [N, V]");
+        Cache.Get<ArrayView<float>, ArrayView<float>, int, int>(OpenMoE.Kernels.LogSoftmax.Forward)(Stream, Shapes.Rows(n), logits, output, n, v);
+    }
+
+    /// <summary>
+    /// Cross-entropy of logits [N, V] against targets [N] (-1 = not a target): rowLoss [N],
+    /// rowLogSumExp [N], and result [2] = (mean over target tokens, number of target tokens).
+    /// </summary>
+    public void CrossEntropy(ArrayView<float> logits, ArrayView<int> targets, ArrayView<float> rowLoss,
+        ArrayView<float> rowLogSumExp, ArrayView<float> result, int n, int v)
+    {
+        Require(logits, (long)n * v, "logits [N, V]"); Require(targets, n, "targets [N]");
+        Require(rowLoss, n, "rowLoss [N]"); Require(rowLogSumExp, n, "rowLogSumExp [N]"); Require(result, 2, "result [2]");
+        Cache.Get<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int>(OpenMoE.Kernels.CrossEntropy.PerRow)
+            (Stream, Shapes.Rows(n), logits, targets, rowLoss, rowLogSumExp, n, v);
+        Cache.Get<ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int>(OpenMoE.Kernels.CrossEntropy.Mean)
+            (Stream, Shapes.SingleGroup(), rowLoss, targets, result, n, v);
+    }
+
+    /// <summary>Log-softmax with V from <typeparamref name="TDims"/>.</summary>
+    public void LogSoftmax<TDims>(ArrayView<float> logits, ArrayView<float> output, int n) where TDims : struct, IModelDims
+    {
+        Require(logits, (long)n * TDims.Vocab, "logits [N, V]"); Require(output, (long)n * TDims.Vocab, "output [N, V]");
+        Cache.Get<ArrayView<float>, ArrayView<float>, int>(OpenMoE.Kernels.LogSoftmax.Forward<TDims>)(Stream, Shapes.Rows(n), logits, output, n);
+    }
+
+    /// <summary>Cross-entropy with V from <typeparamref name="TDims"/> (see the runtime-size overload).</summary>
+    public void CrossEntropy<TDims>(ArrayView<float> logits, ArrayView<int> targets, ArrayView<float> rowLoss,
+        ArrayView<float> rowLogSumExp, ArrayView<float> result, int n) where TDims : struct, IModelDims
+    {
+        int v = TDims.Vocab;
+        Require(logits, (long)n * v, "logits [N, V]"); Require(targets, n, "targets [N]");
+        Require(rowLoss, n, "rowLoss [N]"); Require(rowLogSumExp, n, "rowLogSumExp [N]"); Require(result, 2, "result [2]");
+        Cache.Get<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int>(OpenMoE.Kernels.CrossEntropy.PerRow<TDims>)
+            (Stream, Shapes.Rows(n), logits, targets, rowLoss, rowLogSumExp, n);
+        Cache.Get<ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int>(OpenMoE.Kernels.CrossEntropy.Mean)
+            (Stream, Shapes.SingleGroup(), rowLoss, targets, result, n, v);
+    }
+
+    private static void CheckAttention(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> o, AttentionShape s)
+    {
+        if (s.KvHeads <= 0 || s.Heads % s.KvHeads != 0)
+            throw new ArgumentException($"Attention heads ({s.Heads}) must be a multiple of kv heads ({s.KvHeads}).");
+        if (s.PastLength + s.QueryTime > s.CacheLength)
+            throw new ArgumentException($"Past length {s.PastLength} + query time {s.QueryTime} exceeds the cache length {s.CacheLength}.");
+        long queries = (long)s.Batch * s.QueryTime * s.Heads * s.HeadDim;
+        long cache = (long)s.Batch * s.CacheLength * s.KvHeads * s.HeadDim;
+        Require(q, queries, "q [B, Tq, H, hd]"); Require(o, queries, "o [B, Tq, H, hd]");
+        Require(k, cache, "k [B, S, KvH, hd]"); Require(v, cache, "v [B, S, KvH, hd]");
+    }
+
+    private static void Require<T>(ArrayView<T> view, long elements, string what) where T : unmanaged
+    {
+        if (view.Length < elements)
+            throw new ArgumentException($"{what} needs {elements:N0} elements but the view has {view.Length:N0}.");
+    }
+}
