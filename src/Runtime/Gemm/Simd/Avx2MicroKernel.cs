@@ -18,6 +18,7 @@ internal readonly unsafe struct Avx2MicroKernel : IMicroKernel
 
     public static bool IsSupported => Avx2.IsSupported && Fma.IsSupported;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(int kc, float* pa, float* pb, float* c, long ldc, float beta)
     {
         Vector256<float> c0a, c0b;

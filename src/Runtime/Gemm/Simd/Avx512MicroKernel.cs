@@ -19,6 +19,7 @@ internal readonly unsafe struct Avx512MicroKernel : IMicroKernel
 
     public static bool IsSupported => Avx512F.IsSupported;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(int kc, float* pa, float* pb, float* c, long ldc, float beta)
     {
         Vector512<float> c0a, c0b;

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace OpenMoE.Runtime.Gemm.Simd;
 
 /// <summary>
@@ -8,6 +10,7 @@ namespace OpenMoE.Runtime.Gemm.Simd;
 internal static unsafe class Packing
 {
     /// <summary>Packs alpha·op(A)[i0..i0+mc, p0..p0+kc] into dst ([ceil(mc/mr)][kc][mr]).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PackA(float* a, long lda, bool transA, int i0, int mc, int p0, int kc, int mr, float alpha, float* dst)
     {
         for (int r0 = 0; r0 < mc; r0 += mr)
@@ -29,7 +32,9 @@ internal static unsafe class Packing
             else
             {
                 float* rowBase = a + (i0 + r0) * lda + p0;
-                for (int k = 0; k < kc; k++)
+                int k = rows == mr ? TransposedPanel(rowBase, lda, kc, mr, alpha, dst) : 0;
+                dst += k * mr;
+                for (; k < kc; k++)
                 {
                     int r = 0;
                     for (; r < rows; r++)
@@ -43,6 +48,7 @@ internal static unsafe class Packing
     }
 
     /// <summary>Packs op(B)[p0..p0+kc, j0..j0+nc] into dst ([ceil(nc/nr)][kc][nr]).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PackB(float* b, long ldb, bool transB, int p0, int kc, int j0, int nc, int nr, float* dst)
     {
         for (int c0 = 0; c0 < nc; c0 += nr)
@@ -51,7 +57,9 @@ internal static unsafe class Packing
             if (transB)
             {
                 float* colBase = b + (j0 + c0) * ldb + p0;
-                for (int k = 0; k < kc; k++)
+                int k = cols == nr ? TransposedPanel(colBase, ldb, kc, nr, 1f, dst) : 0;
+                dst += k * nr;
+                for (; k < kc; k++)
                 {
                     int j = 0;
                     for (; j < cols; j++)
@@ -82,5 +90,27 @@ internal static unsafe class Packing
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// Fills dst[k*width + r] = scale * src[r*lds + k] for r &lt; width and k below a multiple
+    /// of 8, with 8x8 transposes (a width that is not a multiple of 8, e.g. 12, is covered by
+    /// overlapping blocks that write the same values twice). Returns how many k it packed;
+    /// the caller packs the rest.
+    /// </summary>
+    private static int TransposedPanel(float* src, long lds, int kc, int width, float scale, float* dst)
+    {
+        if (!Transpose8x8.IsSupported || width < 8)
+            return 0;
+        int kEnd = kc & ~7;
+        for (int k = 0; k < kEnd; k += 8)
+        {
+            for (int r = 0; r < width; r += 8)
+            {
+                int r8 = Math.Min(r, width - 8);
+                Transpose8x8.Run(src + r8 * lds + k, lds, dst + (long)k * width + r8, width, scale);
+            }
+        }
+        return kEnd;
     }
 }

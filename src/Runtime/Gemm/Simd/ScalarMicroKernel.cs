@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace OpenMoE.Runtime.Gemm.Simd;
 
 /// <summary>Plain scalar tile for CPUs without AVX2/FMA; same packing, no intrinsics.</summary>
@@ -11,6 +13,7 @@ internal readonly unsafe struct ScalarMicroKernel : IMicroKernel
 
     public static bool IsSupported => true;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(int kc, float* pa, float* pb, float* c, long ldc, float beta)
     {
         float* acc = stackalloc float[4 * 8];

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using OpenMoE.Kernels.Gemm;
 
 namespace OpenMoE.Runtime.Gemm.Simd;
@@ -18,6 +19,7 @@ internal static unsafe class SimdGemmDriver<TKernel> where TKernel : struct, IMi
     public static int PackBSize => TKernel.KC * TKernel.NC;
 
     /// <summary>C[m0..m1, n0..n1] of the product, using the thread's packing buffers.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(in GemmDesc d, float* a, float* b, float* c, int m0, int m1, int n0, int n1,
         float* packA, float* packB)
     {
