@@ -1,0 +1,94 @@
+namespace OpenMoE.Runtime.Gemm.Simd;
+
+/// <summary>
+/// A few dedicated threads that run one job index each, with the caller running index 0.
+/// Dedicated threads (not the .NET pool) keep a GEMM call free of allocations and of
+/// queueing behind unrelated work; workers block on a semaphore between calls.
+/// </summary>
+internal sealed class GemmWorkerPool : IDisposable
+{
+    private readonly Thread[] workers;
+    private readonly SemaphoreSlim[] start;
+    private Action<int>? job;
+    private int pending;
+    private volatile bool disposed;
+    private Exception? failure;
+
+    public GemmWorkerPool(int threads)
+    {
+        Threads = Math.Max(1, threads);
+        workers = new Thread[Threads - 1];
+        start = new SemaphoreSlim[Threads - 1];
+        for (int i = 0; i < workers.Length; i++)
+        {
+            start[i] = new SemaphoreSlim(0);
+            int index = i + 1;
+            workers[i] = new Thread(() => WorkerLoop(index)) { IsBackground = true, Name = $"openmoe-gemm-{index}" };
+            workers[i].Start();
+        }
+    }
+
+    /// <summary>Threads a job can use, the caller included.</summary>
+    public int Threads { get; }
+
+    /// <summary>Runs job(0..parts-1) in parallel (parts &lt;= Threads) and waits for all of them.</summary>
+    public void Run(Action<int> work, int parts)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        parts = Math.Clamp(parts, 1, Threads);
+        job = work;
+        failure = null;
+        Volatile.Write(ref pending, parts - 1);
+        for (int i = 0; i < parts - 1; i++)
+            start[i].Release();
+        try
+        {
+            work(0);
+        }
+        finally
+        {
+            var spin = new SpinWait();
+            while (Volatile.Read(ref pending) != 0)
+                spin.SpinOnce(sleep1Threshold: -1);
+            job = null;
+        }
+        if (failure is not null)
+            throw new AggregateException("A GEMM worker thread failed.", failure);
+    }
+
+    private void WorkerLoop(int index)
+    {
+        var gate = start[index - 1];
+        while (true)
+        {
+            gate.Wait();
+            if (disposed)
+                return;
+            try
+            {
+                job!(index);
+            }
+            catch (Exception e)
+            {
+                failure = e;
+            }
+            finally
+            {
+                Interlocked.Decrement(ref pending);
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        if (disposed)
+            return;
+        disposed = true;
+        foreach (var gate in start)
+            gate.Release();
+        foreach (var worker in workers)
+            worker.Join();
+        foreach (var gate in start)
+            gate.Dispose();
+    }
+}
