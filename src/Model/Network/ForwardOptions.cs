@@ -1,0 +1,20 @@
+namespace OpenMoE.Model.Network;
+
+/// <summary>How one forward pass runs.</summary>
+public sealed record ForwardOptions
+{
+    /// <summary>Use the spec's training capacity factor (1.25 for OpenMoE) instead of the evaluation one (2.0).</summary>
+    public bool Training { get; init; }
+
+    /// <summary>Overrides the spec's capacity factor when set.</summary>
+    public double? CapacityFactor { get; init; }
+
+    /// <summary>
+    /// Copy every MoE layer's routing (choices, probabilities, kept/dropped, slots) and router losses
+    /// to the host. Off for generation, where only the logits matter.
+    /// </summary>
+    public bool CollectTrace { get; init; } = true;
+
+    /// <summary>Compute logits only at each sequence's last position (generation): [B, V] instead of [B, T, V].</summary>
+    public bool LastPositionOnly { get; init; }
+}

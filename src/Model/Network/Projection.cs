@@ -1,0 +1,34 @@
+using ILGPU;
+using ILGPU.Runtime;
+using OpenMoE.Kernels.Gemm;
+using OpenMoE.Runtime.Gemm;
+
+namespace OpenMoE.Model.Network;
+
+/// <summary>
+/// One weight matrix used as <c>y[rows, Out] = x[rows, In] @ W</c>. Hugging Face linear layers store
+/// W as [Out, In] (so the product transposes it); OpenMoE's stacked expert tensors store each
+/// expert's slice as [In, Out] (no transpose, DESIGN §2.6).
+/// </summary>
+public readonly record struct Projection(ArrayView<float> Weight, int In, int Out, bool StoredOutIn)
+{
+    /// <summary>A Hugging Face linear weight [Out, In].</summary>
+    public static Projection Linear(ArrayView<float> weight, int inFeatures, int outFeatures) =>
+        new(weight, inFeatures, outFeatures, StoredOutIn: true);
+
+    /// <summary>Expert <paramref name="expert"/> of a stacked [E, In, Out] tensor.</summary>
+    public static Projection StackedSlice(ArrayView<float> stack, int expert, int inFeatures, int outFeatures)
+    {
+        long size = (long)inFeatures * outFeatures;
+        return new(stack.SubView(expert * size, size), inFeatures, outFeatures, StoredOutIn: false);
+    }
+
+    /// <summary>y [rows, Out] = x [rows, In] @ W, or y += ... with <paramref name="accumulate"/>.</summary>
+    public void Apply(IGemmProvider gemm, ArrayView<float> x, ArrayView<float> y, int rows, bool accumulate = false)
+    {
+        if (rows == 0)
+            return;
+        var desc = GemmDesc.Create(rows, Out, In, transA: false, transB: StoredOutIn, beta: accumulate ? 1f : 0f);
+        gemm.Sgemm(desc, x, Weight, y);
+    }
+}
