@@ -4,8 +4,9 @@ using OpenMoE.Model.Tokenization;
 namespace OpenMoE.Model.Data;
 
 /// <summary>
-/// Documents in, packed batches out: draws a source by the mixture weights of the step, takes the
-/// next chunk of its current document, applies the step's objective, and packs examples whole
+/// Documents in, packed batches out: draws a source by the mixture weights of the step (weights
+/// are per example, as seqio mixture rates: token shares also depend on document lengths), takes
+/// the next chunk of its current document, applies the step's objective, and packs examples whole
 /// into rows of T tokens (a row that cannot fit the next example is padded). Deterministic given
 /// the seed; <see cref="State"/>/<see cref="Restore"/> resume it exactly.
 /// </summary>
@@ -114,7 +115,8 @@ public sealed class DataPipeline
         while (position <= t)
         {
             var budget = t + 1 - position;
-            var cursor = _cursors[_rng.NextWeighted(weights)];
+            var sourceIndex = _rng.NextWeighted(weights);
+            var cursor = _cursors[sourceIndex];
             var transform = objective.Next(_rng);
             var remaining = cursor.Remaining;
             var (rawLength, endsDocument) = ChooseChunk(transform, remaining, budget);
@@ -134,7 +136,7 @@ public sealed class DataPipeline
             }
             var document = cursor.Current;
             var example = transform.Apply(cursor.Tokens.AsSpan(cursor.TokenOffset, rawLength), endsDocument, _rng);
-            batch.Transforms.Add(example.Transform);
+            batch.Examples.Add(new PackedExample(row, position, example.Length, _sources[sourceIndex].Name, example.Transform));
             var d = _domainIndex[document.Domain];
             var l = _languageIndex[document.Language];
             foreach (var (tokens, target) in new[] { (example.Inputs, false), (example.Targets, true) })

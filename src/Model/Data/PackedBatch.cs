@@ -39,9 +39,17 @@ public sealed class PackedBatch
     public IReadOnlyList<string> Domains { get; }
     /// <summary>Language tags (sorted, ordinal), shared by every batch of one pipeline.</summary>
     public IReadOnlyList<string> Languages { get; }
-    /// <summary>Transform name of every example packed into the batch, in order.</summary>
-    public List<string> Transforms { get; } = [];
+    /// <summary>Every example packed into the batch, in order.</summary>
+    public List<PackedExample> Examples { get; } = [];
 
     /// <summary>Number of positions that carry loss.</summary>
     public int TargetCount => LossMask.Count(m => m != 0);
 }
+
+/// <summary>Where one packed example came from.</summary>
+/// <param name="Row">Row b of the batch.</param>
+/// <param name="Start">Position in the row's input stream of its first token (inputs first, then targets).</param>
+/// <param name="Length">Packed length, inputs plus targets.</param>
+/// <param name="Source">Source name it was drawn from.</param>
+/// <param name="Transform">Transform that made it, e.g. "[NLU](3,0.15)" or "causal".</param>
+public sealed record PackedExample(int Row, int Start, int Length, string Source, string Transform);
