@@ -69,3 +69,34 @@ public class ByteTokenizerTests
         Assert.Contains("259", error.Message);
     }
 }
+
+public class TokenizerFactoryTests
+{
+    [Fact]
+    public void Without_a_model_file_the_byte_tokenizer_fills_the_model_vocabulary()
+    {
+        var tokenizer = OpenMoE.Model.Tokenization.Tokenizers.Open(null, 512);
+        Assert.IsType<ByteTokenizer>(tokenizer);
+        Assert.Equal(511, tokenizer.SentinelId(0));
+    }
+
+    [Fact]
+    public void A_tokenizer_larger_than_the_model_is_refused()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"omoe-{Guid.NewGuid():N}.model");
+        var builder = new SentencePieceModelBuilder();
+        builder.Add("<pad>", 0, SentencePieceModelBuilder.Control).Add("</s>", 0, SentencePieceModelBuilder.Control)
+               .Add("<unk>", 0, SentencePieceModelBuilder.Unknown).Add("\u2581a", -1);
+        File.WriteAllBytes(path, builder.Build());
+        try
+        {
+            Assert.Equal(4 + 300, OpenMoE.Model.Tokenization.Tokenizers.Open(path, 512).VocabSize);
+            var error = Assert.Throws<ArgumentException>(() => OpenMoE.Model.Tokenization.Tokenizers.Open(path, 300));
+            Assert.Contains("304", error.Message);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+}
