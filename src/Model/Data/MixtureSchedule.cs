@@ -37,6 +37,35 @@ public sealed class MixtureSchedule
     /// <summary>One set of weights for the whole run.</summary>
     public static MixtureSchedule Constant(IReadOnlyDictionary<string, double> weights) => new([new MixturePhase(0, weights)]);
 
+    /// <summary>
+    /// Parses a command-line schedule: phases separated by ';', each <c>step:source=weight,...</c>,
+    /// e.g. <c>0:code=0.5225,prose=0.4775;5000:code=0.15,prose=0.85</c>.
+    /// </summary>
+    public static MixtureSchedule Parse(string text)
+    {
+        var phases = new List<MixturePhase>();
+        foreach (var phase in text.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var colon = phase.IndexOf(':');
+            if (colon <= 0 || !long.TryParse(phase[..colon], System.Globalization.CultureInfo.InvariantCulture, out var step))
+            {
+                throw new FormatException($"Mixture phase '{phase}' must look like 'STEP:source=weight,...'.");
+            }
+            var weights = new Dictionary<string, double>(StringComparer.Ordinal);
+            foreach (var pair in phase[(colon + 1)..].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                var parts = pair.Split('=', StringSplitOptions.TrimEntries);
+                if (parts.Length != 2 || !double.TryParse(parts[1], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var weight))
+                {
+                    throw new FormatException($"Mixture weight '{pair}' must look like 'source=0.25'.");
+                }
+                weights[parts[0]] = weight;
+            }
+            phases.Add(new MixturePhase(step, weights));
+        }
+        return new MixtureSchedule(phases);
+    }
+
     /// <summary>The phases, in order.</summary>
     public IReadOnlyList<MixturePhase> Phases => _phases;
 

@@ -38,7 +38,8 @@ public sealed class ObjectiveSchedule
     {
         "ul2" => Constant(Ul2Mixture.OpenMoE(tokenizer)),
         "causal" => Constant(new CausalLm(tokenizer)),
-        "ul2-then-causal" => new([(0, Ul2Mixture.OpenMoE(tokenizer)), (switchStep, new CausalLm(tokenizer))]),
+        "ul2-then-causal" when switchStep > 0 => new([(0, Ul2Mixture.OpenMoE(tokenizer)), (switchStep, new CausalLm(tokenizer))]),
+        "ul2-then-causal" => throw new ArgumentOutOfRangeException(nameof(switchStep), "ul2-then-causal needs a switch step above 0."),
         _ => throw new ArgumentException($"Unknown objective '{name}'; use ul2, causal or ul2-then-causal.", nameof(name)),
     };
 

@@ -44,3 +44,30 @@ public class DocumentReaderTests
         }
     }
 }
+
+public class MixtureScheduleTests
+{
+    [Fact]
+    public void Command_line_schedule_parses_into_phases()
+    {
+        var schedule = MixtureSchedule.Parse("0:code=0.5225,prose=0.4775; 5000:code=0.15,prose=0.85");
+        Assert.Equal(2, schedule.Phases.Count);
+        Assert.Equal(0.5225, schedule.At(4999).Weights["code"]);
+        Assert.Equal(0.85, schedule.At(5000).Weights["prose"]);
+    }
+
+    [Theory]
+    [InlineData("code=1")]
+    [InlineData("0:code")]
+    [InlineData("0:code=x")]
+    public void Malformed_schedules_are_refused(string text) =>
+        Assert.Throws<FormatException>(() => MixtureSchedule.Parse(text));
+
+    [Fact]
+    public void Phases_must_start_at_zero_and_increase()
+    {
+        Assert.Throws<ArgumentException>(() => MixtureSchedule.Parse("5:code=1"));
+        Assert.Throws<ArgumentException>(() => MixtureSchedule.Parse("0:code=1;0:code=2"));
+        Assert.Throws<ArgumentException>(() => MixtureSchedule.Parse("0:code=0"));
+    }
+}
