@@ -1,0 +1,97 @@
+using ILGPU;
+
+namespace OpenMoE.Kernels.Routing;
+
+/// <summary>
+/// Capacity assignment in three parallel passes over each group's priority sequence
+/// (position <c>q = r * S + i</c>: rank r, i-th visited token; S = tokens per group), cut into
+/// chunks of <c>chunk</c> positions. Reference twin: <c>OpenMoE.Model.Routing.ReferenceRouter.Assign</c>;
+/// the device result must equal it exactly for any chunk size.
+/// <list type="number">
+/// <item><see cref="CountKernel"/>: per (group, chunk), how many assignments ask for each expert.</item>
+/// <item><see cref="ScanKernel"/>: per (group, expert), exclusive prefix sum over chunks; totals are the demand.</item>
+/// <item><see cref="AssignKernel"/>: per (group, chunk), walk the chunk from its offsets: position &lt; C keeps that slot.</item>
+/// </list>
+/// </summary>
+public static class ExpertSlotKernels
+{
+    /// <summary>// choices [N, K], order [N] -> counts [G, chunksPerGroup, E]</summary>
+    public static void CountKernel(
+        ArrayView<int> choices, ArrayView<int> order, ArrayView<int> counts,
+        int groups, int tokensPerGroup, int topK, int experts, int chunk)
+    {
+        int chunksPerGroup = ChunksPerGroup(tokensPerGroup, topK, chunk);
+        int stride = Grid.DimX * Group.DimX;
+        for (int gc = Grid.GlobalIndex.X; gc < groups * chunksPerGroup; gc += stride)
+        {
+            int group = gc / chunksPerGroup;
+            int start = (gc - group * chunksPerGroup) * chunk;
+            int end = start + chunk < tokensPerGroup * topK ? start + chunk : tokensPerGroup * topK;
+            for (int e = 0; e < experts; e++)
+                counts[gc * experts + e] = 0;
+            for (int q = start; q < end; q++)
+            {
+                int expert = choices[Assignment(order, group, q, tokensPerGroup, topK)];
+                counts[gc * experts + expert] += 1;
+            }
+        }
+    }
+
+    /// <summary>// counts [G, chunks, E] -> exclusive offsets in place; demand, kept [G, E]</summary>
+    public static void ScanKernel(
+        ArrayView<int> counts, ArrayView<int> demand, ArrayView<int> kept,
+        int groups, int chunksPerGroup, int experts, int capacity)
+    {
+        int stride = Grid.DimX * Group.DimX;
+        for (int ge = Grid.GlobalIndex.X; ge < groups * experts; ge += stride)
+        {
+            int group = ge / experts;
+            int expert = ge - group * experts;
+            int running = 0;
+            for (int c = 0; c < chunksPerGroup; c++)
+            {
+                int index = (group * chunksPerGroup + c) * experts + expert;
+                int count = counts[index];
+                counts[index] = running;
+                running += count;
+            }
+            demand[ge] = running;
+            kept[ge] = running < capacity ? running : capacity;
+        }
+    }
+
+    /// <summary>// choices [N, K], order [N], offsets [G, chunks, E] (consumed) -> slot [N, K], -1 = dropped</summary>
+    public static void AssignKernel(
+        ArrayView<int> choices, ArrayView<int> order, ArrayView<int> offsets, ArrayView<int> slot,
+        int groups, int tokensPerGroup, int topK, int experts, int chunk, int capacity)
+    {
+        int chunksPerGroup = ChunksPerGroup(tokensPerGroup, topK, chunk);
+        int stride = Grid.DimX * Group.DimX;
+        for (int gc = Grid.GlobalIndex.X; gc < groups * chunksPerGroup; gc += stride)
+        {
+            int group = gc / chunksPerGroup;
+            int start = (gc - group * chunksPerGroup) * chunk;
+            int end = start + chunk < tokensPerGroup * topK ? start + chunk : tokensPerGroup * topK;
+            for (int q = start; q < end; q++)
+            {
+                int assignment = Assignment(order, group, q, tokensPerGroup, topK);
+                int counter = gc * experts + choices[assignment];
+                int position = offsets[counter];
+                offsets[counter] = position + 1;
+                slot[assignment] = position < capacity ? position : -1;
+            }
+        }
+    }
+
+    /// <summary>Chunks covering one group's K*S priority positions.</summary>
+    public static int ChunksPerGroup(int tokensPerGroup, int topK, int chunk) => (tokensPerGroup * topK + chunk - 1) / chunk;
+
+    // Priority position q of a group -> index t * K + r of the assignment it names.
+    private static int Assignment(ArrayView<int> order, int group, int q, int tokensPerGroup, int topK)
+    {
+        int rank = q / tokensPerGroup;
+        int visited = q - rank * tokensPerGroup;
+        int token = group * tokensPerGroup + order[group * tokensPerGroup + visited];
+        return token * topK + rank;
+    }
+}

@@ -1,0 +1,87 @@
+using OpenMoE.Model.Specs;
+
+namespace OpenMoE.Model.Routing;
+
+/// <summary>
+/// Everything that decides how tokens are routed in one MoE layer (DESIGN §2.3). Construct it
+/// directly for experiments and tests, or take it from a model spec with <see cref="FromConfig"/>.
+/// </summary>
+public sealed record RoutingOptions
+{
+    /// <summary>Routed experts E (at least 1).</summary>
+    public required int Experts { get; init; }
+    /// <summary>Experts chosen per token K (1..E).</summary>
+    public required int TopK { get; init; }
+    /// <summary>How the per-expert capacity is derived from the group size.</summary>
+    public required CapacityRule CapacityRule { get; init; }
+    /// <summary>Capacity factor cf (training or evaluation value, already chosen).</summary>
+    public required double CapacityFactor { get; init; }
+    /// <summary>Smallest capacity per expert (OpenMoE: 4); ignored by <see cref="CapacityRule.Dropless"/>.</summary>
+    public required int MinCapacity { get; init; }
+    /// <summary>Raw softmax probabilities or top-k renormalised weights (renormalised before dropping).</summary>
+    public Gating Gating { get; init; } = Gating.RawSoftmax;
+    /// <summary>
+    /// Batch-prioritised routing (V-MoE): within a group, tokens are visited in order of decreasing
+    /// raw top-1 probability (stable: equal probabilities keep token order) instead of token order.
+    /// Off for OpenMoE.
+    /// </summary>
+    public bool BatchPrioritized { get; init; }
+    /// <summary>
+    /// Tokens per routing group; null means the whole batch is one group (OpenMoE's default).
+    /// The token count must be a multiple of it.
+    /// </summary>
+    public int? GroupSize { get; init; }
+    /// <summary>
+    /// When set, every expert in every group gets exactly this capacity and the rule is not
+    /// consulted (experiments and the laws that hold the capacity fixed). Null in model use.
+    /// </summary>
+    public int? CapacityOverride { get; init; }
+
+    /// <summary>The options a model spec prescribes: evaluation uses the eval capacity factor.</summary>
+    public static RoutingOptions FromConfig(ModelConfig config, bool training) => new RoutingOptions
+    {
+        Experts = config.Experts,
+        TopK = config.TopK,
+        CapacityRule = config.CapacityRule,
+        CapacityFactor = training ? config.TrainCapacityFactor : config.EvalCapacityFactor,
+        MinCapacity = config.MinCapacity,
+        Gating = config.Gating,
+    }.Validated();
+
+    /// <summary>Tokens per group for a batch of <paramref name="tokens"/> tokens; fails fast on a bad split.</summary>
+    public int TokensPerGroup(int tokens)
+    {
+        if (tokens < 1)
+            throw new ArgumentOutOfRangeException(nameof(tokens), tokens, "Routing needs at least one token.");
+        int size = GroupSize ?? tokens;
+        if (size < 1 || tokens % size != 0)
+            throw new ArgumentException(
+                $"Routing group size {size} must be positive and divide the token count {tokens}; " +
+                "change GroupSize or the batch shape.", nameof(tokens));
+        return size;
+    }
+
+    /// <summary>Capacity per expert and group for groups of <paramref name="tokensPerGroup"/> tokens.</summary>
+    public int CapacityFor(int tokensPerGroup) => CapacityOverride ?? ExpertCapacity.Compute(
+        CapacityRule, tokensPerGroup, Experts, TopK, CapacityFactor, MinCapacity);
+
+    /// <summary>Throws with a message that says what to change when the options cannot route.</summary>
+    public RoutingOptions Validated()
+    {
+        if (Experts < 1)
+            throw new ArgumentException($"Experts must be at least 1 (got {Experts}).");
+        if (TopK < 1 || TopK > Experts)
+            throw new ArgumentException($"TopK must lie in 1..Experts={Experts} (got {TopK}).");
+        if (!(CapacityFactor >= 0) || double.IsInfinity(CapacityFactor))
+            throw new ArgumentException($"CapacityFactor must be finite and non-negative (got {CapacityFactor}).");
+        if (MinCapacity < 0)
+            throw new ArgumentException($"MinCapacity must be non-negative (got {MinCapacity}).");
+        if (CapacityOverride is < 0)
+            throw new ArgumentException($"CapacityOverride must be non-negative (got {CapacityOverride}).");
+        if (GroupSize is < 1)
+            throw new ArgumentException($"GroupSize must be positive when set (got {GroupSize}).");
+        if (!Enum.IsDefined(CapacityRule) || !Enum.IsDefined(Gating))
+            throw new ArgumentException($"Unknown capacity rule {CapacityRule} or gating {Gating}.");
+        return this;
+    }
+}

@@ -1,0 +1,35 @@
+using System.Globalization;
+using OpenMoE.Model.Routing;
+
+namespace OpenMoE.Tests.Routing;
+
+/// <summary>
+/// One generated routing problem: options, N tokens in sequences of length T, router logits [N, E].
+/// Logits are multiples of 1/16, so two experts either tie exactly or differ by a clear margin:
+/// the device and the reference must then make the same top-k choices.
+/// </summary>
+public sealed record RoutingCase(RoutingOptions Options, int Tokens, int SequenceLength, float[] Logits)
+{
+    public int Experts => Options.Experts;
+    public int TopK => Options.TopK;
+
+    public RoutingResult Route() => ReferenceRouter.Route(Logits, Tokens, Options);
+
+    /// <summary>Repairs divisibility after shrinking (sequence length and group size must divide N).</summary>
+    public RoutingCase Normalized()
+    {
+        int t = Tokens % SequenceLength == 0 ? SequenceLength : 1;
+        var options = Options.GroupSize is int g && Tokens % g != 0 ? Options with { GroupSize = null } : Options;
+        return this with { SequenceLength = t, Options = options };
+    }
+
+    public override string ToString()
+    {
+        var o = Options;
+        string rows = string.Join(" | ", Enumerable.Range(0, Tokens).Select(t =>
+            string.Join(",", Logits.Skip(t * Experts).Take(Experts).Select(v => v.ToString("R", CultureInfo.InvariantCulture)))));
+        return $"N={Tokens} T={SequenceLength} E={o.Experts} K={o.TopK} rule={o.CapacityRule} cf={o.CapacityFactor} " +
+               $"min={o.MinCapacity} override={o.CapacityOverride?.ToString() ?? "-"} gating={o.Gating} bpr={o.BatchPrioritized} " +
+               $"group={o.GroupSize?.ToString() ?? "all"} C={o.CapacityFor(o.TokensPerGroup(Tokens))} logits=[{rows}]";
+    }
+}
