@@ -104,6 +104,15 @@ public static class ReferenceModel
     /// </summary>
     public static double[] AttentionSublayer(ModelConfig config, ReferenceWeights weights, int layer, double[] normed, int batch, int time)
     {
+        int N = batch * time, D = config.Hidden, H = config.Heads, hd = config.HeadDim;
+        var (q, k, v) = AttentionProjections(config, weights, layer, normed, batch, time);
+        var attended = ReferenceOps.CausalAttention(q, k, v, batch, time, H, config.KvHeads, hd, ReferenceOps.AttentionLogitScale(config)); // [N, H*hd]
+        return ReferenceOps.Linear(attended, N, H * hd, weights[ReferenceNames.Layer(layer, "self_attn.o_proj.weight")].Data, D);
+    }
+
+    /// <summary>q [B*T, H, hd], k and v [B*T, KV, hd] of one layer, with RoPE applied to q and k at position t of each row.</summary>
+    public static (double[] Q, double[] K, double[] V) AttentionProjections(ModelConfig config, ReferenceWeights weights, int layer, double[] normed, int batch, int time)
+    {
         int N = batch * time, D = config.Hidden, H = config.Heads, KV = config.KvHeads, hd = config.HeadDim;
         string P(string suffix) => ReferenceNames.Layer(layer, suffix);
         var q = ReferenceOps.Linear(normed, N, D, weights[P("self_attn.q_proj.weight")].Data, H * hd);  // [N, H, hd]
@@ -115,8 +124,7 @@ public static class ReferenceModel
             for (int h = 0; h < H; h++) ReferenceOps.ApplyRope(q, (n * H + h) * hd, hd, position, config.RopeTheta);
             for (int h = 0; h < KV; h++) ReferenceOps.ApplyRope(k, (n * KV + h) * hd, hd, position, config.RopeTheta);
         }
-        var attended = ReferenceOps.CausalAttention(q, k, v, batch, time, H, KV, hd, ReferenceOps.AttentionLogitScale(config)); // [N, H*hd]
-        return ReferenceOps.Linear(attended, N, H * hd, weights[P("self_attn.o_proj.weight")].Data, D);
+        return (q, k, v);
     }
 
     /// <summary>

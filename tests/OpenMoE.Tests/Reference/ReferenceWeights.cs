@@ -56,6 +56,10 @@ public sealed class ReferenceWeights
         return new ReferenceWeights(config, tensors);
     }
 
+    /// <summary>All-zero tensors in the config's table (gradient accumulators).</summary>
+    public static ReferenceWeights Zeros(ModelConfig config) =>
+        new(config, ReferenceParameterTable.For(config).ToDictionary(p => p.Name, p => new ReferenceTensor(p.Shape), StringComparer.Ordinal));
+
     /// <summary>Wraps existing tensors after checking that names and shapes match the config's table exactly.</summary>
     public static ReferenceWeights FromTensors(ModelConfig config, IReadOnlyDictionary<string, ReferenceTensor> tensors)
     {
