@@ -37,8 +37,11 @@ public class ReferenceGradientTests(ITestOutputHelper output)
             Assert.Contains(analytic.Forward.Routing, layer => layer.DropRatio > 0);
 
         var baselineChoices = Choices(analytic.Forward);
+        int forwards = 0;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         double Loss(ReferenceWeights perturbed)
         {
+            forwards++;
             var result = ReferenceModel.Forward(config, perturbed, tokens, capacityFactor);
             Assert.Equal(baselineChoices, Choices(result)); // a finite difference across a routing flip would be meaningless
             return result.TotalLoss(AuxWeight, ZWeight);
@@ -70,7 +73,7 @@ public class ReferenceGradientTests(ITestOutputHelper output)
                     $"{tensorName}[{index}]: analytic {data[index]:R}, numeric {numeric:R}");
             }
         }
-        output.WriteLine($"{name}: {analytic.Gradients.Tensors.Count} tensors, worst abs error {worst:E2}");
+        output.WriteLine($"{name}: {analytic.Gradients.Tensors.Count} tensors, worst abs error {worst:E2}, {forwards} forwards in {clock.Elapsed.TotalSeconds:F1} s");
     }
 
     private static bool IsPerExpertTensor(string name) => System.Text.RegularExpressions.Regex.IsMatch(name, @"\.experts\.\d+\.");

@@ -38,8 +38,14 @@ public class ReferenceModelTests
             Assert.True(layer.DropRatio >= 0.5);
             for (int e = 0; e < config.Experts; e++)
             {
-                var slots = layer.Tokens.SelectMany(t => t.Experts.Zip(t.Slots)).Where(p => p.First == e && p.Second >= 0).Select(p => p.Second).Order();
-                Assert.Equal(Enumerable.Range(0, slots.Count()), slots);
+                // In priority order (rank-major, then token) an expert's slots read 0, 1, ..., c-1, then only drops.
+                var inPriorityOrder = Enumerable.Range(0, config.TopK)
+                    .SelectMany(rank => layer.Tokens.Where(t => t.Experts[rank] == e).Select(t => t.Slots[rank]))
+                    .ToArray();
+                int kept = inPriorityOrder.Count(slot => slot >= 0);
+                Assert.True(kept <= layer.Capacity);
+                Assert.Equal(Enumerable.Range(0, kept).Concat(Enumerable.Repeat(-1, inPriorityOrder.Length - kept)), inPriorityOrder);
+                Assert.True(kept == inPriorityOrder.Length || kept == layer.Capacity, "an expert drops only when full");
             }
             foreach (var token in layer.Tokens)
             {
