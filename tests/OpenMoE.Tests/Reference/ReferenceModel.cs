@@ -284,7 +284,7 @@ public static class ReferenceModel
     /// <summary>Validates shapes and ids; returns T.</summary>
     private static int CheckInputs(ModelConfig config, ReferenceWeights weights, int[][] tokens, bool[][]? targetMask)
     {
-        if (!ReferenceEquals(weights.Config, config) && weights.Config != config)
+        if (weights.Config != config)
             throw new ArgumentException($"Weights were built for '{weights.Config.Name}', not '{config.Name}'.");
         if (tokens.Length == 0 || tokens[0].Length == 0) throw new ArgumentException("tokens must be a non-empty [B][T] array.");
         int T = tokens[0].Length;

@@ -22,6 +22,14 @@ public class ReferenceModelTests
         Assert.InRange(result.LoadBalanceLoss, 1.9, 2.3);
         Assert.InRange(result.RouterZLoss, Math.Pow(Math.Log(8), 2) - 0.1, Math.Pow(Math.Log(8), 2) + 0.1);
         Assert.All(result.Layers, trace => Assert.Equal(trace.Layer % 2 == 1, trace.ExtraFfnInput != null));
+
+        var named = result.NamedResiduals();
+        Assert.Equal(
+            ["L0.attn_in", "L0.ffn_in", "L0.out", "L1.attn_in", "L1.ffn_in", "L1.extra_in", "L1.out",
+             "L2.attn_in", "L2.ffn_in", "L2.out", "L3.attn_in", "L3.ffn_in", "L3.extra_in", "L3.out", "final_in"],
+            named.Select(n => n.Name));
+        Assert.Equal(ReferenceModel.Embed(config, weights, tokens), named[0].Values);
+        Assert.Equal(named[^2].Values, named[^1].Values);
     }
 
     [Fact]

@@ -64,6 +64,24 @@ public sealed class ReferenceForwardResult
     /// <summary>Residual stream after the last layer, before the final norm. [B*T, D]</summary>
     public required double[] FinalResidual { get; init; }
 
+    /// <summary>
+    /// The residual stream at every sublayer boundary by layer-scoped name ("L3.attn_in", "L3.ffn_in",
+    /// "L3.extra_in", "L3.out", "final_in"), each [B*T, D], so a comparison can name the first tensor that diverges.
+    /// </summary>
+    public IReadOnlyList<(string Name, double[] Values)> NamedResiduals()
+    {
+        var named = new List<(string, double[])>();
+        foreach (var layer in Layers)
+        {
+            named.Add(($"L{layer.Layer}.attn_in", layer.AttentionInput));
+            named.Add(($"L{layer.Layer}.ffn_in", layer.FfnInput));
+            if (layer.ExtraFfnInput != null) named.Add(($"L{layer.Layer}.extra_in", layer.ExtraFfnInput));
+            named.Add(($"L{layer.Layer}.out", layer.Output));
+        }
+        named.Add(("final_in", FinalResidual));
+        return named;
+    }
+
     /// <summary>logits[b, t, v].</summary>
     public double Logit(int b, int t, int v) => Logits[(b * Time + t) * Vocab + v];
 
@@ -73,8 +91,8 @@ public sealed class ReferenceForwardResult
 }
 
 /// <summary>
-/// Residual stream entering each sublayer of one decoder layer, [B*T, D] each
-/// (ggml-style names: "L{layer}.attn_in", "L{layer}.ffn_in", "L{layer}.extra_in").
+/// Residual stream entering each sublayer of one decoder layer and leaving it, [B*T, D] each
+/// (see <see cref="ReferenceForwardResult.NamedResiduals"/>). ExtraFfnInput is set only in MoE layers with OpenMoE's extra FFN.
 /// </summary>
 public sealed record ReferenceLayerTrace(
     int Layer,
