@@ -81,7 +81,7 @@ public static class ReferenceBackward
         int D = config.Hidden;
         var normed = ReferenceOps.RmsNorm(input, n, D, weights[normName].Data, config.NormEps);
         var dNormed = ReferenceOpsBackward.Ffn(config.FfnKind, normed, n, D,
-            ReferenceModel.DenseFfnWeights(config, weights, prefix, config.Ffn), dOut, ReferenceModel.DenseFfnWeights(config, grads, prefix, config.Ffn));
+            ReferenceModel.DenseFfnWeights(weights, prefix, config.Ffn), dOut, ReferenceModel.DenseFfnWeights(grads, prefix, config.Ffn));
         return ReferenceOpsBackward.RmsNorm(input, n, D, weights[normName].Data, config.NormEps, dNormed, grads[normName].Data);
     }
 
@@ -166,7 +166,7 @@ public static class ReferenceBackward
             string prefix = ReferenceNames.Layer(layer, "mlp.shared_experts");
             int width = config.SharedExperts * config.SharedExpertFfn;
             AddInPlace(dNormed, ReferenceOpsBackward.Ffn(config.FfnKind, normed, N, D,
-                ReferenceModel.DenseFfnWeights(config, weights, prefix, width), dOut, ReferenceModel.DenseFfnWeights(config, grads, prefix, width)));
+                ReferenceModel.DenseFfnWeights(weights, prefix, width), dOut, ReferenceModel.DenseFfnWeights(grads, prefix, width)));
         }
 
         // f_e (fraction of tokens with e in their top-k) is constant under the fixed routing.

@@ -46,12 +46,12 @@ public static class ReferenceModel
                     // OpenMoE's extra FFN runs after the MoE sublayer, with its own norm (DESIGN §2.1).
                     extraInput = (double[])x.Clone();
                     normed = ReferenceOps.RmsNorm(x, N, D, weights[P("pre_extra_mlp_layernorm.weight")].Data, config.NormEps);
-                    AddInPlace(x, ReferenceOps.Ffn(config.FfnKind, normed, N, D, DenseFfnWeights(config, weights, P("extra_mlp"), config.Ffn)));
+                    AddInPlace(x, ReferenceOps.Ffn(config.FfnKind, normed, N, D, DenseFfnWeights(weights, P("extra_mlp"), config.Ffn)));
                 }
             }
             else
             {
-                AddInPlace(x, ReferenceOps.Ffn(config.FfnKind, normed, N, D, DenseFfnWeights(config, weights, P("mlp"), config.Ffn)));
+                AddInPlace(x, ReferenceOps.Ffn(config.FfnKind, normed, N, D, DenseFfnWeights(weights, P("mlp"), config.Ffn)));
             }
             traces.Add(new ReferenceLayerTrace(layer, attentionInput, ffnInput, extraInput, (double[])x.Clone()));
         }
@@ -176,7 +176,7 @@ public static class ReferenceModel
 
         if (config.SharedExpertKind == SharedExpertKind.ParallelShared)
         {
-            var shared = DenseFfnWeights(config, weights, ReferenceNames.Layer(layer, "mlp.shared_experts"), config.SharedExperts * config.SharedExpertFfn);
+            var shared = DenseFfnWeights(weights, ReferenceNames.Layer(layer, "mlp.shared_experts"), config.SharedExperts * config.SharedExpertFfn);
             AddInPlace(output, ReferenceOps.Ffn(config.FfnKind, normed, N, D, shared));
         }
 
@@ -238,7 +238,7 @@ public static class ReferenceModel
     });
 
     /// <summary>A dense FFN stored as "{prefix}.gate_proj/up_proj/down_proj.weight" in [out, in] layout.</summary>
-    public static FfnWeights DenseFfnWeights(ModelConfig config, ReferenceWeights weights, string prefix, int width) =>
+    public static FfnWeights DenseFfnWeights(ReferenceWeights weights, string prefix, int width) =>
         new(weights[$"{prefix}.gate_proj.weight"].Data, weights[$"{prefix}.up_proj.weight"].Data, weights[$"{prefix}.down_proj.weight"].Data, width);
 
     /// <summary>
@@ -261,7 +261,7 @@ public static class ReferenceModel
                 weights[P($"block_sparse_moe.experts.{expert}.w3.weight")].Data,
                 weights[P($"block_sparse_moe.experts.{expert}.w2.weight")].Data,
                 Fe),
-            _ => DenseFfnWeights(config, weights, P($"mlp.experts.{expert}"), Fe),
+            _ => DenseFfnWeights(weights, P($"mlp.experts.{expert}"), Fe),
         };
     }
 

@@ -79,6 +79,9 @@ public sealed class ReferenceWeights
         return new ReferenceWeights(config, copy);
     }
 
+    /// <summary>The tensor's values as floats (exact: every value was rounded to float), for loading into a device model. Row-major in <see cref="ReferenceTensor.Shape"/>.</summary>
+    public float[] ToFloats(string name) => Array.ConvertAll(this[name].Data, value => (float)value);
+
     /// <summary>A deep copy (for perturbing single entries in finite-difference checks).</summary>
     public ReferenceWeights Clone() =>
         new(Config, _tensors.ToDictionary(pair => pair.Key, pair => pair.Value.Clone(), StringComparer.Ordinal));
