@@ -31,7 +31,10 @@ public class ReferenceGradientTests(ITestOutputHelper output)
         var (config, capacityFactor) = Case(name);
         var weights = ReferenceWeights.Random(config, seed: 21);
         var tokens = ReferenceConfigs.RandomTokens(config, batch: 2, time: 8, seed: 22);
-        var analytic = ReferenceBackward.Compute(config, weights, tokens, capacityFactor, null, AuxWeight, ZWeight);
+        // Loss on a subset of targets, as in UL2 packing: sequence 0 only from position 4 on.
+        bool[][] targetMask = [Enumerable.Range(0, 8).Select(t => t >= 4).ToArray(), Enumerable.Repeat(true, 8).ToArray()];
+        var analytic = ReferenceBackward.Compute(config, weights, tokens, capacityFactor, targetMask, AuxWeight, ZWeight);
+        Assert.Equal(4 + 7, analytic.Forward.TargetCount);
         Assert.Equal(analytic.Forward.TotalLoss(AuxWeight, ZWeight), analytic.Loss);
         if (config.CapacityRule != CapacityRule.Dropless)
             Assert.Contains(analytic.Forward.Routing, layer => layer.DropRatio > 0);
@@ -42,7 +45,7 @@ public class ReferenceGradientTests(ITestOutputHelper output)
         double Loss(ReferenceWeights perturbed)
         {
             forwards++;
-            var result = ReferenceModel.Forward(config, perturbed, tokens, capacityFactor);
+            var result = ReferenceModel.Forward(config, perturbed, tokens, capacityFactor, targetMask);
             Assert.Equal(baselineChoices, Choices(result)); // a finite difference across a routing flip would be meaningless
             return result.TotalLoss(AuxWeight, ZWeight);
         }

@@ -18,8 +18,9 @@ public static class ReferenceOps
         for (int i = 0; i < n; i++)
             for (int o = 0; o < outDim; o++)
             {
+                int xRow = i * inDim, wRow = o * inDim;
                 double sum = 0;
-                for (int k = 0; k < inDim; k++) sum += x[i * inDim + k] * weight[o * inDim + k];
+                for (int k = 0; k < inDim; k++) sum += x[xRow + k] * weight[wRow + k];
                 y[i * outDim + o] = sum;
             }
         return y;

@@ -17,10 +17,11 @@ public static class ReferenceOpsBackward
             {
                 double g = dy[i * outDim + o];
                 if (g == 0) continue;
+                int xRow = i * inDim, wRow = o * inDim;
                 for (int k = 0; k < inDim; k++)
                 {
-                    dx[i * inDim + k] += g * weight[o * inDim + k];
-                    dWeight[o * inDim + k] += g * x[i * inDim + k];
+                    dx[xRow + k] += g * weight[wRow + k];
+                    dWeight[wRow + k] += g * x[xRow + k];
                 }
             }
         return dx;
