@@ -78,6 +78,34 @@ public abstract class DeviceRoutingLaws
         Assert.Equal(fromDeviceProbabilities.DispatchOrder, actual.DispatchOrder);
     }
 
+    /// <summary>
+    /// fp32 device losses and gradient against the double reference. Tolerance: losses 1e-5 relative;
+    /// gradient entries within 1e-6 + 1e-4 of the largest gradient entry (fp32 sums of up to N terms).
+    /// </summary>
+    [Property]
+    public void Device_router_losses_and_gradient_match_the_reference(RoutingCase c)
+    {
+        const double lbScale = 0.01, zScale = 1e-4 * 1000;
+        using var logits = _device.Accelerator.Allocate1D(c.Logits);
+        using var topK = _device.Router.ChooseTopK(logits.View, c.Tokens, c.Experts, c.TopK, c.Options.Gating);
+        using var grad = _device.Accelerator.Allocate1D<float>(c.Logits.Length);
+        grad.MemSetToZero();
+        var (lb, z) = _device.Router.Losses(logits.View, topK, c.Options, grad.View, lbScale, zScale);
+
+        var wide = c.Logits.Select(v => (double)v).ToArray();
+        var choices = topK.Choices.GetAsArray1D();
+        int group = c.Options.TokensPerGroup(c.Tokens);
+        var expectedGrad = new double[wide.Length];
+        double expectedLb = RouterLosses.LoadBalancing(wide, choices, c.Tokens, c.Experts, c.TopK, group, expectedGrad, lbScale);
+        double expectedZ = RouterLosses.ZLoss(wide, c.Tokens, c.Experts, expectedGrad, zScale);
+        Assert.True(Math.Abs(lb - expectedLb) <= 1e-5 * Math.Max(1, expectedLb), $"load balancing {lb} vs {expectedLb}");
+        Assert.True(Math.Abs(z - expectedZ) <= 1e-5 * Math.Max(1, expectedZ), $"z-loss {z} vs {expectedZ}");
+        var actualGrad = grad.GetAsArray1D();
+        double bound = 1e-6 + 1e-4 * expectedGrad.Max(Math.Abs);
+        for (int i = 0; i < wide.Length; i++)
+            Assert.True(Math.Abs(actualGrad[i] - expectedGrad[i]) <= bound, $"grad[{i}] device {actualGrad[i]} vs reference {expectedGrad[i]}");
+    }
+
     private static void AssertClose(float[] expected, float[] actual)
     {
         var (abs, rel) = DeviceRouter.ProbabilityTolerance;

@@ -20,6 +20,8 @@ public class RoutingKernelPtxTests
         { nameof(ExpertSlotKernels), nameof(ExpertSlotKernels.AssignKernel) },
         { nameof(DispatchListKernels), nameof(DispatchListKernels.OffsetsKernel) },
         { nameof(DispatchListKernels), nameof(DispatchListKernels.FillKernel) },
+        { nameof(RouterLossKernels), nameof(RouterLossKernels.ExpertLoadKernel) },
+        { nameof(RouterLossKernels), nameof(RouterLossKernels.GradientKernel) },
     };
 
     [Theory]

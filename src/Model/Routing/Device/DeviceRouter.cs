@@ -26,6 +26,8 @@ public sealed class DeviceRouter
     private readonly Action<KernelConfig, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, int, int, int> _assign;
     private readonly Action<KernelConfig, ArrayView<int>, ArrayView<int>, int, int> _offsets;
     private readonly Action<KernelConfig, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, int> _fill;
+    private readonly Action<KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, int, int> _expertLoad;
+    private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, float, float> _lossGradient;
 
     /// <summary>Compile the routing kernels for <paramref name="accelerator"/>.</summary>
     public DeviceRouter(Accelerator accelerator)
@@ -38,6 +40,8 @@ public sealed class DeviceRouter
         _assign = accelerator.LoadStreamKernel<ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, int, int, int>(ExpertSlotKernels.AssignKernel);
         _offsets = accelerator.LoadStreamKernel<ArrayView<int>, ArrayView<int>, int, int>(DispatchListKernels.OffsetsKernel);
         _fill = accelerator.LoadStreamKernel<ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, int>(DispatchListKernels.FillKernel);
+        _expertLoad = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, int, int>(RouterLossKernels.ExpertLoadKernel);
+        _lossGradient = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, float, float>(RouterLossKernels.GradientKernel);
     }
 
     /// <summary>Softmax and top-k of router logits already on the device. // logits [N, E]</summary>
@@ -97,6 +101,38 @@ public sealed class DeviceRouter
             result.Row.View, result.DispatchOrder.View, tokens * k, k, groupSize, groups);
         _accelerator.Synchronize();
         return result;
+    }
+
+    /// <summary>
+    /// One layer's router losses (definitions in <see cref="RouterLosses"/>) and their gradient,
+    /// scaled and added into <paramref name="gradLogits"/>: pass the layer's share of each loss weight
+    /// (<see cref="RouterLossWeights.LoadBalancingGradientScale"/>). Returns the unweighted losses.
+    /// // logits [N, E], topK from <see cref="ChooseTopK"/>, gradLogits [N, E] (+=)
+    /// </summary>
+    public (double LoadBalancing, double ZLoss) Losses(
+        ArrayView<float> logits, DeviceTopK topK, RoutingOptions options, ArrayView<float> gradLogits,
+        double loadBalancingScale, double zLossScale)
+    {
+        int n = topK.Tokens, e = options.Experts;
+        if (logits.Length != (long)n * e || gradLogits.Length != logits.Length)
+            throw new ArgumentException($"Logits and their gradient must be [N, E] = [{n}, {e}].");
+        int groupSize = options.TokensPerGroup(n);
+        int groups = n / groupSize;
+        using var fraction = _accelerator.Allocate1D<float>((long)groups * e);
+        using var meanProbability = _accelerator.Allocate1D<float>((long)groups * e);
+        using var z = _accelerator.Allocate1D<float>(n);
+        _expertLoad(GridStrideLaunch.For(_accelerator, groups * e), topK.Probabilities.View, topK.Choices.View,
+            fraction.View, meanProbability.View, groups, groupSize, e, options.TopK);
+        _lossGradient(GridStrideLaunch.For(_accelerator, n), logits, topK.Probabilities.View, fraction.View, z.View, gradLogits,
+            n, e, groupSize, (float)loadBalancingScale, (float)zLossScale);
+        _accelerator.Synchronize();
+        var f = fraction.GetAsArray1D();
+        var p = meanProbability.GetAsArray1D();
+        double balance = 0;
+        for (int i = 0; i < f.Length; i++)
+            balance += (double)f[i] * p[i];
+        double zLoss = z.GetAsArray1D().Sum(v => (double)v) / n;
+        return (e * balance / groups, zLoss);
     }
 
     /// <summary>
