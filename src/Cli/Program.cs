@@ -18,6 +18,9 @@ public static class Program
     {
         var root = new RootCommand("openmoe: OpenMoE mixture-of-experts language models on ILGPU (CUDA and CPU).");
         root.Subcommands.Add(SpecsCommand.Create());
+        root.Subcommands.Add(SelftestCommand.Create());
+        root.Subcommands.Add(GenerateCommand.Create());
+        root.Subcommands.Add(EvalCommand.Create());
         return root;
     }
 }

@@ -1,0 +1,66 @@
+using System.CommandLine;
+using System.Globalization;
+using OpenMoE.Model.Generation;
+using OpenMoE.Model.Tokenization;
+using Spectre.Console;
+
+namespace OpenMoE.Cli.Commands;
+
+/// <summary>
+/// <c>openmoe generate</c>: continues a prompt (text or token ids) with KV-cached decoding and
+/// greedy, temperature, top-k or top-p sampling.
+/// </summary>
+public static class GenerateCommand
+{
+    /// <summary>Builds the command.</summary>
+    public static Command Create()
+    {
+        var model = new ModelOptions();
+        var prompt = new Option<string?>("--prompt") { Description = "Prompt text (byte-level tokenizer unless --tokenizer is given)." };
+        var promptIds = new Option<string?>("--prompt-ids") { Description = "Prompt as token ids separated by commas or spaces." };
+        var tokenizer = new Option<string?>("--tokenizer") { Description = "SentencePiece model file (e.g. umT5's spiece.model); default: byte-level." };
+        var maxNew = new Option<int>("--max-new-tokens") { Description = "Tokens to generate.", DefaultValueFactory = _ => 32 };
+        var temperature = new Option<double>("--temperature") { Description = "0 = greedy.", DefaultValueFactory = _ => 1.0 };
+        var topK = new Option<int>("--top-k") { Description = "Sample among the K most likely tokens (0 = off).", DefaultValueFactory = _ => 0 };
+        var topP = new Option<double>("--top-p") { Description = "Nucleus sampling threshold (1 = off).", DefaultValueFactory = _ => 1.0 };
+        var seed = new Option<ulong>("--seed") { Description = "Sampling seed.", DefaultValueFactory = _ => 0 };
+        var command = new Command("generate", "Generate text with a KV cache.") { prompt, promptIds, tokenizer, maxNew, temperature, topK, topP, seed };
+        model.AddTo(command);
+        command.SetAction(parse => CliErrors.Run(AnsiConsole.Console, () =>
+        {
+            var console = AnsiConsole.Console;
+            var (device, network) = model.Build(parse, console);
+            using (device)
+            using (network)
+            {
+                var text = Tokenizers.Open(parse.GetValue(tokenizer), network.Spec.Config.Vocab);
+                int[] ids = PromptTokens(parse.GetValue(prompt), parse.GetValue(promptIds), text);
+                var sampling = new SamplingOptions
+                {
+                    Temperature = parse.GetValue(temperature), TopK = parse.GetValue(topK),
+                    TopP = parse.GetValue(topP), Seed = parse.GetValue(seed),
+                };
+                var generated = new TextGenerator(network).Generate(ids, parse.GetValue(maxNew), sampling, text.EosId);
+                console.MarkupLineInterpolated($"[grey]prompt ids:[/] {string.Join(' ', ids)}");
+                console.MarkupLineInterpolated($"[grey]new ids:[/] {string.Join(' ', generated)}");
+                console.WriteLine(text.Decode(ids.Concat(generated).ToArray()));
+            }
+            return 0;
+        }));
+        return command;
+    }
+
+    private static int[] PromptTokens(string? prompt, string? promptIds, ITokenizer tokenizer)
+    {
+        if ((prompt is null) == (promptIds is null))
+            throw new ArgumentException("Give exactly one of --prompt TEXT or --prompt-ids IDS.");
+        if (promptIds is not null)
+        {
+            return promptIds.Split([',', ' '], StringSplitOptions.RemoveEmptyEntries)
+                .Select(id => int.TryParse(id, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v)
+                    ? v : throw new FormatException($"--prompt-ids: '{id}' is not a token id."))
+                .ToArray();
+        }
+        return [tokenizer.BosId, .. tokenizer.Encode(prompt!)];
+    }
+}

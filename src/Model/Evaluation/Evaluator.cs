@@ -1,0 +1,72 @@
+using OpenMoE.Model.Network;
+
+namespace OpenMoE.Model.Evaluation;
+
+/// <summary>
+/// Scores a model on token sequences batch by batch: next-token cross-entropy (every position but
+/// the last predicts its successor), router losses and drop ratio per MoE layer. Sequences in one
+/// batch must have the same length.
+/// </summary>
+public sealed class Evaluator(MoeTransformer model)
+{
+    /// <summary>One evaluated batch, for callers that dump logits and routing.</summary>
+    public sealed record BatchResult(int[][] Sequences, ForwardResult Forward);
+
+    /// <summary>
+    /// Evaluates <paramref name="sequences"/> in batches of <paramref name="batchSize"/>;
+    /// <paramref name="onBatch"/> sees every batch (progress, dumps).
+    /// </summary>
+    public EvaluationReport Run(IReadOnlyList<int[]> sequences, int batchSize, double capacityFactor, Action<BatchResult>? onBatch = null)
+    {
+        if (sequences.Count == 0)
+            throw new ArgumentException("No sequences to evaluate: the data is empty or shorter than one sequence.");
+        if (batchSize < 1)
+            throw new ArgumentException($"--batch must be >= 1, got {batchSize}.");
+        var options = new ForwardOptions { CapacityFactor = capacityFactor };
+        double loss = 0, loadBalancing = 0, zLoss = 0;
+        long targets = 0;
+        int batches = 0;
+        var dropped = new Dictionary<int, (long Dropped, long Assignments)>();
+        foreach (var batch in sequences.Chunk(batchSize))
+        {
+            int time = batch[0].Length;
+            if (batch.Any(s => s.Length != time))
+                throw new ArgumentException("All sequences in a batch must have the same length; use --seq to cut the data into equal pieces.");
+            var forward = model.Forward(batch.SelectMany(s => s).ToArray(), batch.Length, options);
+            for (int b = 0; b < batch.Length; b++)
+            {
+                for (int t = 0; t + 1 < time; t++)
+                {
+                    loss += NegativeLogLikelihood(forward.Row(b, t), batch[b][t + 1]);
+                    targets++;
+                }
+            }
+            foreach (var layer in forward.MoeLayers)
+            {
+                var (d, a) = dropped.GetValueOrDefault(layer.Layer);
+                dropped[layer.Layer] = (d + layer.Routing.DroppedAssignments, a + layer.Routing.Assignments);
+            }
+            loadBalancing += forward.LoadBalancingLoss;
+            zLoss += forward.RouterZLoss;
+            batches++;
+            onBatch?.Invoke(new BatchResult(batch, forward));
+        }
+        if (targets == 0)
+            throw new ArgumentException("Every sequence has a single token: nothing to predict. Use --seq 2 or more.");
+        return new EvaluationReport(model.Spec.Name, sequences.Count, targets, capacityFactor, loss / targets,
+            loadBalancing / batches, zLoss / batches,
+            dropped.OrderBy(p => p.Key).ToDictionary(p => p.Key, p => (double)p.Value.Dropped / p.Value.Assignments));
+    }
+
+    /// <summary>-log softmax(logits)[target], in double.</summary>
+    public static double NegativeLogLikelihood(ReadOnlySpan<float> logits, int target)
+    {
+        double max = double.NegativeInfinity;
+        foreach (float v in logits)
+            max = Math.Max(max, v);
+        double sum = 0;
+        foreach (float v in logits)
+            sum += Math.Exp(v - max);
+        return max + Math.Log(sum) - logits[target];
+    }
+}

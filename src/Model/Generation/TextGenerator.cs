@@ -1,0 +1,42 @@
+using OpenMoE.Model.Network;
+
+namespace OpenMoE.Model.Generation;
+
+/// <summary>
+/// Autoregressive decoding with a KV cache: one forward over the prompt, then one position per
+/// step. Only the last position's logits are computed, and routing traces are off.
+/// </summary>
+public sealed class TextGenerator(MoeTransformer model)
+{
+    /// <summary>
+    /// Continues <paramref name="prompt"/> by up to <paramref name="maxNewTokens"/> tokens, stopping
+    /// early after <paramref name="stopToken"/>; <paramref name="onToken"/> sees each new token.
+    /// </summary>
+    public int[] Generate(int[] prompt, int maxNewTokens, SamplingOptions sampling, int? stopToken = null, Action<int>? onToken = null)
+    {
+        if (prompt.Length == 0)
+            throw new ArgumentException("The prompt is empty: give at least one token (e.g. the BOS id 0) or some text.");
+        if (maxNewTokens < 0)
+            throw new ArgumentException($"--max-new-tokens must be >= 0, got {maxNewTokens}.");
+        int context = model.Spec.Config.ContextLength;
+        if (prompt.Length + maxNewTokens > context)
+            throw new ArgumentException(
+                $"Prompt ({prompt.Length} tokens) + {maxNewTokens} new tokens exceeds the context length {context}: ask for fewer tokens.");
+
+        var sampler = new TokenSampler(sampling);
+        var options = new ForwardOptions { CollectTrace = false, LastPositionOnly = true };
+        using var cache = model.CreateCache(1, prompt.Length + Math.Max(maxNewTokens, 1));
+        var generated = new List<int>(maxNewTokens);
+        var logits = model.Forward(prompt, 1, options, cache);
+        while (generated.Count < maxNewTokens)
+        {
+            int next = sampler.Next(logits.Row(0, 0));
+            generated.Add(next);
+            onToken?.Invoke(next);
+            if (next == stopToken || generated.Count == maxNewTokens)
+                break;
+            logits = model.Forward([next], 1, options, cache);
+        }
+        return generated.ToArray();
+    }
+}
