@@ -11,8 +11,10 @@ public sealed class TextGenerator(MoeTransformer model)
     /// <summary>
     /// Continues <paramref name="prompt"/> by up to <paramref name="maxNewTokens"/> tokens, stopping
     /// early after <paramref name="stopToken"/>; <paramref name="onToken"/> sees each new token.
+    /// Routing uses the spec's evaluation capacity factor unless <paramref name="capacityFactor"/> is set.
     /// </summary>
-    public int[] Generate(int[] prompt, int maxNewTokens, SamplingOptions sampling, int? stopToken = null, Action<int>? onToken = null)
+    public int[] Generate(int[] prompt, int maxNewTokens, SamplingOptions sampling, int? stopToken = null,
+        Action<int>? onToken = null, double? capacityFactor = null)
     {
         if (prompt.Length == 0)
             throw new ArgumentException("The prompt is empty: give at least one token (e.g. the BOS id 0) or some text.");
@@ -24,7 +26,7 @@ public sealed class TextGenerator(MoeTransformer model)
                 $"Prompt ({prompt.Length} tokens) + {maxNewTokens} new tokens exceeds the context length {context}: ask for fewer tokens.");
 
         var sampler = new TokenSampler(sampling);
-        var options = new ForwardOptions { CollectTrace = false, LastPositionOnly = true };
+        var options = new ForwardOptions { CollectTrace = false, LastPositionOnly = true, CapacityFactor = capacityFactor };
         using var cache = model.CreateCache(1, prompt.Length + Math.Max(maxNewTokens, 1));
         var generated = new List<int>(maxNewTokens);
         var logits = model.Forward(prompt, 1, options, cache);

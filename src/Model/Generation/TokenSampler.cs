@@ -32,7 +32,9 @@ public sealed class TokenSampler(SamplingOptions options)
                 break;
             }
         }
-        double total = probabilities.AsSpan(0, keep).ToArray().Sum();
+        double total = 0;
+        for (int i = 0; i < keep; i++)
+            total += probabilities[i];
         double u = _random.NextDouble() * total;
         for (int i = 0; i < keep; i++)
         {
