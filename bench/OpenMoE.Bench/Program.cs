@@ -1,3 +1,13 @@
-using OpenMoE.Bench.Gemm;
+using OpenMoE.Bench.Forward;
 
-return args.Length > 0 && args[0] == "gemm" ? GemmBench.Run(args[1..]) : 0;
+// bench <name> [options]: each benchmark prints one JSON object on stdout (progress on stderr).
+var benches = new Dictionary<string, Func<string[], int>>(StringComparer.OrdinalIgnoreCase)
+{
+    ["forward"] = ForwardBench.Run,
+};
+if (args.Length == 0 || !benches.TryGetValue(args[0], out var bench))
+{
+    Console.Error.WriteLine($"usage: bench <{string.Join('|', benches.Keys)}> [options]");
+    return 2;
+}
+return bench(args[1..]);

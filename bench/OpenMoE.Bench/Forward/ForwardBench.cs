@@ -1,0 +1,116 @@
+using System.Diagnostics;
+using System.Text.Json;
+using ILGPU.Runtime;
+using OpenMoE.Kernels.Gemm;
+using OpenMoE.Model.Initialization;
+using OpenMoE.Model.Network;
+using OpenMoE.Model.Specs;
+using OpenMoE.Runtime.Devices;
+using OpenMoE.Runtime.Gemm;
+
+namespace OpenMoE.Bench.Forward;
+
+/// <summary>
+/// <c>bench forward [--spec NAME] [--batch B] [--seq T] [--repeats R] [--device cpu|cuda]</c>:
+/// forward tokens/s of a randomly initialised model, and its FLOP rate as a ratio of the GEMM
+/// provider's rate on one of the model's own shapes measured in the same process (how close the
+/// whole forward gets to its matrix-product ceiling). Also peak memory next to the fp32 weights.
+/// </summary>
+public static class ForwardBench
+{
+    public static int Run(string[] args)
+    {
+        string specName = Arg(args, "--spec", "OpenMoE-Tiny");
+        int batch = int.Parse(Arg(args, "--batch", "1"));
+        int time = int.Parse(Arg(args, "--seq", "512"));
+        int repeats = int.Parse(Arg(args, "--repeats", "3"));
+        var spec = ModelSpecs.Find(specName);
+        var config = spec.Config;
+        time = Math.Min(time, config.ContextLength);
+
+        using var device = DeviceFactory.Create(DeviceFactory.Parse(Arg(args, "--device", "cpu")));
+        Console.Error.WriteLine($"device {device.Description}; initialising {spec.Name} ({spec.TotalParams:N0} parameters)...");
+        var weights = DeviceWeights.Load(device, spec, p => WeightInitializer.Create(config, p, 1));
+        using var model = new MoeTransformer(device, spec, weights);
+        var random = new Random(1);
+        int[] tokens = Enumerable.Range(0, batch * time).Select(_ => random.Next(config.Vocab)).ToArray();
+        var options = new ForwardOptions { CollectTrace = false };
+
+        model.Forward(tokens, batch, options); // warm-up: kernel compilation, workspace growth
+        var seconds = new List<double>();
+        for (int r = 0; r < repeats; r++)
+        {
+            var clock = Stopwatch.StartNew();
+            model.Forward(tokens, batch, options);
+            seconds.Add(clock.Elapsed.TotalSeconds);
+            Console.Error.WriteLine($"forward {r + 1}/{repeats}: {seconds[^1]:F3} s");
+        }
+        double median = seconds.Order().ElementAt(seconds.Count / 2);
+        double flops = ForwardFlops(spec, batch * time, time);
+        double gemmRate = GemmRate(device, batch * time, config.Hidden, 2 * config.Ffn);
+        long peak = Process.GetCurrentProcess().PeakWorkingSet64;
+        long weightBytes = spec.TotalParams * 4;
+
+        var result = new
+        {
+            bench = "forward",
+            spec = spec.Name,
+            device = device.Description,
+            gemm = model.GemmName,
+            batch,
+            seq = time,
+            medianSeconds = median,
+            tokensPerSecond = batch * time / median,
+            forwardGflops = flops / 1e9,
+            achievedGflopsPerSecond = flops / median / 1e9,
+            gemmGflopsPerSecondSameRun = gemmRate / 1e9,
+            ratioToGemmCeiling = flops / median / gemmRate,
+            weightBytesFp32 = weightBytes,
+            peakWorkingSetBytes = peak,
+            peakOverWeights = (double)peak / weightBytes,
+        };
+        Console.WriteLine(JsonSerializer.Serialize(result, new JsonSerializerOptions { WriteIndented = true }));
+        return 0;
+    }
+
+    /// <summary>
+    /// Matrix-product FLOPs of one forward: 2 per activated weight per token (attention, dense,
+    /// routed top-k experts, extra FFN, router) plus the LM head, plus attention's QK^T and PV.
+    /// </summary>
+    private static double ForwardFlops(ModelSpecInfo spec, int tokens, int time)
+    {
+        var c = spec.Config;
+        double weights = spec.ActivatedParams + (double)c.Vocab * c.Hidden;
+        double attention = 2.0 * 2.0 * c.Layers * c.Heads * c.HeadDim * (time + 1) / 2.0;
+        return tokens * (2.0 * weights + attention);
+    }
+
+    /// <summary>FLOP/s of the device's GEMM provider on [tokens, D] x [D, 2F]^T (the gate projection).</summary>
+    private static double GemmRate(ComputeDevice device, int m, int k, int n)
+    {
+        using var gemm = GemmProviders.Create(device.Accelerator);
+        using var a = device.Allocate<float>((long)m * k, "bench A");
+        using var b = device.Allocate<float>((long)n * k, "bench B");
+        using var c = device.Allocate<float>((long)m * n, "bench C");
+        a.MemSetToZero();
+        b.MemSetToZero();
+        var desc = GemmDesc.Create(m, n, k, transB: true);
+        gemm.Sgemm(desc, a.View, b.View, c.View);
+        device.Synchronize();
+        var times = new List<double>();
+        for (int r = 0; r < 5; r++)
+        {
+            var clock = Stopwatch.StartNew();
+            gemm.Sgemm(desc, a.View, b.View, c.View);
+            device.Synchronize();
+            times.Add(clock.Elapsed.TotalSeconds);
+        }
+        return desc.Flops / times.Order().ElementAt(times.Count / 2);
+    }
+
+    private static string Arg(string[] args, string name, string fallback)
+    {
+        int i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
+    }
+}
