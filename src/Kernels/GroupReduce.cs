@@ -16,6 +16,10 @@ public static class GroupReduce
     /// <summary>Sum of <paramref name="value"/> over the group (lane = Group.IdxX, lanes = Group.DimX); every thread gets the result.</summary>
     internal static float Sum(float value, ArrayView<float> scratch, int lane, int lanes)
     {
+        // A one-thread group (the CPU's row groups) needs no barriers, and CPU barriers are costly.
+        // lanes is uniform across the group, so every thread takes the same branch.
+        if (lanes == 1)
+            return value;
         scratch[lane] = value;
         Group.Barrier();
         for (int half = lanes / 2; half > 0; half /= 2)
@@ -33,6 +37,8 @@ public static class GroupReduce
     /// <summary>Maximum of <paramref name="value"/> over the group; every thread gets the result.</summary>
     internal static float Max(float value, ArrayView<float> scratch, int lane, int lanes)
     {
+        if (lanes == 1)
+            return value;
         scratch[lane] = value;
         Group.Barrier();
         for (int half = lanes / 2; half > 0; half /= 2)

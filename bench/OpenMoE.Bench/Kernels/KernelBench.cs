@@ -68,6 +68,25 @@ public static class KernelBench
                 }
             }));
 
+        var attentionShape = new AttentionShape
+        {
+            Batch = 1, QueryTime = 512, PastLength = 0, CacheLength = 512, Heads = 12, KvHeads = 12, HeadDim = 64, Scale = 1,
+        };
+        int attentionElements = 512 * 12 * 64;
+        var q = Floats(attentionElements); var kv = Floats(attentionElements); var attentionHost = new float[attentionElements];
+        using var qDev = device.Upload(q, "q"); using var kvDev = device.Upload(kv, "kv");
+        using var attentionOut = device.Allocate<float>(attentionElements, "o");
+        var attention = Measure(device, "attention-base-T512", attentionElements, 3,
+            () => device.Ops.Attention(qDev.View, kvDev.View, kvDev.View, attentionOut.View, attentionShape),
+            () => Attention.Reference(q, kv, kv, attentionHost, attentionShape));
+        attention["note"] = "launcher = host SIMD path on the CPU accelerator; loop = the double-precision reference twin";
+        rows.Add(attention);
+        var attentionKernel = Measure(device, "attention-ilgpu-kernel-base-T512", attentionElements, 3,
+            () => device.Ops.AttentionKernel(qDev.View, kvDev.View, kvDev.View, attentionOut.View, attentionShape),
+            () => Attention.Reference(q, kv, kv, attentionHost, attentionShape));
+        attentionKernel["note"] = "the ILGPU kernel itself on the CPU accelerator (what CUDA runs)";
+        rows.Add(attentionKernel);
+
         var autoKernel = device.Accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>>(AutoGroupedSwiGlu);
         var autoA = aDev.View.SubView(0, autoElements);
         var gridStride = Measure(device, "swiglu-grid-stride", autoElements, iterations,

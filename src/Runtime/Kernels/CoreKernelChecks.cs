@@ -130,13 +130,24 @@ public static class CoreKernelChecks
         var v = c.RandomFloats((long)s.Batch * s.CacheLength * s.KvHeads * s.HeadDim);
         var expected = new float[q.Length];
         Attention.Reference(q, k, v, expected, s);
+        var (qView, kView, vView) = (c.Upload(q), c.Upload(k), c.Upload(v));
+        string label = $"B={s.Batch},Tq={s.QueryTime},past={s.PastLength},H={s.Heads},KvH={s.KvHeads},hd={s.HeadDim}";
         var o = c.Zeros<float>(q.Length);
         if (generic)
-            c.Device.Ops.Attention<SelfTestDims>(c.Upload(q), c.Upload(k), c.Upload(v), o, s);
-        else
-            c.Device.Ops.Attention(c.Upload(q), c.Upload(k), c.Upload(v), o, s);
-        string label = $"{(generic ? "dims," : "")}B={s.Batch},Tq={s.QueryTime},past={s.PastLength},H={s.Heads},KvH={s.KvHeads},hd={s.HeadDim}";
-        c.Compare(label, c.Download(o), expected);
+        {
+            c.Device.Ops.Attention<SelfTestDims>(qView, kView, vView, o, s);
+            c.Compare($"dims,launcher,{label}", c.Download(o), expected);
+            var dimsKernelOut = c.Zeros<float>(q.Length);
+            c.Device.Ops.AttentionKernel<SelfTestDims>(qView, kView, vView, dimsKernelOut, s);
+            c.Compare($"dims,kernel,{label}", c.Download(dimsKernelOut), expected);
+            return;
+        }
+        // The launcher (host SIMD on the CPU accelerator) and the ILGPU kernel itself, on every device.
+        c.Device.Ops.Attention(qView, kView, vView, o, s);
+        c.Compare($"launcher,{label}", c.Download(o), expected);
+        var kernelOut = c.Zeros<float>(q.Length);
+        c.Device.Ops.AttentionKernel(qView, kView, vView, kernelOut, s);
+        c.Compare($"kernel,{label}", c.Download(kernelOut), expected);
     }
 
     private static void CheckOpenMoeGated(KernelCheckContext c)

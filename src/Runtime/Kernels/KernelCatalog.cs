@@ -19,8 +19,12 @@ public static class KernelCatalog
     /// <summary>Every kernel-vs-reference check, all areas.</summary>
     public static IReadOnlyList<KernelCheck> Checks { get; } = [.. CoreKernelChecks.All];
 
-    /// <summary>Every kernel entry point in the kernels assembly.</summary>
-    public static IReadOnlyList<KernelEntryPoint> EntryPoints { get; } = Discover(typeof(IModelDims).Assembly);
+    /// <summary>
+    /// Every kernel entry point: all of the kernels assembly (src/Kernels, routing included), found
+    /// by reflection. An ILGPU kernel kept in another assembly (e.g. a portable GEMM kernel in
+    /// src/Runtime) is appended here explicitly so the PTX test compiles it too.
+    /// </summary>
+    public static IReadOnlyList<KernelEntryPoint> EntryPoints { get; } = [.. Discover(typeof(IModelDims).Assembly)];
 
     /// <summary>Kernel classes (declaring types of <see cref="EntryPoints"/>) that no check names.</summary>
     public static IReadOnlyList<Type> UncheckedKernelTypes()

@@ -16,10 +16,12 @@ namespace OpenMoE.Runtime.Kernels;
 public sealed class KernelOps
 {
     private readonly ComputeDevice _device;
+    private readonly bool _isCpu;
 
     internal KernelOps(ComputeDevice device)
     {
         _device = device;
+        _isCpu = device.Accelerator.AcceleratorType == AcceleratorType.CPU;
         Shapes = new LaunchShapes(device.Accelerator);
     }
 
@@ -87,16 +89,43 @@ public sealed class KernelOps
     /// <summary>
     /// Causal attention o [B, Tq, H, hd] from q [B, Tq, H, hd] and the cache k, v [B, S, KvH, hd]
     /// (S = shape.CacheLength; positions [0, PastLength + Tq) must be filled). See <see cref="AttentionShape"/>.
+    /// On the CPU accelerator this runs the SIMD host implementation (<c>CpuAttention</c>), elsewhere the ILGPU kernel.
     /// </summary>
     public void Attention(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> o, AttentionShape shape)
+    {
+        if (_isCpu)
+        {
+            CheckAttention(q, k, v, o, shape);
+            Stream.Synchronize();
+            CpuAttention.Run(q, k, v, o, shape);
+            return;
+        }
+        AttentionKernel(q, k, v, o, shape);
+    }
+
+    /// <summary>Always the ILGPU kernel <see cref="OpenMoE.Kernels.Attention.Causal"/> (same contract as <see cref="Attention"/>).</summary>
+    public void AttentionKernel(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> o, AttentionShape shape)
     {
         CheckAttention(q, k, v, o, shape);
         Cache.Get<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionShape>(OpenMoE.Kernels.Attention.Causal)
             (Stream, Shapes.Elements((long)shape.Batch * shape.QueryTime * shape.Heads), q, k, v, o, shape);
     }
 
-    /// <summary>Attention with H, KvH and hd from <typeparamref name="TDims"/>.</summary>
+    /// <summary>Attention with H, KvH and hd from <typeparamref name="TDims"/> (host SIMD on the CPU accelerator, like <see cref="Attention"/>).</summary>
     public void Attention<TDims>(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> o, AttentionShape shape)
+        where TDims : struct, IModelDims
+    {
+        if (_isCpu)
+        {
+            shape.Heads = TDims.Heads; shape.KvHeads = TDims.KvHeads; shape.HeadDim = TDims.HeadDim;
+            Attention(q, k, v, o, shape);
+            return;
+        }
+        AttentionKernel<TDims>(q, k, v, o, shape);
+    }
+
+    /// <summary>Always the ILGPU kernel <see cref="OpenMoE.Kernels.Attention.Causal{TDims}"/>.</summary>
+    public void AttentionKernel<TDims>(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> o, AttentionShape shape)
         where TDims : struct, IModelDims
     {
         shape.Heads = TDims.Heads; shape.KvHeads = TDims.KvHeads; shape.HeadDim = TDims.HeadDim;

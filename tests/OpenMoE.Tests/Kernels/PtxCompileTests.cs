@@ -35,7 +35,12 @@ internal static class PtxCompiler
         using var context = Context.Create(builder => builder.EnableAlgorithms().Optimize(OptimizationLevel.O2));
         using var backend = new PTXBackend(context, new CudaCapabilityContext(CudaArchitecture.SM_80),
             CudaArchitecture.SM_80, CudaInstructionSet.ISA_80, nvvmAPI: null);
-        var description = EntryPointDescription.FromExplicitlyGroupedKernel(kernel);
+        // Auto-grouped kernels take an index as their first parameter; ours are explicitly grouped.
+        var first = kernel.GetParameters().FirstOrDefault()?.ParameterType;
+        bool implicitlyGrouped = first is not null && typeof(IIndex).IsAssignableFrom(first);
+        var description = implicitlyGrouped
+            ? EntryPointDescription.FromImplicitlyGroupedKernel(kernel)
+            : EntryPointDescription.FromExplicitlyGroupedKernel(kernel);
         var compiled = (PTXCompiledKernel)backend.Compile(description, KernelSpecialization.Empty);
         return compiled.PTXAssembly;
     }
