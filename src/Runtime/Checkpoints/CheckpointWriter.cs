@@ -11,7 +11,7 @@ namespace OpenMoE.Runtime.Checkpoints;
 /// </summary>
 public sealed class CheckpointWriter : IDisposable
 {
-    private const int MinShardBytes = 256;
+    private const int MinShardBytes = 128;
 
     private readonly string _targetPath;
     private readonly string _tempPath;
