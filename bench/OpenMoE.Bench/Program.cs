@@ -1,1 +1,3 @@
-return 0;
+using OpenMoE.Bench.Checkpoints;
+
+return args is ["checkpoint", .. var rest] ? CheckpointBench.Run(rest) : 0;

@@ -82,7 +82,11 @@ public sealed class ShardEntry
     /// <summary>Exact file length in bytes.</summary>
     [Key(1)] public long Length { get; set; }
 
-    /// <summary>XxHash3-64 of the whole file.</summary>
+    /// <summary>
+    /// XxHash3-64 of the shard's framing: every byte outside chunk payloads (shard header, bin32
+    /// headers) in file order, with each chunk's 8-byte little-endian checksum appended where its
+    /// payload ends. Together with the chunk checksums it covers every byte of the file.
+    /// </summary>
     [Key(2)] public ulong Checksum { get; set; }
 }
 

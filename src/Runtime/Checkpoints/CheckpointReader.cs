@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Buffers.Binary;
 using System.IO.Hashing;
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
@@ -258,37 +259,52 @@ public sealed class CheckpointReader : IDisposable
         foreach (var handle in _handles) handle?.Dispose();
     }
 
+    /// <summary>
+    /// One pass over a shard: each chunk payload is hashed on its own and checked; everything else
+    /// (shard header, bin32 headers) is hashed together with the chunk checksums into the shard
+    /// checksum, so every byte is covered while each payload byte is hashed only once.
+    /// </summary>
     private long VerifyShard(int s, List<(ChunkEntry Chunk, string Tensor)> chunks, byte[] buffer, long doneBefore, IProgress<long>? progress)
     {
         var entry = Manifest.Shards[s];
-        var file = ShardPath(s);
-        var shardHash = new XxHash3();
+        var framing = new XxHash3();
         var chunkHash = new XxHash3();
+        Span<byte> checksumBytes = stackalloc byte[sizeof(ulong)];
         var next = 0;
         Handle(s);
         for (long pos = 0; pos < entry.Length;)
         {
             var span = buffer.AsSpan(0, (int)Math.Min(buffer.Length, entry.Length - pos));
             ReadExactly(s, pos, span);
-            shardHash.Append(span);
             var end = pos + span.Length;
-            while (next < chunks.Count)
+            for (var cursor = pos; cursor < end;)
             {
-                var (c, tensor) = chunks[next];
-                if (c.Offset >= end) break;
-                var from = Math.Max(pos, c.Offset);
-                var to = Math.Min(end, c.Offset + c.Length);
-                if (to > from) chunkHash.Append(span[(int)(from - pos)..(int)(to - pos)]);
-                if (c.Offset + c.Length > end) break;
-                CheckChunk(c, tensor, chunkHash.GetCurrentHashAsUInt64());
-                chunkHash.Reset();
-                next++;
+                if (next < chunks.Count && cursor >= chunks[next].Chunk.Offset)
+                {
+                    var (c, tensor) = chunks[next];
+                    var to = Math.Min(end, c.Offset + c.Length);
+                    chunkHash.Append(span[(int)(cursor - pos)..(int)(to - pos)]);
+                    cursor = to;
+                    if (to < c.Offset + c.Length) continue;
+                    var actual = chunkHash.GetCurrentHashAsUInt64();
+                    CheckChunk(c, tensor, actual);
+                    BinaryPrimitives.WriteUInt64LittleEndian(checksumBytes, actual);
+                    framing.Append(checksumBytes);
+                    chunkHash.Reset();
+                    next++;
+                }
+                else
+                {
+                    var to = next < chunks.Count ? Math.Min(end, chunks[next].Chunk.Offset) : end;
+                    framing.Append(span[(int)(cursor - pos)..(int)(to - pos)]);
+                    cursor = to;
+                }
             }
             pos = end;
             progress?.Report(doneBefore + pos);
         }
-        if (shardHash.GetCurrentHashAsUInt64() != entry.Checksum)
-            throw new CheckpointException(CheckpointErrorKind.ChecksumMismatch, file, null,
+        if (framing.GetCurrentHashAsUInt64() != entry.Checksum)
+            throw new CheckpointException(CheckpointErrorKind.ChecksumMismatch, ShardPath(s), null,
                 "the shard does not match its checksum (its header or the framing between tensors is damaged).", DamagedAdvice);
         return entry.Length;
     }

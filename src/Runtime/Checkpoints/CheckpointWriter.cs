@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.IO.Hashing;
 using System.Runtime.InteropServices;
 
@@ -162,14 +163,13 @@ public sealed class CheckpointWriter : IDisposable
             var take = (int)Math.Min(_chunkRemaining, data.Length);
             var piece = data[..take];
             _shard!.Write(piece);
-            _shardHash.Append(piece);
             _chunkHash.Append(piece);
             _shardBytes += take;
             _chunkRemaining -= take;
             tensor.Remaining -= take;
             _bytesWritten += take;
             data = data[take..];
-            if (_chunkRemaining == 0) _chunk!.Checksum = _chunkHash.GetCurrentHashAsUInt64();
+            if (_chunkRemaining == 0) EndChunk();
         }
         _options.Progress?.Report(_bytesWritten);
     }
@@ -195,6 +195,14 @@ public sealed class CheckpointWriter : IDisposable
         tensor.Entry.Chunks.Add(_chunk);
         _chunkHash.Reset();
         _chunkRemaining = length;
+    }
+
+    private void EndChunk()
+    {
+        _chunk!.Checksum = _chunkHash.GetCurrentHashAsUInt64();
+        Span<byte> checksum = stackalloc byte[sizeof(ulong)];
+        BinaryPrimitives.WriteUInt64LittleEndian(checksum, _chunk.Checksum);
+        _shardHash.Append(checksum);
     }
 
     private void StartShard()
