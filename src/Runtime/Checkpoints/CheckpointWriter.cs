@@ -13,6 +13,7 @@ namespace OpenMoE.Runtime.Checkpoints;
 public sealed class CheckpointWriter : IDisposable
 {
     private const int MinShardBytes = 128;
+    private const int ParallelHashBytes = 256 << 10;
 
     private readonly string _targetPath;
     private readonly string _tempPath;
@@ -162,8 +163,12 @@ public sealed class CheckpointWriter : IDisposable
             if (_chunkRemaining == 0) StartChunk(tensor);
             var take = (int)Math.Min(_chunkRemaining, data.Length);
             var piece = data[..take];
-            _shard!.Write(piece);
-            _chunkHash.Append(piece);
+            if (take >= ParallelHashBytes) WriteAndHashInParallel(piece);
+            else
+            {
+                _shard!.Write(piece);
+                _chunkHash.Append(piece);
+            }
             _shardBytes += take;
             _chunkRemaining -= take;
             tensor.Remaining -= take;
@@ -195,6 +200,28 @@ public sealed class CheckpointWriter : IDisposable
         tensor.Entry.Chunks.Add(_chunk);
         _chunkHash.Reset();
         _chunkRemaining = length;
+    }
+
+    /// <summary>
+    /// Hashes a large piece on a pool thread while this thread writes it, so checksumming costs
+    /// no wall time where a core is free. The piece is pinned until both are done.
+    /// </summary>
+    private unsafe void WriteAndHashInParallel(ReadOnlySpan<byte> piece)
+    {
+        fixed (byte* start = piece)
+        {
+            var address = (IntPtr)start;
+            var length = piece.Length;
+            var hashing = Task.Run(() => _chunkHash.Append(new ReadOnlySpan<byte>((void*)address, length)));
+            try
+            {
+                _shard!.Write(piece);
+            }
+            finally
+            {
+                hashing.GetAwaiter().GetResult();
+            }
+        }
     }
 
     private void EndChunk()

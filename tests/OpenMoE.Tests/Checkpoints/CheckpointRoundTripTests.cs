@@ -41,6 +41,20 @@ public class CheckpointRoundTripTests
     }
 
     [Fact]
+    public void Large_pieces_hashed_while_writing_round_trip_across_shards()
+    {
+        using var temp = new TempFolder();
+        var big = new TensorDescriptor("big", TensorDType.BF16, 1536, 1024);
+        var small = new TensorDescriptor("small", TensorDType.F32, 3);
+        var data = CheckpointTestData.RandomData([small, big], seed: 9);
+        var path = CheckpointTestData.Write(temp.Sub("ckpt"), [small, big], data, maxShardBytes: 2 << 20);
+
+        using var reader = CheckpointReader.Open(path);
+        Assert.Equal(2, reader.Manifest.Tensors.Single(t => t.Name == "big").Chunks.Count);
+        CheckpointTestData.AssertSameTensors(data, reader.LoadAll());
+    }
+
+    [Fact]
     public void Streaming_pieces_in_and_out_matches_whole_tensor_io()
     {
         using var temp = new TempFolder();
