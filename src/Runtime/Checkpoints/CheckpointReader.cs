@@ -22,6 +22,7 @@ public delegate void TensorPieceSink(long tensorOffset, ReadOnlySpan<byte> piece
 public sealed class CheckpointReader : IDisposable
 {
     private const int VerifyBufferBytes = 4 << 20;
+    private const int PipelinePieceBytes = 8 << 20;
     private const string DamagedAdvice = "The checkpoint is damaged; restore it from a backup or use an older checkpoint (openmoe checkpoint verify PATH tells which).";
 
     private readonly Dictionary<string, int> _index = new(StringComparer.Ordinal);
@@ -182,11 +183,40 @@ public sealed class CheckpointReader : IDisposable
         foreach (var chunk in entry.Chunks)
         {
             var target = destination[..(int)chunk.Length];
-            ReadChunkPayload(chunk, name, target);
+            CheckChunkHeader(chunk, name);
             hash.Reset();
-            hash.Append(target);
+            ReadAndHashPipelined(chunk, target, hash);
             CheckChunk(chunk, name, hash.GetCurrentHashAsUInt64());
             destination = destination[(int)chunk.Length..];
+        }
+    }
+
+    /// <summary>
+    /// Reads a chunk payload in pieces, hashing each piece on a pool thread while the next one is
+    /// read, so checksumming costs little wall time where a core is free.
+    /// </summary>
+    private unsafe void ReadAndHashPipelined(ChunkEntry chunk, Span<byte> target, XxHash3 hash)
+    {
+        fixed (byte* start = target)
+        {
+            var address = (IntPtr)start;
+            Task? hashing = null;
+            try
+            {
+                for (var done = 0; done < target.Length;)
+                {
+                    var length = Math.Min(PipelinePieceBytes, target.Length - done);
+                    ReadExactly(chunk.Shard, chunk.Offset + done, target.Slice(done, length));
+                    hashing?.GetAwaiter().GetResult();
+                    var pieceAddress = address + done;
+                    hashing = Task.Run(() => hash.Append(new ReadOnlySpan<byte>((void*)pieceAddress, length)));
+                    done += length;
+                }
+            }
+            finally
+            {
+                hashing?.GetAwaiter().GetResult();
+            }
         }
     }
 
@@ -307,12 +337,6 @@ public sealed class CheckpointReader : IDisposable
             throw new CheckpointException(CheckpointErrorKind.ChecksumMismatch, ShardPath(s), null,
                 "the shard does not match its checksum (its header or the framing between tensors is damaged).", DamagedAdvice);
         return entry.Length;
-    }
-
-    private void ReadChunkPayload(ChunkEntry chunk, string tensor, Span<byte> destination)
-    {
-        CheckChunkHeader(chunk, tensor);
-        ReadExactly(chunk.Shard, chunk.Offset, destination);
     }
 
     private void CheckChunkHeader(ChunkEntry chunk, string tensor)
