@@ -55,6 +55,33 @@ public class CheckpointRoundTripTests
     }
 
     [Fact]
+    public void A_chunk_read_in_several_pipelined_pieces_loads_identically_and_detects_damage_in_its_last_piece()
+    {
+        using var temp = new TempFolder();
+        var big = new TensorDescriptor("big", TensorDType.F32, 5_000_000);
+        var data = CheckpointTestData.RandomData([big], seed: 10);
+        var path = CheckpointTestData.Write(temp.Sub("ckpt"), [big], data, maxShardBytes: 64 << 20);
+        using (var reader = CheckpointReader.Open(path))
+        {
+            var loaded = new byte[big.ByteLength];
+            reader.ReadTensor("big", loaded);
+            Assert.True(data["big"].AsSpan().SequenceEqual(loaded));
+        }
+
+        var shard = Path.Combine(path, CheckpointFormat.ShardFileName(0));
+        using (var file = new FileStream(shard, FileMode.Open, FileAccess.ReadWrite))
+        {
+            file.Position = file.Length - 1;
+            var last = file.ReadByte();
+            file.Position = file.Length - 1;
+            file.WriteByte((byte)(last ^ 1));
+        }
+        using var damaged = CheckpointReader.Open(path);
+        var e = Assert.Throws<CheckpointException>(() => damaged.ReadTensor("big", new byte[big.ByteLength]));
+        Assert.Equal(CheckpointErrorKind.ChecksumMismatch, e.Kind);
+    }
+
+    [Fact]
     public void Streaming_pieces_in_and_out_matches_whole_tensor_io()
     {
         using var temp = new TempFolder();
