@@ -1,9 +1,14 @@
+using OpenMoE.Bench.Checkpoints;
 using OpenMoE.Bench.Forward;
+using OpenMoE.Bench.Kernels;
 
-// bench <name> [options]: each benchmark prints one JSON object on stdout (progress on stderr).
+// bench <name> [options]: each benchmark prints JSON on stdout (progress on stderr) and compares
+// against a reference measured in the same run.
 var benches = new Dictionary<string, Func<string[], int>>(StringComparer.OrdinalIgnoreCase)
 {
+    ["checkpoint"] = CheckpointBench.Run,
     ["forward"] = ForwardBench.Run,
+    ["kernels"] = KernelBench.Run,
 };
 if (args.Length == 0 || !benches.TryGetValue(args[0], out var bench))
 {

@@ -21,6 +21,8 @@ public static class Program
         root.Subcommands.Add(SelftestCommand.Create());
         root.Subcommands.Add(GenerateCommand.Create());
         root.Subcommands.Add(EvalCommand.Create());
+        root.Subcommands.Add(CheckpointCommand.Create());
+        root.Subcommands.Add(ConvertCommand.Create());
         return root;
     }
 }
