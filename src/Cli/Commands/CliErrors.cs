@@ -1,3 +1,4 @@
+using OpenMoE.Runtime.Checkpoints;
 using OpenMoE.Runtime.Devices;
 using Spectre.Console;
 
@@ -24,5 +25,5 @@ internal static class CliErrors
     }
 
     private static bool IsUserError(Exception ex) => ex is ArgumentException or FileNotFoundException or DirectoryNotFoundException
-        or FormatException or DeviceUnavailableException or DeviceOutOfMemoryException or InvalidDataException;
+        or FormatException or CheckpointException or DeviceUnavailableException or DeviceOutOfMemoryException or InvalidDataException;
 }

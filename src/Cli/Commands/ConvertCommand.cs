@@ -1,4 +1,6 @@
 using System.CommandLine;
+using OpenMoE.Model.Checkpointing;
+using OpenMoE.Model.Specs;
 using System.Globalization;
 using OpenMoE.Runtime.Checkpoints;
 using OpenMoE.Runtime.SafeTensors;
@@ -17,6 +19,7 @@ public static class ConvertCommand
     {
         var source = new Argument<string>("source") { Description = "A checkpoint (or run) folder, or safetensors: a .safetensors file, an index .json, or a folder with either." };
         var output = new Argument<string>("output") { Description = "Checkpoint folder to create, or a .safetensors file / folder for (sharded) safetensors." };
+        var modelSpec = new Option<string?>("--spec") { Description = "Shipped model spec of the safetensors weights (e.g. OpenMoE-Base/16E): names, shapes and spec hash are checked against it." };
         var specName = new Option<string?>("--spec-name") { Description = "Model spec name recorded in the checkpoint (safetensors import; default: from the file's metadata)." };
         var specHash = new Option<string?>("--spec-hash") { Description = "Model spec hash recorded in the checkpoint (with --spec-name)." };
         var shardSize = new Option<string?>("--shard-size") { Description = "Largest shard, e.g. 2GiB or 512MiB (default 2GiB for checkpoints, 5GiB for safetensors)." };
@@ -24,7 +27,7 @@ public static class ConvertCommand
         var overwrite = new Option<bool>("--overwrite") { Description = "Replace an existing output checkpoint." };
         var command = new Command("convert", "Convert between Hugging Face safetensors and OpenMoE checkpoints (tensor bytes are copied unchanged).")
         {
-            source, output, specName, specHash, shardSize, optimizer, overwrite,
+            source, output, modelSpec, specName, specHash, shardSize, optimizer, overwrite,
         };
         command.SetAction(parseResult =>
         {
@@ -44,6 +47,11 @@ public static class ConvertCommand
                 var hash = parseResult.GetValue(specHash);
                 if ((name is null) != (hash is null)) throw new ArgumentException("Pass --spec-name and --spec-hash together.");
                 var spec = name is null ? null : new SpecIdentity(name, hash!);
+                if (parseResult.GetValue(modelSpec) is { } shipped)
+                {
+                    using var checkedWeights = WeightFile.Open(from, ModelSpecs.Find(shipped));
+                    spec = new SpecIdentity(checkedWeights.Spec.Name, checkedWeights.Spec.SpecHash);
+                }
                 var options = new CheckpointWriteOptions { MaxShardBytes = limit ?? CheckpointFormat.DefaultMaxShardBytes, Overwrite = parseResult.GetValue(overwrite) };
                 var written = SafeTensorsConverter.ToCheckpoint(from, to, spec, options);
                 using var reader = CheckpointReader.Open(written);

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using OpenMoE.Model.Checkpointing;
 using OpenMoE.Model.Initialization;
 using OpenMoE.Model.Network;
 using OpenMoE.Model.Specs;
@@ -14,7 +15,11 @@ internal sealed class ModelOptions
     {
         Description = "Model spec name (see `openmoe specs`); optional with --weights, whose files name their spec.",
     };
-    public Option<ulong?> InitSeed { get; } = new("--init-seed") { Description = "Use freshly initialised random weights with this seed." };
+    public Option<string?> Weights { get; } = new("--weights")
+    {
+        Description = "Checkpoint folder, run folder (its latest checkpoint) or safetensors file/folder.",
+    };
+    public Option<ulong?> InitSeed { get; } = new("--init-seed") { Description = "Use freshly initialised random weights with this seed instead of --weights." };
     public Option<string> Device { get; } = new("--device")
     {
         Description = "auto (CUDA if present, else CPU), cuda or cpu.",
@@ -25,20 +30,29 @@ internal sealed class ModelOptions
     public void AddTo(Command command)
     {
         command.Options.Add(Spec);
+        command.Options.Add(Weights);
         command.Options.Add(InitSeed);
         command.Options.Add(Device);
     }
 
-    /// <summary>Creates the device and the model the options describe, printing the device.</summary>
+    /// <summary>Creates the device and the model the options describe, printing the device and the weights.</summary>
     public (ComputeDevice Device, MoeTransformer Model) Build(ParseResult parse, IAnsiConsole console)
     {
-        var spec = ModelSpecs.Find(parse.GetValue(Spec) ?? throw new ArgumentException("Name a model with --spec (see `openmoe specs`)."));
-        ulong seed = parse.GetValue(InitSeed) ?? throw new ArgumentException("Give --init-seed N for random weights.");
+        string? specName = parse.GetValue(Spec);
+        var spec = specName is null ? null : ModelSpecs.Find(specName);
+        string? weightsPath = parse.GetValue(Weights);
+        ulong? seed = parse.GetValue(InitSeed);
+        if ((weightsPath is null) == (seed is null))
+            throw new ArgumentException("Give exactly one of --weights PATH or --init-seed N (random weights).");
+
+        using var file = weightsPath is null ? null : WeightFile.Open(weightsPath, spec);
+        spec = file?.Spec ?? spec ?? throw new ArgumentException("Name a model with --spec (see `openmoe specs`).");
         var device = DeviceFactory.Create(DeviceFactory.Parse(parse.GetValue(Device)!));
         try
         {
-            console.MarkupLineInterpolated($"device [green]{device.Description}[/], model [green]{spec.Name}[/]");
-            var weights = DeviceWeights.Load(device, spec, p => WeightInitializer.Create(spec.Config, p, seed));
+            console.MarkupLineInterpolated($"device [green]{device.Description}[/]");
+            console.MarkupLineInterpolated($"model [green]{spec.Name}[/], weights: {file?.Description ?? $"random (OpenMoE initialisation, seed {seed})"}");
+            var weights = DeviceWeights.Load(device, spec, p => file is null ? WeightInitializer.Create(spec.Config, p, seed!.Value) : file.Read(p));
             return (device, new MoeTransformer(device, spec, weights));
         }
         catch

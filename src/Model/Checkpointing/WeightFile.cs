@@ -1,0 +1,129 @@
+using OpenMoE.Model.Specs;
+using OpenMoE.Runtime.Checkpoints;
+using OpenMoE.Runtime.SafeTensors;
+
+namespace OpenMoE.Model.Checkpointing;
+
+/// <summary>
+/// Model weights on disk, opened for loading: a checkpoint folder, a run folder (its latest
+/// checkpoint), or Hugging Face safetensors (one file, or a folder with an index). Opening checks
+/// the spec, every tensor name and shape and (for checkpoints) every checksum before any weight
+/// is handed out, so a bad file never half-loads a model.
+/// </summary>
+public sealed class WeightFile : IDisposable
+{
+    private readonly CheckpointReader? _checkpoint;
+    private readonly SafeTensorsSet? _safeTensors;
+    private readonly Dictionary<string, TensorDescriptor> _tensors;
+
+    private WeightFile(ModelSpecInfo spec, string description, CheckpointReader? checkpoint, SafeTensorsSet? safeTensors,
+        IReadOnlyList<TensorDescriptor> tensors)
+    {
+        Spec = spec;
+        Description = description;
+        _checkpoint = checkpoint;
+        _safeTensors = safeTensors;
+        _tensors = tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
+    }
+
+    /// <summary>The spec the weights belong to.</summary>
+    public ModelSpecInfo Spec { get; }
+
+    /// <summary>One line for users: what was opened.</summary>
+    public string Description { get; }
+
+    /// <summary>The checkpoint's training state, if it has one.</summary>
+    public TrainingState? TrainingState => _checkpoint?.TrainingState;
+
+    /// <summary>The checkpoint reader (null for safetensors), for callers that restore optimizer tensors.</summary>
+    public CheckpointReader? Checkpoint => _checkpoint;
+
+    /// <summary>
+    /// Opens <paramref name="path"/>. <paramref name="expectedSpec"/> may be null when the file records
+    /// its spec; when both are known they must agree.
+    /// </summary>
+    public static WeightFile Open(string path, ModelSpecInfo? expectedSpec)
+    {
+        if (SafeTensorsSet.LooksLikeSafeTensors(path))
+            return OpenSafeTensors(path, expectedSpec);
+        var reader = CheckpointReader.Open(CheckpointRun.Resolve(path));
+        try
+        {
+            var spec = ResolveSpec(reader.Spec, expectedSpec, reader.Path);
+            var expected = Expected(spec, name => reader.Contains(name) ? reader.GetDescriptor(name).DType : TensorDType.F32);
+            reader.ValidateLayout(new SpecIdentity(spec.Name, spec.SpecHash), expected, allowOptimizerState: true);
+            reader.VerifyChecksums();
+            return new WeightFile(spec, $"checkpoint {reader.Path} (step {reader.Metadata.Step})", reader, null, reader.Tensors);
+        }
+        catch
+        {
+            reader.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The values of one parameter as fp32, in the parameter table's shape.</summary>
+    public float[] Read(ParameterInfo parameter)
+    {
+        var descriptor = _tensors[parameter.Name];
+        var bytes = new byte[descriptor.ByteLength];
+        if (_checkpoint is not null)
+            _checkpoint.ReadTensor(parameter.Name, bytes);
+        else
+            _safeTensors!.ReadTensor(parameter.Name, bytes);
+        return TensorDecoding.ToFloats(descriptor.DType, bytes);
+    }
+
+    private static WeightFile OpenSafeTensors(string path, ModelSpecInfo? expectedSpec)
+    {
+        var set = SafeTensorsSet.Open(path);
+        try
+        {
+            SpecIdentity? recorded = set.Metadata.TryGetValue(SafeTensorsConverter.SpecNameKey, out var name)
+                && set.Metadata.TryGetValue(SafeTensorsConverter.SpecHashKey, out var hash) ? new SpecIdentity(name, hash) : null;
+            var spec = recorded is null
+                ? expectedSpec ?? throw new ArgumentException($"'{path}' does not record a model spec: pass --spec NAME.")
+                : ResolveSpec(recorded, expectedSpec, path);
+            var present = set.Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
+            foreach (var descriptor in Expected(spec, n => present.TryGetValue(n, out var t) ? t.DType : TensorDType.F32))
+            {
+                if (!present.TryGetValue(descriptor.Name, out var actual))
+                    throw new CheckpointException(CheckpointErrorKind.MissingTensor, path, descriptor.Name,
+                        $"spec {spec.Name} needs this tensor but the file lacks it.", "Export the weights of this spec, or pick the matching --spec.");
+                if (!actual.Shape.SequenceEqual(descriptor.Shape))
+                    throw new CheckpointException(CheckpointErrorKind.ShapeMismatch, path, descriptor.Name,
+                        $"shape {actual.ShapeText} differs from {descriptor.ShapeText} in spec {spec.Name}.", "Check that the file belongs to this spec.");
+            }
+            return new WeightFile(spec, $"safetensors {path}", null, set, set.Tensors);
+        }
+        catch
+        {
+            set.Dispose();
+            throw;
+        }
+    }
+
+    private static ModelSpecInfo ResolveSpec(SpecIdentity recorded, ModelSpecInfo? expected, string path)
+    {
+        var spec = expected ?? ModelSpecs.TryFind(recorded.Name)
+            ?? throw new ArgumentException($"'{path}' was saved for spec '{recorded.Name}', which this build does not know (see `openmoe specs`).");
+        if (!string.Equals(spec.Name, recorded.Name, StringComparison.OrdinalIgnoreCase))
+            throw new CheckpointException(CheckpointErrorKind.SpecMismatch, path, null,
+                $"the weights are for spec '{recorded.Name}', not '{spec.Name}'.", $"Use --spec {recorded.Name}, or the weights of {spec.Name}.");
+        if (!string.Equals(spec.SpecHash, recorded.Hash, StringComparison.OrdinalIgnoreCase))
+            throw new CheckpointException(CheckpointErrorKind.SpecMismatch, path, null,
+                $"spec '{spec.Name}' has changed since these weights were saved (hash {recorded.Hash}, now {spec.SpecHash}).",
+                "Use the code version that saved them.");
+        return spec;
+    }
+
+    private static List<TensorDescriptor> Expected(ModelSpecInfo spec, Func<string, TensorDType> dtypeOf) =>
+        spec.Parameters.Select(p => new TensorDescriptor(p.Name, dtypeOf(p.Name), p.Shape.ToArray())).ToList();
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _checkpoint?.Dispose();
+        _safeTensors?.Dispose();
+    }
+}
