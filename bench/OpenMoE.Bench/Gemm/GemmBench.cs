@@ -13,7 +13,7 @@ namespace OpenMoE.Bench.Gemm;
 /// the same process, on the same buffers, with the same thread count; the two are timed
 /// alternately, rep by rep, so machine noise hits both. Also the portable ILGPU tiled kernel
 /// on the CPU accelerator, on one small shape, for scale. Prints JSON.
-/// Usage: gemm [--threads 2] [--reps 7] [--warmup 2] [--tokens 512] [--vocab 32768] [--json FILE] [--no-tiled]
+/// Usage: gemm [--threads 2] [--reps 7] [--warmup 2] [--tokens 512] [--vocab 32768] [--json FILE] [--no-tiled] [--only ffn_gate,lm_head]
 /// </summary>
 public static unsafe class GemmBench
 {
@@ -29,6 +29,8 @@ public static unsafe class GemmBench
         var results = new List<GemmComparison>();
         foreach (var shape in GemmBenchShape.Base(options.Tokens, options.Vocab))
         {
+            if (options.Only is not null && !options.Only.Split(',').Contains(shape.Name))
+                continue;
             var r = CompareWithOpenBlas(accelerator, simd, shape, options);
             Console.Error.WriteLine($"{shape.Name,-12} {shape.M}x{shape.N}x{shape.K}  median simd {r.SimdGflops,6:F1} openblas {r.OpenBlasGflops,6:F1} ratio {r.Ratio:F2} | best simd {r.SimdBestGflops,6:F1} openblas {r.OpenBlasBestGflops,6:F1} ratio {r.RatioBest:F2}");
             results.Add(r);
