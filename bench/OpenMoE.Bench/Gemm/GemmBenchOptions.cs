@@ -1,7 +1,7 @@
 namespace OpenMoE.Bench.Gemm;
 
 /// <summary>Command-line options of the GEMM bench.</summary>
-internal sealed record GemmBenchOptions(int Threads, int Reps, int Warmup, int Tokens, int Vocab, string? JsonPath, bool Tiled)
+internal sealed record GemmBenchOptions(int Threads, int Reps, int Warmup, int Tokens, int Vocab, string? JsonPath, bool Tiled, string? Only = null)
 {
     public static GemmBenchOptions Parse(string[] args)
     {
@@ -18,8 +18,9 @@ internal sealed record GemmBenchOptions(int Threads, int Reps, int Warmup, int T
                 "--vocab" => o with { Vocab = int.Parse(Value()) },
                 "--json" => o with { JsonPath = Value() },
                 "--no-tiled" => o with { Tiled = false },
+                "--only" => o with { Only = Value() },
                 _ => throw new ArgumentException(
-                    $"Unknown option {args[i]}. Options: --threads N --reps N --warmup N --tokens N --vocab N --json FILE --no-tiled"),
+                    $"Unknown option {args[i]}. Options: --threads N --reps N --warmup N --tokens N --vocab N --json FILE --no-tiled --only NAME[,NAME]"),
             };
         }
         if (o.Threads < 1 || o.Reps < 1 || o.Warmup < 0 || o.Tokens < 1 || o.Vocab < 1)

@@ -4,9 +4,11 @@ using OpenMoE.Kernels.Gemm;
 namespace OpenMoE.Runtime.Gemm.Simd;
 
 /// <summary>
-/// The blocked GEMM loop nest (Goto/BLIS order) for one thread over one rectangle of C:
+/// The blocked GEMM loop nest (Goto/BLIS blocking) for one thread over one rectangle of C:
 /// for each NC panel of columns and KC slice of depth, pack B once; for each MC block of
-/// rows, pack A; then sweep MR x NR tiles with the micro-kernel. The first KC slice applies
+/// rows, pack A; then sweep MR x NR tiles with the micro-kernel, rows outer: one packed A
+/// micro-panel stays in L1 while the packed B panel streams from L2 (measured faster than
+/// columns outer on the wide Base shapes, whose C and B blocks otherwise push A out of L2). The first KC slice applies
 /// Beta, later slices accumulate (beta 1). Tiles that cross the matrix edge are computed
 /// into a scratch tile and merged.
 /// </summary>
@@ -37,14 +39,14 @@ internal static unsafe class SimdGemmDriver<TKernel> where TKernel : struct, IMi
                 {
                     int mc = Math.Min(TKernel.MC, m1 - ic);
                     Packing.PackA(a, d.Lda, d.TransA, ic, mc, pc, kc, mr, d.Alpha, packA);
-                    for (int jr = 0; jr < nc; jr += nr)
+                    for (int ir = 0; ir < mc; ir += mr)
                     {
-                        int cols = Math.Min(nr, nc - jr);
-                        float* pb = packB + (jr / nr) * kc * nr;
-                        for (int ir = 0; ir < mc; ir += mr)
+                        int rows = Math.Min(mr, mc - ir);
+                        float* pa = packA + (ir / mr) * kc * mr;
+                        for (int jr = 0; jr < nc; jr += nr)
                         {
-                            int rows = Math.Min(mr, mc - ir);
-                            float* pa = packA + (ir / mr) * kc * mr;
+                            int cols = Math.Min(nr, nc - jr);
+                            float* pb = packB + (jr / nr) * kc * nr;
                             float* tile = c + (long)(ic + ir) * d.Ldc + jc + jr;
                             if (rows == mr && cols == nr)
                             {
