@@ -1,5 +1,6 @@
 using OpenMoE.Bench.Checkpoints;
 using OpenMoE.Bench.Forward;
+using OpenMoE.Bench.Gemm;
 using OpenMoE.Bench.Kernels;
 
 // bench <name> [options]: each benchmark prints JSON on stdout (progress on stderr) and compares
@@ -8,6 +9,7 @@ var benches = new Dictionary<string, Func<string[], int>>(StringComparer.Ordinal
 {
     ["checkpoint"] = CheckpointBench.Run,
     ["forward"] = ForwardBench.Run,
+    ["gemm"] = GemmBench.Run,
     ["kernels"] = KernelBench.Run,
 };
 if (args.Length == 0 || !benches.TryGetValue(args[0], out var bench))

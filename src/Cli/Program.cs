@@ -24,6 +24,7 @@ public static class Program
         root.Subcommands.Add(CheckpointCommand.Create());
         root.Subcommands.Add(ConvertCommand.Create());
         root.Subcommands.Add(InitCommand.Create());
+        root.Subcommands.Add(BenchCommand.Create());
         return root;
     }
 }

@@ -17,7 +17,7 @@ public sealed record KernelEntryPoint(string Name, MethodInfo Method);
 public static class KernelCatalog
 {
     /// <summary>Every kernel-vs-reference check, all areas.</summary>
-    public static IReadOnlyList<KernelCheck> Checks { get; } = [.. CoreKernelChecks.All];
+    public static IReadOnlyList<KernelCheck> Checks { get; } = [.. CoreKernelChecks.All, .. GemmKernelChecks.All];
 
     /// <summary>
     /// Every kernel entry point: all of the kernels assembly (src/Kernels, routing included), found
@@ -26,10 +26,10 @@ public static class KernelCatalog
     /// </summary>
     public static IReadOnlyList<KernelEntryPoint> EntryPoints { get; } = [.. Discover(typeof(IModelDims).Assembly)];
 
-    /// <summary>Kernel classes (declaring types of <see cref="EntryPoints"/>) that no check names.</summary>
-    public static IReadOnlyList<Type> UncheckedKernelTypes()
+    /// <summary>Kernel classes (declaring types of <see cref="EntryPoints"/>) that none of <paramref name="checks"/> names.</summary>
+    public static IReadOnlyList<Type> UncheckedKernelTypes(IEnumerable<KernelCheck> checks)
     {
-        var covered = Checks.SelectMany(check => check.Covers).ToHashSet();
+        var covered = checks.SelectMany(check => check.Covers).ToHashSet();
         return EntryPoints.Select(entry => entry.Method.DeclaringType!).Distinct()
             .Where(type => !covered.Contains(type)).ToList();
     }

@@ -1,3 +1,4 @@
+using OpenMoE.Model.SelfTest;
 using OpenMoE.Runtime.Kernels;
 
 namespace OpenMoE.Tests.Kernels;
@@ -8,13 +9,13 @@ namespace OpenMoE.Tests.Kernels;
 /// </summary>
 public abstract class KernelCheckTests<TFixture>(TFixture fixture) where TFixture : DeviceFixture
 {
-    public static TheoryData<string> CheckNames() => [.. KernelCatalog.Checks.Select(check => check.Name)];
+    public static TheoryData<string> CheckNames() => [.. SelfTestCatalog.Checks.Select(check => check.Name)];
 
     [Theory]
     [MemberData(nameof(CheckNames))]
     public void Kernel_matches_its_reference_within_the_declared_tolerance(string name)
     {
-        var check = KernelCatalog.Checks.Single(c => c.Name == name);
+        var check = SelfTestCatalog.Checks.Single(c => c.Name == name);
         var result = SelfTestRunner.Run(fixture.Device, check);
         Assert.True(result.Error is null, result.Error);
         Assert.True(result.Comparisons > 0, "the check compared nothing");

@@ -1,3 +1,4 @@
+using OpenMoE.Model.SelfTest;
 using OpenMoE.Cli.Commands;
 using OpenMoE.Runtime.Kernels;
 using Spectre.Console;
@@ -26,8 +27,8 @@ public class SelftestCommandTests
         var (exitCode, output) = Run("cpu");
         Assert.Equal(0, exitCode);
         Assert.Contains("device cpu:", output);
-        Assert.All(KernelCatalog.Checks, check => Assert.Contains(check.Name, output));
-        Assert.Contains($"all {KernelCatalog.Checks.Count} kernel checks passed", output);
+        Assert.All(SelfTestCatalog.Checks, check => Assert.Contains(check.Name, output));
+        Assert.Contains($"all {SelfTestCatalog.Checks.Count} kernel checks passed", output);
     }
 
     [Fact]

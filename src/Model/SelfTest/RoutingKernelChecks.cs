@@ -1,0 +1,73 @@
+using OpenMoE.Kernels.Routing;
+using OpenMoE.Model.Routing;
+using OpenMoE.Model.Routing.Device;
+using OpenMoE.Model.Specs;
+using OpenMoE.Runtime.Kernels;
+
+namespace OpenMoE.Model.SelfTest;
+
+/// <summary>
+/// Selftest checks of the routing kernels: the device router against the plain-C# reference
+/// router for every capacity rule (assignments must be identical), and the router-loss kernels
+/// against <see cref="RouterLosses"/>. Uses odd token counts (1, 7, 129) and E = 8, K = 2.
+/// </summary>
+public static class RoutingKernelChecks
+{
+    /// <summary>The routing checks.</summary>
+    public static IReadOnlyList<KernelCheck> All { get; } =
+    [
+        new("routing (top-k, capacity, dispatch list)", Tolerance.Exact,
+            [typeof(RouterSoftmaxTopKKernel), typeof(RoutingVisitOrderKernel), typeof(ExpertSlotKernels), typeof(DispatchListKernels)],
+            CheckAssignments),
+        new("router losses + gradient", new Tolerance(1e-5, 1e-4), [typeof(RouterLossKernels)], CheckLosses),
+    ];
+
+    private const int Experts = 8, TopK = 2;
+
+    private static RoutingOptions Options(CapacityRule rule) => new()
+    {
+        Experts = Experts, TopK = TopK, CapacityRule = rule, CapacityFactor = 1.0, MinCapacity = 1,
+    };
+
+    private static void CheckAssignments(KernelCheckContext c)
+    {
+        var router = new DeviceRouter(c.Device.Accelerator);
+        foreach (int n in new[] { 1, 7, 129 })
+        {
+            foreach (var rule in new[] { CapacityRule.T5x, CapacityRule.Cai, CapacityRule.Dropless })
+            {
+                var logits = c.RandomFloats((long)n * Experts, 3);
+                var options = Options(rule);
+                var expected = ReferenceRouter.Route(logits, n, options);
+                var actual = router.Route(logits, n, options);
+                string label = $"n={n} {rule}";
+                c.Compare(label + " experts", ToFloats(actual.Expert), ToFloats(expected.Expert));
+                c.Compare(label + " slots", ToFloats(actual.Slot), ToFloats(expected.Slot));
+                c.Compare(label + " dispatch list", ToFloats(actual.DispatchOrder), ToFloats(expected.DispatchOrder));
+            }
+        }
+    }
+
+    private static void CheckLosses(KernelCheckContext c)
+    {
+        var router = new DeviceRouter(c.Device.Accelerator);
+        foreach (int n in new[] { 1, 7, 129 })
+        {
+            var logits = c.RandomFloats((long)n * Experts, 3);
+            var options = Options(CapacityRule.T5x);
+            var choices = RouterProbabilities.Choose(logits, n, Experts, TopK, Gating.RawSoftmax);
+            var expectedGrad = new float[logits.Length];
+            double lb = RouterLosses.LoadBalancing(logits, choices.Choices, n, Experts, TopK, n, expectedGrad);
+            double z = RouterLosses.ZLoss(logits, n, Experts, expectedGrad);
+
+            var deviceLogits = c.Upload(logits);
+            var gradient = c.Zeros<float>(logits.Length);
+            using var topK = router.ChooseTopK(deviceLogits, n, Experts, TopK, Gating.RawSoftmax);
+            var (deviceLb, deviceZ) = router.Losses(deviceLogits, topK, options, gradient, 1.0, 1.0);
+            c.Compare($"n={n} losses", [(float)deviceLb, (float)deviceZ], [(float)lb, (float)z]);
+            c.Compare($"n={n} gradient", c.Download(gradient), expectedGrad);
+        }
+    }
+
+    private static float[] ToFloats(int[] values) => Array.ConvertAll(values, v => (float)v);
+}
