@@ -11,7 +11,7 @@ using OpenMoE.Runtime.Gemm;
 namespace OpenMoE.Bench.Forward;
 
 /// <summary>
-/// <c>bench forward [--spec NAME] [--batch B] [--seq T] [--repeats R] [--device cpu|cuda]</c>:
+/// <c>bench forward [--spec NAME] [--batch B] [--seq T] [--repeats R] [--logits all|last] [--device cpu|cuda]</c>:
 /// forward tokens/s of a randomly initialised model, and its FLOP rate as a ratio of the GEMM
 /// provider's rate on one of the model's own shapes measured in the same process (how close the
 /// whole forward gets to its matrix-product ceiling). Also peak memory next to the fp32 weights.
@@ -24,17 +24,19 @@ public static class ForwardBench
         int batch = int.Parse(Arg(args, "--batch", "1"));
         int time = int.Parse(Arg(args, "--seq", "512"));
         int repeats = int.Parse(Arg(args, "--repeats", "3"));
+        // "last" is what generation does (logits of the last position only): the inference memory figure.
+        bool lastOnly = Arg(args, "--logits", "all") == "last";
         var spec = ModelSpecs.Find(specName);
         var config = spec.Config;
         time = Math.Min(time, config.ContextLength);
 
         using var device = DeviceFactory.Create(DeviceFactory.Parse(Arg(args, "--device", "cpu")));
         Console.Error.WriteLine($"device {device.Description}; initialising {spec.Name} ({spec.TotalParams:N0} parameters)...");
-        var weights = DeviceWeights.Load(device, spec, p => WeightInitializer.Create(config, p, 1));
+        var weights = DeviceWeights.Load(device, spec, (p, sink) => WeightInitializer.Stream(config, p, 1, sink));
         using var model = new MoeTransformer(device, spec, weights);
         var random = new Random(1);
         int[] tokens = Enumerable.Range(0, batch * time).Select(_ => random.Next(config.Vocab)).ToArray();
-        var options = new ForwardOptions { CollectTrace = false };
+        var options = new ForwardOptions { CollectTrace = false, LastPositionOnly = lastOnly };
 
         model.Forward(tokens, batch, options); // warm-up: kernel compilation, workspace growth
         var seconds = new List<double>();
@@ -59,6 +61,7 @@ public static class ForwardBench
             gemm = model.GemmName,
             batch,
             seq = time,
+            logits = lastOnly ? "last position" : "all positions",
             medianSeconds = median,
             tokensPerSecond = batch * time / median,
             forwardGflops = flops / 1e9,

@@ -52,7 +52,13 @@ internal sealed class ModelOptions
         {
             console.MarkupLineInterpolated($"device [green]{device.Description}[/]");
             console.MarkupLineInterpolated($"model [green]{spec.Name}[/], weights: {file?.Description ?? $"random (OpenMoE initialisation, seed {seed})"}");
-            var weights = DeviceWeights.Load(device, spec, p => file is null ? WeightInitializer.Create(spec.Config, p, seed!.Value) : file.Read(p));
+            var weights = DeviceWeights.Load(device, spec, (p, sink) =>
+            {
+                if (file is null)
+                    WeightInitializer.Stream(spec.Config, p, seed!.Value, sink);
+                else
+                    file.Stream(p, sink);
+            });
             return (device, new MoeTransformer(device, spec, weights));
         }
         catch

@@ -8,9 +8,18 @@ internal static class TensorDecoding
 {
     public static float[] ToFloats(TensorDType dtype, ReadOnlySpan<byte> bytes)
     {
+        var values = new float[bytes.Length / dtype.ElementSize()];
+        Decode(dtype, bytes, values);
+        return values;
+    }
+
+    /// <summary>Decodes <paramref name="bytes"/> (whole elements) into <paramref name="values"/>.</summary>
+    public static void Decode(TensorDType dtype, ReadOnlySpan<byte> bytes, Span<float> values)
+    {
         int size = dtype.ElementSize();
-        var values = new float[bytes.Length / size];
-        for (int i = 0; i < values.Length; i++)
+        if (bytes.Length % size != 0 || values.Length < bytes.Length / size)
+            throw new ArgumentException($"{bytes.Length} bytes are not whole {dtype} elements, or the destination is too short.");
+        for (int i = 0; i < bytes.Length / size; i++)
         {
             var element = bytes.Slice(i * size, size);
             values[i] = dtype switch
@@ -21,6 +30,5 @@ internal static class TensorDecoding
                 _ => throw new InvalidDataException($"Unsupported tensor dtype {dtype}."),
             };
         }
-        return values;
     }
 }

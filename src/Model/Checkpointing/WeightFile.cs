@@ -74,6 +74,43 @@ public sealed class WeightFile : IDisposable
         return TensorDecoding.ToFloats(descriptor.DType, bytes);
     }
 
+    /// <summary>Streams one parameter as fp32 in pieces (for large tensors; see <see cref="OpenMoE.Model.Network.DeviceWeights.Load(OpenMoE.Runtime.Devices.ComputeDevice, ModelSpecInfo, OpenMoE.Model.Network.TensorStreamer)"/>).</summary>
+    public void Stream(ParameterInfo parameter, OpenMoE.Model.Network.TensorChunkSink sink)
+    {
+        var dtype = _tensors[parameter.Name].DType;
+        int size = dtype.ElementSize();
+        // Pieces need not end on an element boundary (a tensor may continue in the next shard):
+        // the bytes of a split element wait in `pending` for the next piece.
+        var pending = new byte[size];
+        int pendingLength = 0;
+        float[] decoded = [];
+        TensorPieceSink pieces = (_, piece) =>
+        {
+            if (pendingLength > 0)
+            {
+                int take = Math.Min(size - pendingLength, piece.Length);
+                piece[..take].CopyTo(pending.AsSpan(pendingLength));
+                pendingLength += take;
+                piece = piece[take..];
+                if (pendingLength < size)
+                    return;
+                sink([TensorDecoding.ToFloats(dtype, pending)[0]]);
+                pendingLength = 0;
+            }
+            int whole = piece.Length / size * size;
+            if (decoded.Length < whole / size)
+                decoded = new float[whole / size];
+            TensorDecoding.Decode(dtype, piece[..whole], decoded);
+            sink(decoded.AsSpan(0, whole / size));
+            piece[whole..].CopyTo(pending);
+            pendingLength = piece.Length - whole;
+        };
+        if (_checkpoint is not null)
+            _checkpoint.ReadTensorInPieces(parameter.Name, pieces);
+        else
+            _safeTensors!.ReadTensorInPieces(parameter.Name, pieces);
+    }
+
     private static WeightFile OpenSafeTensors(string path, ModelSpecInfo? expectedSpec)
     {
         var set = SafeTensorsSet.Open(path);

@@ -1,3 +1,4 @@
+using OpenMoE.Model.Network;
 using OpenMoE.Model.Specs;
 
 namespace OpenMoE.Model.Initialization;
@@ -14,31 +15,57 @@ public static class WeightInitializer
     // Std of a unit normal truncated to [-2, 2]; variance scaling divides by it (as flax/t5x do).
     private const double TruncatedNormalStd = 0.87962566103423978;
 
+    // Values generated per chunk while streaming: small next to any large tensor.
+    private const int ChunkLength = 1 << 20;
+
     /// <summary>Fresh values for one parameter (row-major, HF shape).</summary>
     public static float[] Create(ModelConfig config, ParameterInfo parameter, ulong seed)
     {
         var values = new float[parameter.Elements];
+        long filled = 0;
+        Stream(config, parameter, seed, chunk =>
+        {
+            chunk.CopyTo(values.AsSpan((int)filled));
+            filled += chunk.Length;
+        });
+        return values;
+    }
+
+    /// <summary>The same values as <see cref="Create"/>, streamed in chunks (for models whose tensors are large).</summary>
+    public static void Stream(ModelConfig config, ParameterInfo parameter, ulong seed, TensorChunkSink sink)
+    {
         var random = new SplitMix64(seed ^ Fnv1a(parameter.Name));
+        var (std, truncated) = Distribution(config, parameter);
+        var chunk = new float[(int)Math.Min(ChunkLength, parameter.Elements)];
+        for (long done = 0; done < parameter.Elements; done += chunk.Length)
+        {
+            var span = chunk.AsSpan(0, (int)Math.Min(chunk.Length, parameter.Elements - done));
+            if (std == 0)
+                span.Fill(1f);
+            else
+                FillNormal(span, random, std, truncated);
+            sink(span);
+        }
+    }
+
+    /// <summary>(standard deviation, truncated) of a parameter's initial values; std 0 means "all ones" (norm weights).</summary>
+    private static (double Std, bool Truncated) Distribution(ModelConfig config, ParameterInfo parameter)
+    {
         switch (parameter.Role)
         {
             case ParameterRole.FinalNorm or ParameterRole.AttentionNorm or ParameterRole.FfnNorm or ParameterRole.ExtraNorm:
-                Array.Fill(values, 1f);
-                break;
+                return (0, false);
             case ParameterRole.Embedding:
                 // A tied embedding doubles as the LM head, where N(0, 1) would give logits of size sqrt(D).
-                FillNormal(values, random, config.TiedEmbeddings ? 1.0 / Math.Sqrt(config.Hidden) : 1.0, truncated: false);
-                break;
+                return (config.TiedEmbeddings ? 1.0 / Math.Sqrt(config.Hidden) : 1.0, false);
             case ParameterRole.Router:
-                FillNormal(values, random, 0.02, truncated: false);
-                break;
+                return (0.02, false);
             default:
                 double std = Math.Sqrt(0.1 / FanIn(parameter)) / TruncatedNormalStd;
                 if (parameter.Role == ParameterRole.Query && config.AttentionScale == AttentionScale.None)
                     std /= Math.Sqrt(config.HeadDim);
-                FillNormal(values, random, std, truncated: true);
-                break;
+                return (std, true);
         }
-        return values;
     }
 
     /// <summary>
@@ -47,7 +74,7 @@ public static class WeightInitializer
     /// </summary>
     private static long FanIn(ParameterInfo parameter) => parameter.Shape.Length == 3 ? parameter.Shape[1] : parameter.Shape[^1];
 
-    private static void FillNormal(float[] values, SplitMix64 random, double std, bool truncated)
+    private static void FillNormal(Span<float> values, SplitMix64 random, double std, bool truncated)
     {
         for (int i = 0; i < values.Length; i++)
         {

@@ -1,9 +1,16 @@
 using ILGPU;
 using ILGPU.Runtime;
+using System.Runtime.InteropServices;
 using OpenMoE.Model.Specs;
 using OpenMoE.Runtime.Devices;
 
 namespace OpenMoE.Model.Network;
+
+/// <summary>Receives the next values of one tensor, in order.</summary>
+public delegate void TensorChunkSink(ReadOnlySpan<float> chunk);
+
+/// <summary>Streams all values of <paramref name="parameter"/>, in order, into <paramref name="sink"/> (any chunk sizes).</summary>
+public delegate void TensorStreamer(ParameterInfo parameter, TensorChunkSink sink);
 
 /// <summary>
 /// Every parameter of one spec in fp32 device buffers, keyed by its Hugging Face name.
@@ -19,22 +26,30 @@ public sealed class DeviceWeights : IDisposable
     public LayerParameters Parameters { get; }
 
     /// <summary>
-    /// Uploads one tensor per parameter, asking <paramref name="source"/> for each (streaming: one host
-    /// tensor alive at a time). A tensor of the wrong length is an <see cref="ArgumentException"/> naming it.
+    /// Uploads every parameter, streaming each tensor's values from <paramref name="source"/> in order
+    /// and in chunks, so loading never holds more than one chunk of a tensor on the host. A tensor
+    /// with the wrong number of values is an <see cref="ArgumentException"/> naming it.
     /// </summary>
-    public static DeviceWeights Load(ComputeDevice device, ModelSpecInfo spec, Func<ParameterInfo, float[]> source)
+    public static DeviceWeights Load(ComputeDevice device, ModelSpecInfo spec, TensorStreamer source)
     {
         var weights = new DeviceWeights(spec);
         try
         {
             foreach (var parameter in spec.Parameters)
             {
-                var data = source(parameter);
-                if (data.LongLength != parameter.Elements)
-                    throw new ArgumentException(
-                        $"Weight '{parameter.Name}' has {data.LongLength:N0} values but spec {spec.Name} needs shape " +
-                        $"[{string.Join(", ", parameter.Shape)}] = {parameter.Elements:N0}. Check that the weights belong to this spec.");
-                weights._buffers[parameter.Name] = device.Upload(data, parameter.Name);
+                var buffer = device.Allocate<float>(parameter.Elements, parameter.Name);
+                weights._buffers[parameter.Name] = buffer;
+                long filled = 0;
+                source(parameter, chunk =>
+                {
+                    if (filled + chunk.Length > parameter.Elements)
+                        throw WrongLength(spec, parameter, $"more than {parameter.Elements:N0}");
+                    ((ArrayView<float>)buffer.View).SubView(filled, chunk.Length)
+                        .CopyFromCPU(ref MemoryMarshal.GetReference(chunk), chunk.Length);
+                    filled += chunk.Length;
+                });
+                if (filled != parameter.Elements)
+                    throw WrongLength(spec, parameter, $"{filled:N0}");
             }
             return weights;
         }
@@ -44,6 +59,14 @@ public sealed class DeviceWeights : IDisposable
             throw;
         }
     }
+
+    /// <summary>Uploads every parameter from whole host arrays (small models and tests).</summary>
+    public static DeviceWeights Load(ComputeDevice device, ModelSpecInfo spec, Func<ParameterInfo, float[]> source) =>
+        Load(device, spec, (parameter, sink) => sink(source(parameter)));
+
+    private static ArgumentException WrongLength(ModelSpecInfo spec, ParameterInfo parameter, string got) => new(
+        $"Weight '{parameter.Name}' has {got} values but spec {spec.Name} needs shape " +
+        $"[{string.Join(", ", parameter.Shape)}] = {parameter.Elements:N0}. Check that the weights belong to this spec.");
 
     /// <summary>The whole tensor <paramref name="parameter"/>.</summary>
     public ArrayView<float> this[ParameterInfo parameter] => _buffers[parameter.Name].View;

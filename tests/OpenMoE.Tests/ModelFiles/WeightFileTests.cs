@@ -67,6 +67,22 @@ public sealed class WeightFileTests(CpuDeviceFixture fixture) : IClassFixture<Cp
     }
 
     [Fact]
+    public void Streaming_a_tensor_split_across_shards_gives_the_same_values()
+    {
+        string checkpoint = Path.Combine(_root, "sharded");
+        // 1000-byte shards split tensors at arbitrary byte offsets, also inside an element.
+        ModelCheckpoint.Save(checkpoint, Tiny, p => WeightInitializer.Create(Tiny.Config, p, 4), CheckpointMetadata.Now(0),
+            options: new CheckpointWriteOptions { MaxShardBytes = 1000 });
+        using var file = WeightFile.Open(checkpoint, Tiny);
+        foreach (var parameter in Tiny.Parameters.Take(6))
+        {
+            var streamed = new List<float>();
+            file.Stream(parameter, chunk => streamed.AddRange(chunk.ToArray()));
+            Assert.Equal(WeightInitializer.Create(Tiny.Config, parameter, 4), streamed);
+        }
+    }
+
+    [Fact]
     public void Bf16_and_fp16_tensors_widen_exactly()
     {
         // 1.5 = 0x3FC0 in bf16 and 0x3E00 in fp16; -2 = 0xC000 in both.
