@@ -4,7 +4,7 @@ namespace OpenMoE.Model.Analysis;
 public sealed record AnalysisOptions
 {
     /// <summary>Batches per data set (and per checkpoint).</summary>
-    public int Batches { get; init; } = 8;
+    public int Batches { get; init; } = 4;
     /// <summary>Rows per batch B (the whole batch is one routing group, as in OpenMoE).</summary>
     public int BatchSize { get; init; } = 8;
     /// <summary>Sequence length T (at most the spec's context length).</summary>
