@@ -8,7 +8,7 @@ namespace OpenMoE.Model.Analysis;
 /// <list type="bullet">
 /// <item>context-independent specialization reproduces when, averaged over MoE layers, the token-id
 /// spread is at least 1.5x the position-id spread and at least 2x its uniform baseline;</item>
-/// <item>early routing learning reproduces when the earliest checkpoint at no more than half of the
+/// <item>early routing learning reproduces when the latest checkpoint at no more than half of the
 /// final step already agrees with the final top-1 expert on at least half of the tokens and at least
 /// twice as often as chance (needs two or more checkpoints with steps);</item>
 /// <item>drop towards the end reproduces when the last position bucket drops more than the first on
@@ -52,7 +52,8 @@ public static class Findings
         var earlyOnes = checkpoints[..^1].Where(g => finalStep is > 0 && g.First().Step is long s && s <= finalStep / 2).ToArray();
         if (earlyOnes.Length == 0)
             return new(name, NotMeasured, "No checkpoint with a known step at or before half of the final step; include an early checkpoint.");
-        var earliest = earlyOnes.FirstOrDefault(g => g.First().Step > 0) ?? earlyOnes[^1];
+        // The latest checkpoint within the first half: "early" means by half of training, not at step 1.
+        var earliest = earlyOnes[^1];
         double agreement = earliest.Average(p => p.Agreement), chance = earliest.Average(p => p.Chance);
         long step = earliest.First().Step!.Value;
         bool holds = agreement >= 0.5 && agreement >= 2 * chance;

@@ -56,8 +56,11 @@ public static class ReproductionDocument
         md.Line("| | paper | here |");
         md.Line("|---|---|---|");
         md.Line($"| scale | OpenMoE-8B/32E (and Base/16E, 34B/32E), hundreds of billions to over a trillion training tokens | {run.Spec}: {run.Experts} experts, {run.MoeLayers.Count} MoE layers{(training.Length > 0 ? "; " + training : "")} |");
-        md.Line($"| tokenizer | umT5 SentencePiece, 256k ids | {run.Tokenizer} (byte-level unless a SentencePiece model was given: a token is one UTF-8 byte, so 'token id' means 'byte') |");
-        md.Line("| data | RedPajama and The Stack (code share 52.25%, later 15%); instruction data: MT-Bench-style conversations | the bundled multi-domain corpus (`data/corpus`: Brown-corpus prose, UDHR in 30+ languages, this repository's C#, generated math), instruction data: its held-out templated instructions |");
+        string byteLevel = run.Tokenizer.StartsWith(nameof(Tokenization.ByteTokenizer), StringComparison.Ordinal)
+            ? ": byte-level, a token is one UTF-8 byte, so 'token id' means 'byte value'"
+            : "";
+        md.Line($"| tokenizer | umT5 SentencePiece, about 256k ids | {run.Tokenizer}{byteLevel} |");
+        md.Line("| data | RedPajama and The Stack (code share 52.25%, later 15%); instruction-following conversations for the drop comparison | the bundled multi-domain corpus (`data/corpus`: Brown-corpus prose, UDHR in 30+ languages, this repository's C#, generated math), instruction data: its held-out templated instructions |");
         md.Line($"| drop setting | training capacity factor 1.25, T5X rule, groups of whole batches | {report.Drops.CapacityRule} rule, factor {report.Drops.CapacityFactor}, {report.Drops.TokensPerGroup} tokens per group |");
         md.Line();
         md.Line("Small models trained briefly on little data need not behave like the paper's: a verdict of *does not reproduce* here is a measurement at this scale, not a claim about the paper.");

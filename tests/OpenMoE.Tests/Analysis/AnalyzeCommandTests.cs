@@ -37,12 +37,13 @@ public sealed class AnalyzeCommandTests : IDisposable
         Device = "cpu",
     };
 
-    // Fake checkpoints "name@step": random weights of the named spec, seeded by the step.
+    // Fake checkpoints "spec@step#seed": random weights of the spec (seed defaults to the step).
     private static AnalysisModelSource OpenFake(string path)
     {
-        var parts = path.Split('@');
+        var parts = path.Split('@', '#');
         long step = long.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture);
-        return AnalysisModelSource.RandomInit(ModelSpecs.Find(parts[0]), (int)step) with { Label = path, Step = step };
+        int seed = parts.Length > 2 ? int.Parse(parts[2], System.Globalization.CultureInfo.InvariantCulture) : (int)step;
+        return AnalysisModelSource.RandomInit(ModelSpecs.Find(parts[0]), seed) with { Label = path, Step = step };
     }
 
     [Fact]
@@ -76,8 +77,9 @@ public sealed class AnalyzeCommandTests : IDisposable
         var reproduction = Path.Combine(_out, "docs", "reproduction.md");
         var args = Arguments(initSeed: null) with
         {
-            Checkpoints = ["OpenMoE-Tiny@200", "OpenMoE-Tiny@50"],
-            Checkpoint = "OpenMoE-Tiny@400",
+            // Out of order on purpose; step 200 has the final weights, step 50 others.
+            Checkpoints = ["OpenMoE-Tiny@200#7", "OpenMoE-Tiny@50"],
+            Checkpoint = "OpenMoE-Tiny@400#7",
             Output = Path.Combine(_out, "analysis"),
             Reproduction = reproduction,
             TrainingNote = "none (random weights in a test)",
@@ -88,8 +90,11 @@ public sealed class AnalyzeCommandTests : IDisposable
         var report = AnalysisJson.Deserialize(File.ReadAllText(Path.Combine(_out, "analysis", AnalysisWriter.JsonFile)));
         Assert.True(report.EarlyLearning.Available);
         Assert.Equal([50L, 200L, 400L], report.Run.Models.Select(m => m.Step!.Value));
-        Assert.All(report.EarlyLearning.Points.Where(p => p.Checkpoint == 2), p => Assert.Equal(1.0, p.Agreement));
-        Assert.All(report.EarlyLearning.Points.Where(p => p.Checkpoint < 2), p => Assert.InRange(p.Agreement, 0.0, 0.999));
+        Assert.All(report.EarlyLearning.Points.Where(p => p.Checkpoint >= 1), p => Assert.Equal(1.0, p.Agreement));
+        Assert.All(report.EarlyLearning.Points.Where(p => p.Checkpoint == 0), p => Assert.InRange(p.Agreement, 0.0, 0.9));
+        // Same weights, same data: identical chance levels from the streamed pass and from the final counts.
+        var chance = report.EarlyLearning.Points.Where(p => p.Checkpoint >= 1).GroupBy(p => p.Layer).ToArray();
+        Assert.All(chance, layer => Assert.Equal(layer.First().Chance, layer.Last().Chance, 9));
         Assert.All(report.EarlyLearning.ChosenTokens, t => Assert.Equal(3, t.Distributions.Length));
         Assert.True(File.Exists(Path.Combine(_out, "analysis", "early_agreement.png")));
         var document = File.ReadAllText(reproduction);
