@@ -64,6 +64,24 @@ public class TokenSpecializationTests
     }
 
     [Fact]
+    public void A_uniformly_random_trace_sits_at_the_baseline_for_token_ids_and_positions()
+    {
+        // 400 ids x 16 occurrences over rows of 32 positions, E = 8, K = 2, experts drawn uniformly.
+        const int experts = 8, topK = 2, time = 32;
+        var random = new Random(11);
+        var ids = Enumerable.Range(0, 400).SelectMany(id => Enumerable.Repeat(id, 16)).OrderBy(_ => random.Next()).ToArray();
+        var choices = ids.SelectMany(_ => Enumerable.Range(0, experts).OrderBy(_ => random.Next()).Take(topK)).ToArray();
+        var accumulator = new TokenSpecializationAccumulator([1], experts, topK, time);
+        accumulator.Add(RoutingBatch.Synthetic(ids, time, SyntheticTraces.TopK(experts, topK, choices)));
+
+        var layer = accumulator.Results(1, Tokenizer, 1)[0];
+        Assert.Equal(0.25, layer.TokenBaseline, 12);                        // sqrt(1/16)
+        Assert.Equal(Math.Sqrt(1.0 / 200), layer.PositionBaseline, 12);      // 6400 tokens / 32 positions
+        Assert.InRange(layer.TokenSpreadTopK / layer.TokenBaseline, 0.93, 1.07);
+        Assert.InRange(layer.PositionSpreadTopK / layer.PositionBaseline, 0.8, 1.2);
+    }
+
+    [Fact]
     public void Rare_ids_and_padding_are_left_out()
     {
         int[] tokens = [0, 7, 7, 5];
