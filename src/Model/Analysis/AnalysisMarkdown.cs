@@ -98,7 +98,7 @@ public static class AnalysisMarkdown
         md.Line();
         md.Line("Each heatmap cell is how much more (above 1) or less (below 1) an expert is used on tokens of one label than on all tokens. " +
                 "A row of ones means tokens of that label are routed like everything else; the *deviation* column below (total variation distance, " +
-                "0 to 1) sums up how differently a label is routed. The paper saw clear domain preferences (e.g. code, math) and weaker ones by language.");
+                "0 to 1) sums up how differently a label is routed. In the paper, some domains (code in particular) were routed noticeably differently from general text.");
         md.Line();
         foreach (var (kind, tables) in new[] { ("domain", labels.Domain), ("language", labels.Language), ("position", labels.Position) })
         {

@@ -103,5 +103,6 @@ public class TokenSpecializationTests
         Assert.Equal("\\n", TokenText.Of(tokenizer, tokenizer.Encode("\n")[0]));
         Assert.Equal("a", TokenText.Of(tokenizer, tokenizer.Encode("a")[0]));
         Assert.Equal("<pad>", TokenText.Of(tokenizer, tokenizer.PadId));
+        Assert.Equal("<0xC3>", TokenText.Of(tokenizer, tokenizer.Encode("é")[0]));   // a lead byte alone is not UTF-8
     }
 }
