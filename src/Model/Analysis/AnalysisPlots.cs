@@ -146,7 +146,9 @@ public static class AnalysisPlots
             line.LineWidth = 2;
         }
         plot.ShowLegend(Alignment.UpperLeft);
-        plot.Axes.Margins(bottom: 0);
+        // From zero, so the rise towards the end reads at its true size.
+        double highest = drops.DataSets.SelectMany(d => d.MeanByBucket).DefaultIfEmpty(0).Max() * 100;
+        plot.Axes.SetLimitsY(0, highest > 0 ? highest * 1.25 : 1);
         plot.Title(drops.Dropless
             ? "Dropless routing: no assignment is ever dropped"
             : string.Create(CultureInfo.InvariantCulture,

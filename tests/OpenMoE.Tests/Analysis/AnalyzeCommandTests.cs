@@ -123,10 +123,12 @@ public sealed class AnalyzeCommandTests : IDisposable
         Assert.Contains("--seq must lie in 16..256", Run(Arguments() with { Options = Small with { SequenceLength = 512 } }).Output);
     }
 
-    [Fact]
-    public void A_dropless_spec_reports_zero_drops_and_says_why()
+    [Theory]
+    [InlineData("Mixtral-Tiny")]
+    [InlineData("DeepSeekMoE-Tiny")]
+    public void A_dropless_spec_reports_zero_drops_and_says_why(string spec)
     {
-        var (exitCode, output) = Run(Arguments(spec: "Mixtral-Tiny") with { Options = Small with { Batches = 1 } });
+        var (exitCode, output) = Run(Arguments(spec: spec) with { Options = Small with { Batches = 1 } });
 
         Assert.True(exitCode == 0, output);
         var report = AnalysisJson.Deserialize(File.ReadAllText(Path.Combine(_out, AnalysisWriter.JsonFile)));
