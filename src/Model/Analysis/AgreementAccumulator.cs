@@ -44,9 +44,17 @@ public sealed class AgreementAccumulator
         }
     }
 
-    /// <summary>One point per MoE layer for checkpoint <paramref name="checkpoint"/>.</summary>
-    public IEnumerable<AgreementPoint> Results(int checkpoint, ModelLabel model) => _layers.Select((layer, m) => new AgreementPoint(
+    /// <summary>
+    /// One point per MoE layer for checkpoint <paramref name="checkpoint"/>; <paramref name="tokenIdAgreement"/>
+    /// gives each layer's token-id agreement (see <see cref="TokenIdAgreement"/>), by MoE layer index.
+    /// </summary>
+    public IEnumerable<AgreementPoint> Results(int checkpoint, ModelLabel model, Func<int, double> tokenIdAgreement) => _layers.Select((layer, m) => new AgreementPoint(
         checkpoint, model.Label, model.Step, layer,
         _tokens == 0 ? 0 : (double)_matches[m] / _tokens,
-        _tokens == 0 ? 0 : Enumerable.Range(0, _experts).Sum(e => (double)_mine[m][e] / _tokens * _final[m][e] / _tokens)));
+        _tokens == 0 ? 0 : Enumerable.Range(0, _experts).Sum(e => (double)_mine[m][e] / _tokens * _final[m][e] / _tokens),
+        tokenIdAgreement(m)));
+
+    /// <summary>Fraction of the final checkpoint's token ids whose most frequent top-1 expert is the same in <paramref name="mine"/> (ids missing there count as disagreeing).</summary>
+    public static double TokenIdAgreement(IReadOnlyDictionary<int, int> mine, IReadOnlyDictionary<int, int> final) =>
+        final.Count == 0 ? 0 : (double)final.Count(p => mine.TryGetValue(p.Key, out var e) && e == p.Value) / final.Count;
 }

@@ -134,10 +134,12 @@ public static class AnalysisMarkdown
             md.Line();
             return;
         }
-        md.Line("| checkpoint | step | layer | agreement with final | chance |");
-        md.Line("|---|---|---|---|---|");
+        md.Line("*Token ids agreeing* counts token ids instead of occurrences: the share of ids whose most frequent first-choice expert is the final one.");
+        md.Line();
+        md.Line("| checkpoint | step | layer | tokens agreeing with final | chance | token ids agreeing |");
+        md.Line("|---|---|---|---|---|---|");
         foreach (var p in early.Points)
-            md.Line($"| {Escape(p.Label)} | {p.Step?.ToString(CultureInfo.InvariantCulture) ?? "?"} | {p.Layer} | {100 * p.Agreement:F1}% | {100 * p.Chance:F1}% |");
+            md.Line($"| {Escape(p.Label)} | {p.Step?.ToString(CultureInfo.InvariantCulture) ?? "?"} | {p.Layer} | {100 * p.Agreement:F1}% | {100 * p.Chance:F1}% | {100 * p.TokenIdAgreement:F1}% |");
         md.Line();
         md.Image("early_agreement", "top-1 agreement with the final checkpoint");
         md.Line("Top-1 experts of the most frequent tokens at each checkpoint:");

@@ -102,7 +102,11 @@ public sealed record EarlyLearning(bool Available, IReadOnlyList<AgreementPoint>
 /// <param name="Layer">Decoder layer index.</param>
 /// <param name="Agreement">Fraction of text-token occurrences whose top-1 expert equals the final checkpoint's.</param>
 /// <param name="Chance">Agreement two independent routings with these top-1 expert shares would have: sum_e p_e q_e.</param>
-public sealed record AgreementPoint(int Checkpoint, string Label, long? Step, int Layer, double Agreement, double Chance);
+/// <param name="TokenIdAgreement">
+/// Fraction of token ids (seen at least min-count times) whose most frequent top-1 expert is the same
+/// as at the final checkpoint: the token-id -> expert mapping itself.
+/// </param>
+public sealed record AgreementPoint(int Checkpoint, string Label, long? Step, int Layer, double Agreement, double Chance, double TokenIdAgreement);
 
 /// <summary>One chosen token's top-1 distribution over experts per checkpoint, in one layer.</summary>
 /// <param name="Id">Token id.</param>

@@ -108,7 +108,8 @@ public static class RoutingAnalysis
                     Step(checkpoint.Label);
                 }
             }
-            points.AddRange(agreement.Results(c, Label(checkpoint)));
+            points.AddRange(agreement.Results(c, Label(checkpoint), m => AgreementAccumulator.TokenIdAgreement(
+                counts.MostFrequentTop1(m, options.MinCount), tokens.MostFrequentTop1(m, options.MinCount))));
             AddDistributions(counts);
         }
         AddDistributions(tokens);
@@ -153,7 +154,7 @@ public static class RoutingAnalysis
                 for (int e = 0; e < experts; e++)
                     shares[e] += distribution[e] * count / total;
             }
-            return new AgreementPoint(index, label.Label, label.Step, layer, 1.0, shares.Sum(s => s * s));
+            return new AgreementPoint(index, label.Label, label.Step, layer, 1.0, shares.Sum(s => s * s), 1.0);
         });
     }
 

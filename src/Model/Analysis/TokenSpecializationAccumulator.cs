@@ -72,6 +72,15 @@ public sealed class TokenSpecializationAccumulator
         return result;
     }
 
+    /// <summary>
+    /// The most frequent top-1 expert (ties: lower index) of every token id seen at least
+    /// <paramref name="minCount"/> times, in MoE layer index <paramref name="moeIndex"/>.
+    /// </summary>
+    public IReadOnlyDictionary<int, int> MostFrequentTop1(int moeIndex, int minCount) =>
+        _layers[moeIndex].Tokens.Where(p => p.Value.Occurrences >= minCount).ToDictionary(
+            p => p.Key,
+            p => Array.IndexOf(p.Value.Top1, p.Value.Top1.Max()));
+
     /// <summary>The per-layer figures, for ids seen at least <paramref name="minCount"/> times.</summary>
     public IReadOnlyList<TokenSpecializationLayer> Results(int minCount, ITokenizer tokenizer, int topTokensPerExpert) =>
         _layers.Select(layer => Result(layer, minCount, tokenizer, topTokensPerExpert)).ToArray();

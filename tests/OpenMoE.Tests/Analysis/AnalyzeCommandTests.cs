@@ -90,7 +90,7 @@ public sealed class AnalyzeCommandTests : IDisposable
         var report = AnalysisJson.Deserialize(File.ReadAllText(Path.Combine(_out, "analysis", AnalysisWriter.JsonFile)));
         Assert.True(report.EarlyLearning.Available);
         Assert.Equal([50L, 200L, 400L], report.Run.Models.Select(m => m.Step!.Value));
-        Assert.All(report.EarlyLearning.Points.Where(p => p.Checkpoint >= 1), p => Assert.Equal(1.0, p.Agreement));
+        Assert.All(report.EarlyLearning.Points.Where(p => p.Checkpoint >= 1), p => Assert.Equal((1.0, 1.0), (p.Agreement, p.TokenIdAgreement)));
         Assert.All(report.EarlyLearning.Points.Where(p => p.Checkpoint == 0), p => Assert.InRange(p.Agreement, 0.0, 0.9));
         // Same weights, same data: identical chance levels from the streamed pass and from the final counts.
         var chance = report.EarlyLearning.Points.Where(p => p.Checkpoint >= 1).GroupBy(p => p.Layer).ToArray();

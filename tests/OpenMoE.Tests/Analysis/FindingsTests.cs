@@ -12,7 +12,7 @@ public class FindingsTests
     private static DropDataSet Set(string name, double first, double last) => new(name, 100, (first + last) / 2, [first, last], []);
 
     private static EarlyLearning Early(params (long Step, double Agreement, double Chance)[] checkpoints) =>
-        new(true, checkpoints.Select((c, i) => new AgreementPoint(i, $"step {c.Step}", c.Step, 1, c.Agreement, c.Chance)).ToArray(), []);
+        new(true, checkpoints.Select((c, i) => new AgreementPoint(i, $"step {c.Step}", c.Step, 1, c.Agreement, c.Chance, c.Agreement)).ToArray(), []);
 
     private static IReadOnlyList<Finding> All(TokenSpecializationLayer spread, EarlyLearning early, DropAnalysis drops) =>
         Findings.From([spread], early, drops, "instruction");
