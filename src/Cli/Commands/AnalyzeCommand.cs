@@ -67,7 +67,7 @@ public static class AnalyzeCommand
             Reproduction = parse.GetValue(reproduction),
             TrainingNote = parse.GetValue(training)!,
             GeneratedBy = parse.GetValue(generatedBy) ?? "openmoe " + string.Join(" ", parse.Tokens.Select(t => t.Value)),
-        }, AnsiConsole.Console, openCheckpoint));
+        }, AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(parse.InvocationConfiguration.Output) }), openCheckpoint));
         return command;
     }
 
@@ -77,10 +77,10 @@ public static class AnalyzeCommand
         try
         {
             var models = Models(args, openCheckpoint);
-            var dataSpec = DataSpec.Load(args.Data);
             var spec = models[^1].Spec;
-            var tokens = Tokenizers.Open(args.Tokenizer, spec.Config.Vocab);
             args.Options.Validated(spec.Config.ContextLength);
+            var dataSpec = DataSpec.Load(args.Data);
+            var tokens = Tokenizers.Open(args.Tokenizer, spec.Config.Vocab);
             using var computeDevice = DeviceFactory.Create(DeviceFactory.Parse(args.Device));
             console.MarkupLineInterpolated($"analyzing {spec.Name} ({models.Count} model(s)) on {args.Data} with {computeDevice.Description}");
             var report = console.Progress()

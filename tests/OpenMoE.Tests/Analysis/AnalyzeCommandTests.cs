@@ -140,6 +140,29 @@ public sealed class AnalyzeCommandTests : IDisposable
         Assert.Contains("**This spec is dropless**", File.ReadAllText(Path.Combine(_out, AnalysisWriter.MarkdownFile)));
     }
 
+    [Fact]
+    public void The_root_command_parses_analyze_options_and_reports_bad_values()
+    {
+        static (int ExitCode, string Output) Invoke(params string[] args)
+        {
+            var output = new StringWriter();
+            var exitCode = OpenMoE.Cli.Program.CreateRootCommand().Parse(args)
+                .Invoke(new System.CommandLine.InvocationConfiguration { Output = output, Error = output });
+            return (exitCode, output.ToString());
+        }
+
+        var help = Invoke("analyze", "--help");
+        Assert.Equal(0, help.ExitCode);
+        Assert.Contains("--init-seed", help.Output);
+        Assert.Contains("--checkpoints", help.Output);
+        var unknownSpec = Invoke("analyze", "--init-seed", "1", "--spec", "No-Such-Spec", "--device", "cpu");
+        Assert.Equal(1, unknownSpec.ExitCode);
+        Assert.Contains("No-Such-Spec", unknownSpec.Output);
+        var tooLong = Invoke("analyze", "--init-seed", "1", "--spec", "OpenMoE-Tiny", "--seq", "999", "--device", "cpu");
+        Assert.Equal(1, tooLong.ExitCode);
+        Assert.Contains("--seq must lie in 16..256", tooLong.Output);
+    }
+
     public void Dispose()
     {
         if (Directory.Exists(_out))
