@@ -25,6 +25,7 @@ public static class Program
         root.Subcommands.Add(ConvertCommand.Create());
         root.Subcommands.Add(InitCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
+        root.Subcommands.Add(AnalyzeCommand.Create(OpenMoE.Model.Analysis.AnalysisModelSource.FromWeights));
         return root;
     }
 }

@@ -1,0 +1,159 @@
+using System.CommandLine;
+using System.Globalization;
+using OpenMoE.Model.Analysis;
+using OpenMoE.Model.Data;
+using OpenMoE.Model.Specs;
+using OpenMoE.Model.Tokenization;
+using OpenMoE.Runtime.Devices;
+using Spectre.Console;
+
+namespace OpenMoE.Cli.Commands;
+
+/// <summary>
+/// <c>openmoe analyze</c>: the routing analysis of a model (or several checkpoints of one run) on a
+/// data spec, written as <c>analysis.json</c>, PNG plots and <c>report.md</c>; optionally also the
+/// reproduction document. Models come from checkpoints (through a <see cref="CheckpointOpener"/>)
+/// or, with <c>--init-seed</c>, from a random initialisation of <c>--spec</c>.
+/// </summary>
+public static class AnalyzeCommand
+{
+    /// <summary>Builds the command; <paramref name="openCheckpoint"/> loads checkpoints (null: only --init-seed works).</summary>
+    public static Command Create(CheckpointOpener? openCheckpoint = null)
+    {
+        var checkpoint = new Option<string?>("--checkpoint") { Description = "The (final) checkpoint to analyse." };
+        var checkpoints = new Option<string[]>("--checkpoints") { Description = "Earlier checkpoints of the same run, for early routing learning (the last one, or --checkpoint, is the final one).", AllowMultipleArgumentsPerToken = true };
+        var initSeed = new Option<int?>("--init-seed") { Description = "Analyse a randomly initialised model of --spec with this seed instead of a checkpoint." };
+        var spec = new Option<string?>("--spec") { Description = "Model spec (required with --init-seed; with checkpoints it must match theirs)." };
+        var data = new Option<string>("--data") { Description = "Data spec file or directory with corpus.json.", DefaultValueFactory = _ => "data/corpus" };
+        var batches = new Option<int>("--batches") { Description = "Batches per data set and checkpoint.", DefaultValueFactory = _ => 4 };
+        var batch = new Option<int>("--batch") { Description = "Rows per batch B.", DefaultValueFactory = _ => 8 };
+        var seq = new Option<int>("--seq") { Description = "Sequence length T.", DefaultValueFactory = _ => 256 };
+        var seed = new Option<ulong>("--seed") { Description = "Data pipeline seed.", DefaultValueFactory = _ => 1UL };
+        var minCount = new Option<int>("--min-count") { Description = "Leave out token ids seen fewer times.", DefaultValueFactory = _ => 8 };
+        var buckets = new Option<int>("--position-buckets") { Description = "Equal-width position buckets.", DefaultValueFactory = _ => 8 };
+        var capacityFactor = new Option<double?>("--capacity-factor") { Description = "Capacity factor (default: the spec's training factor)." };
+        var tokenizer = new Option<string?>("--tokenizer") { Description = "SentencePiece model file (default: the byte tokenizer)." };
+        var output = new Option<string>("--out") { Description = "Output folder.", DefaultValueFactory = _ => "analysis" };
+        var device = new Option<string>("--device") { Description = "auto, cuda or cpu.", DefaultValueFactory = _ => "auto" };
+        var reproduction = new Option<string?>("--reproduction") { Description = "Also write the reproduction document (e.g. docs/reproduction.md)." };
+        var training = new Option<string>("--training-note") { Description = "How the checkpoints were trained, for the reproduction document.", DefaultValueFactory = _ => "" };
+        var generatedBy = new Option<string?>("--generated-by") { Description = "Command named in the reproduction document as the one that regenerates it." };
+
+        var command = new Command("analyze", "Routing analysis: token/position/domain specialization, early routing learning, drop towards the end.")
+        {
+            checkpoint, checkpoints, initSeed, spec, data, batches, batch, seq, seed, minCount, buckets, capacityFactor,
+            tokenizer, output, device, reproduction, training, generatedBy,
+        };
+        command.SetAction(parse => Run(new AnalyzeArguments
+        {
+            Checkpoint = parse.GetValue(checkpoint),
+            Checkpoints = parse.GetValue(checkpoints) ?? [],
+            InitSeed = parse.GetValue(initSeed),
+            Spec = parse.GetValue(spec),
+            Data = parse.GetValue(data)!,
+            Options = new AnalysisOptions
+            {
+                Batches = parse.GetValue(batches),
+                BatchSize = parse.GetValue(batch),
+                SequenceLength = parse.GetValue(seq),
+                Seed = parse.GetValue(seed),
+                MinCount = parse.GetValue(minCount),
+                PositionBuckets = parse.GetValue(buckets),
+                CapacityFactor = parse.GetValue(capacityFactor),
+            },
+            Tokenizer = parse.GetValue(tokenizer),
+            Output = parse.GetValue(output)!,
+            Device = parse.GetValue(device)!,
+            Reproduction = parse.GetValue(reproduction),
+            TrainingNote = parse.GetValue(training)!,
+            GeneratedBy = parse.GetValue(generatedBy) ?? "openmoe " + string.Join(" ", parse.Tokens.Select(t => t.Value)),
+        }, AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(parse.InvocationConfiguration.Output) }), openCheckpoint));
+        return command;
+    }
+
+    /// <summary>Runs the analysis; returns the exit code (0 done, 1 bad input or failure, with the reason printed).</summary>
+    internal static int Run(AnalyzeArguments args, IAnsiConsole console, CheckpointOpener? openCheckpoint)
+    {
+        try
+        {
+            var models = Models(args, openCheckpoint);
+            var spec = models[^1].Spec;
+            args.Options.Validated(spec.Config.ContextLength);
+            var dataSpec = DataSpec.Load(args.Data);
+            var tokens = Tokenizers.Open(args.Tokenizer, spec.Config.Vocab);
+            using var computeDevice = DeviceFactory.Create(DeviceFactory.Parse(args.Device));
+            console.MarkupLineInterpolated($"analyzing {spec.Name} ({models.Count} model(s)) on {args.Data} with {computeDevice.Description}");
+            var report = console.Progress()
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+                .Start(context =>
+                {
+                    var task = context.AddTask("forward passes");
+                    return RoutingAnalysis.Run(models, dataSpec, args.Data, tokens, args.Options, computeDevice, p =>
+                    {
+                        task.MaxValue = p.Total;
+                        task.Value = p.Done;
+                        task.Description = Markup.Escape(p.Stage);
+                    });
+                });
+            var written = AnalysisWriter.Write(report, args.Output);
+            if (args.Reproduction is { } reproductionPath)
+                written = [.. written, WriteReproduction(report, args, reproductionPath)];
+            foreach (var finding in report.Findings)
+                console.MarkupLineInterpolated($"[bold]{finding.Name}[/]: {finding.Verdict}");
+            console.MarkupLineInterpolated($"wrote {written.Count} files to {args.Output} in {report.Run.Seconds.ToString("F1", CultureInfo.InvariantCulture)} s (report: {Path.Combine(args.Output, AnalysisWriter.MarkdownFile)})");
+            return 0;
+        }
+        catch (Exception ex) when (ex is ArgumentException or FileNotFoundException or InvalidDataException or DeviceUnavailableException
+            or KeyNotFoundException or OpenMoE.Runtime.Checkpoints.CheckpointException)
+        {
+            console.MarkupLineInterpolated($"[red]error:[/] {ex.Message}");
+            return 1;
+        }
+    }
+
+    private static IReadOnlyList<AnalysisModelSource> Models(AnalyzeArguments args, CheckpointOpener? openCheckpoint)
+    {
+        var paths = args.Checkpoints.Concat(args.Checkpoint is null ? [] : [args.Checkpoint]).ToArray();
+        var expected = args.Spec is null ? null : ModelSpecs.Find(args.Spec);
+        if (args.InitSeed is int initSeed)
+        {
+            if (paths.Length > 0)
+                throw new ArgumentException("Use either --init-seed or checkpoints (--checkpoint/--checkpoints), not both.");
+            return [AnalysisModelSource.RandomInit(expected ?? throw new ArgumentException("--init-seed needs --spec NAME (see `openmoe specs`)."), initSeed)];
+        }
+        if (paths.Length == 0)
+            throw new ArgumentException("Nothing to analyse: pass --checkpoint PATH (and --checkpoints for earlier ones), or --init-seed N --spec NAME for a random model.");
+        if (openCheckpoint is null)
+            throw new ArgumentException("This build of openmoe cannot load checkpoints yet; use --init-seed N --spec NAME.");
+        var sources = paths.Select(path => openCheckpoint(path)).ToArray();
+        AnalysisModelSource.CheckSameSpec(sources, expected ?? sources[^1].Spec);
+        return sources;
+    }
+
+    private static string WriteReproduction(AnalysisReport report, AnalyzeArguments args, string path)
+    {
+        var directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        Directory.CreateDirectory(directory);
+        var prefix = Path.GetRelativePath(directory, Path.GetFullPath(args.Output)).Replace('\\', '/') + "/";
+        var plots = Directory.GetFiles(args.Output, "*.png").ToDictionary(f => Path.GetFileNameWithoutExtension(f), f => Path.GetFileName(f), StringComparer.Ordinal);
+        File.WriteAllText(path, ReproductionDocument.Render(report, plots, prefix, args.GeneratedBy, args.TrainingNote));
+        return path;
+    }
+}
+
+/// <summary>Parsed arguments of <c>openmoe analyze</c>.</summary>
+internal sealed record AnalyzeArguments
+{
+    public string? Checkpoint { get; init; }
+    public string[] Checkpoints { get; init; } = [];
+    public int? InitSeed { get; init; }
+    public string? Spec { get; init; }
+    public required string Data { get; init; }
+    public required AnalysisOptions Options { get; init; }
+    public string? Tokenizer { get; init; }
+    public required string Output { get; init; }
+    public string Device { get; init; } = "auto";
+    public string? Reproduction { get; init; }
+    public string TrainingNote { get; init; } = "";
+    public string GeneratedBy { get; init; } = "openmoe analyze";
+}
