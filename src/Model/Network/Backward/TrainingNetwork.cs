@@ -31,7 +31,9 @@ public sealed class TrainingNetwork : IDisposable
     private readonly (ArrayView<float> W, ArrayView<float> G) _embedding, _finalNorm;
     private readonly (Projection W, Projection G) _head;
     private readonly int[] _tokenCounts;
-    private readonly int[] _groupIds, _groupStarts, _groupPositions;
+    private readonly int[] _groupIds, _groupStarts;
+    private int[] _groupPositions = [];
+    private float[] _hostLogits = [];
     private readonly List<MoeLayerState> _moeStates = [];
 
     /// <summary>Builds the training network over <paramref name="weights"/> (which it then owns) on <paramref name="device"/>.</summary>
@@ -56,7 +58,6 @@ public sealed class TrainingNetwork : IDisposable
         _tokenCounts = new int[config.Vocab];
         _groupIds = new int[config.Vocab];
         _groupStarts = new int[config.Vocab + 1];
-        _groupPositions = [];
     }
 
     /// <summary>The spec trained.</summary>
@@ -191,6 +192,7 @@ public sealed class TrainingNetwork : IDisposable
         int d = config.Hidden, e = config.Experts, k = config.TopK;
         var logits = _ws.Get<float>(p + "moe.logits", (long)n * e);
         layer.Router.W.Apply(_gemm, h, logits, n);
+        CheckFinite(logits, layer.Index);
         var topK = _router.ChooseTopK(logits, n, e, k, options.Gating);
         var routing = _router.Assign(topK.Choices.View, topK.ChoiceProbabilities.View, n, options);
         var state = new MoeLayerState(topK, routing, routing.ExpertGroupOffsets.GetAsArray1D(), n / routing.TokensPerGroup);
@@ -339,9 +341,28 @@ public sealed class TrainingNetwork : IDisposable
         return new MoeLayerStep(layer, lb, z, (double)droppedTotal / ((long)n * k), load, dropped);
     }
 
+    /// <summary>
+    /// Routing NaN logits would pick no valid expert; stop first. Router logits are small (N*E), so
+    /// this host check is cheap, and the MoE forward synchronises here anyway.
+    /// </summary>
+    private void CheckFinite(ArrayView<float> logits, int layer)
+    {
+        if (_hostLogits.Length < logits.Length)
+            _hostLogits = new float[logits.Length];
+        var host = _hostLogits.AsSpan(0, (int)logits.Length);
+        logits.CopyToCPU(host);
+        foreach (float value in host)
+        {
+            if (!float.IsFinite(value))
+                throw new NonFiniteValuesException($"Router logits of layer {layer} are NaN or infinite.");
+        }
+    }
+
     private void EmbeddingBackward(int[] tokens, ArrayView<float> dx, int n, int d, int v)
     {
-        var positions = _groupPositions.Length >= n ? _groupPositions : new int[n];
+        if (_groupPositions.Length < n)
+            _groupPositions = new int[n];
+        var positions = _groupPositions;
         int distinct = Kernels.Backward.EmbeddingBackward.GroupByToken(tokens, _tokenCounts, _groupIds, _groupStarts, positions.AsSpan(0, n));
         var ids = _ws.Get<int>("bw.emb.ids", distinct);
         var starts = _ws.Get<int>("bw.emb.starts", distinct + 1);
