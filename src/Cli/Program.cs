@@ -18,6 +18,8 @@ public static class Program
     {
         var root = new RootCommand("openmoe: OpenMoE mixture-of-experts language models on ILGPU (CUDA and CPU).");
         root.Subcommands.Add(SpecsCommand.Create());
+        root.Subcommands.Add(TrainCommand.Create());
+        root.Subcommands.Add(DemoCommand.Create());
         return root;
     }
 }

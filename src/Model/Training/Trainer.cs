@@ -124,6 +124,24 @@ public sealed class Trainer : IDisposable
         }
     }
 
+    /// <summary>
+    /// Mean cross-entropy over the target tokens of <paramref name="batches"/> at the spec's evaluation
+    /// capacity factor (2.0 for OpenMoE). Uses the training forward; the gradients it computes are not applied.
+    /// </summary>
+    public double EvaluateLoss(IEnumerable<PackedBatch> batches)
+    {
+        double sum = 0;
+        long count = 0;
+        foreach (var batch in batches)
+        {
+            var targets = batch.Labels.Select((label, i) => batch.LossMask[i] != 0 ? label : -1).ToArray();
+            var losses = _network.ForwardBackward(batch.Inputs, targets, batch.Batch, Spec.Config.EvalCapacityFactor);
+            sum += losses.CrossEntropy * losses.Targets;
+            count += losses.Targets;
+        }
+        return sum / Math.Max(1, count);
+    }
+
     /// <summary>Saves the current step through the store.</summary>
     public void Save(double lastLoss = double.NaN)
     {
