@@ -170,6 +170,24 @@ public abstract class BackwardKernelTests<TFixture>(TFixture fixture) : IClassFi
         Assert.All(actual.Skip(v).Take(v), g => Assert.Equal(0f, g));
     }
 
+    [Fact]
+    public void Causal_softmax_and_its_backward_match_reference()
+    {
+        const int rows = 12, t = 6;
+        var scores = Random(rows * t, 25); var grad = Random(rows * t, 26);
+        var p = (float[])scores.Clone();
+        CausalSoftmax.ForwardReference(p, rows, t, 0.7f);
+        var ds = (float[])grad.Clone();
+        CausalSoftmax.BackwardReference(p, ds, rows, t, 0.7f);
+        using var bs = Device.Upload(scores, "scores"); using var bg = Device.Upload(grad, "grad");
+        Kernels.CausalSoftmax(bs.View, rows, t, 0.7f);
+        Kernels.CausalSoftmaxBackward(bs.View, bg.View, rows, t, 0.7f);
+        Device.Synchronize();
+        AssertClose(p, bs.GetAsArray1D(), 1e-6, 1e-5, "p");
+        AssertClose(ds, bg.GetAsArray1D(), 1e-6, 1e-5, "dS");
+        Assert.Equal(0f, bs.GetAsArray1D()[1]); // row 0 sees only position 0
+    }
+
     internal static float[] Random(int count, int seed)
     {
         var random = new Random(seed);
@@ -210,7 +228,7 @@ public class BackwardPtxTests
         nameof(RmsNormBackward.Input), nameof(RmsNormBackward.Weight), nameof(RopeBackward.Apply), nameof(AttentionBackward.Query),
         nameof(AttentionBackward.KeyValue), nameof(ActivationBackward.OpenMoeGated), nameof(ActivationBackward.SwiGlu),
         nameof(EmbeddingBackward.Scatter), nameof(MoeBackward.Combine), nameof(MoeBackward.Dispatch), nameof(MoeBackward.RouterSoftmax),
-        nameof(CrossEntropyBackward.Logits),
+        nameof(CrossEntropyBackward.Logits), nameof(CausalSoftmax.Forward), nameof(CausalSoftmax.Backward),
     ];
 
     [Theory]

@@ -27,6 +27,8 @@ public sealed class BackwardKernels
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int, int> _dispatch;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, int, int> _routerSoftmax;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, float> _crossEntropy;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, int, int, float> _causalSoftmax;
+    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, int, int, float> _causalSoftmaxBackward;
 
     /// <summary>Compiles the backward kernels for <paramref name="device"/>.</summary>
     public BackwardKernels(ComputeDevice device)
@@ -44,6 +46,8 @@ public sealed class BackwardKernels
         _combine = a.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(MoeBackward.Combine);
         _dispatch = a.LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int, int>(MoeBackward.Dispatch);
         _routerSoftmax = a.LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, int, int>(MoeBackward.RouterSoftmax);
+        _causalSoftmax = a.LoadKernel<ArrayView<float>, int, int, float>(OpenMoE.Kernels.Backward.CausalSoftmax.Forward);
+        _causalSoftmaxBackward = a.LoadKernel<ArrayView<float>, ArrayView<float>, int, int, float>(OpenMoE.Kernels.Backward.CausalSoftmax.Backward);
         _crossEntropy = a.LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, float>(CrossEntropyBackward.Logits);
     }
 
@@ -138,6 +142,20 @@ public sealed class BackwardKernels
         Require(logits, (long)n * v, "logits [N, V]"); Require(dLogits, (long)n * v, "dLogits [N, V]");
         Require(targets, n, "targets [N]"); Require(rowLogSumExp, n, "rowLogSumExp [N]");
         _crossEntropy(Stream, Shapes.Rows(n), logits, targets, rowLogSumExp, dLogits, n, v, scale);
+    }
+
+    /// <summary>In place: causal attention scores [R, T] (row r at position r % T) become probabilities.</summary>
+    public void CausalSoftmax(ArrayView<float> scores, int rows, int t, float scale)
+    {
+        Require(scores, (long)rows * t, "scores [R, T]");
+        _causalSoftmax(Stream, Shapes.Rows(rows), scores, rows, t, scale);
+    }
+
+    /// <summary>In place: dP [R, T] becomes dS = scale * p * (dP - rowsum(p * dP)).</summary>
+    public void CausalSoftmaxBackward(ArrayView<float> p, ArrayView<float> grad, int rows, int t, float scale)
+    {
+        Require(p, (long)rows * t, "p [R, T]"); Require(grad, (long)rows * t, "dP [R, T]");
+        _causalSoftmaxBackward(Stream, Shapes.Rows(rows), p, grad, rows, t, scale);
     }
 
     private static void Require<T>(ArrayView<T> view, long elements, string what) where T : unmanaged

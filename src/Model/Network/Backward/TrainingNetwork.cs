@@ -163,7 +163,11 @@ public sealed class TrainingNetwork : IDisposable
         var rope = RopeShape(batch, time);
         _device.Ops.Rope(q, rope with { Heads = config.Heads });
         _device.Ops.Rope(k, rope with { Heads = config.KvHeads });
-        _device.Ops.Attention(q, k, v, o, AttentionShape(batch, time));
+        if (UsesGemmAttention)
+            GemmAttention.Forward(_gemm, _kernels, q, k, v, _ws.Get<float>(p + "attn.p", (long)batch * config.Heads * time * time), o,
+                batch, time, config.Heads, config.HeadDim, AttentionBlock.LogitScale(config));
+        else
+            _device.Ops.Attention(q, k, v, o, AttentionShape(batch, time));
         layer.Output.W.Apply(_gemm, o, x, n, accumulate: true);
 
         var ffnIn = _ws.Get<float>(p + "ffn.in", (long)n * d);
@@ -265,8 +269,17 @@ public sealed class TrainingNetwork : IDisposable
         var dk = _ws.Get<float>("bw.attn.dk", (long)n * layer.Key.W.Out);
         var dv = _ws.Get<float>("bw.attn.dv", (long)n * layer.Value.W.Out);
         layer.Output.W.Backward(_gemm, layer.Output.G, o, dx, dO, n);
-        _kernels.Attention(q, k, v, o, dO, dq, dk, dv, _ws.Get<float>("bw.attn.lse", (long)n * config.Heads),
-            _ws.Get<float>("bw.attn.delta", (long)n * config.Heads), AttentionShape(batch, time));
+        if (UsesGemmAttention)
+        {
+            long scores = (long)batch * config.Heads * time * time;
+            GemmAttention.Backward(_gemm, _kernels, q, k, v, _ws.Get<float>(p + "attn.p", scores), dO, _ws.Get<float>("bw.attn.dp", scores),
+                dq, dk, dv, batch, time, config.Heads, config.HeadDim, AttentionBlock.LogitScale(config));
+        }
+        else
+        {
+            _kernels.Attention(q, k, v, o, dO, dq, dk, dv, _ws.Get<float>("bw.attn.lse", (long)n * config.Heads),
+                _ws.Get<float>("bw.attn.delta", (long)n * config.Heads), AttentionShape(batch, time));
+        }
         var rope = RopeShape(batch, time);
         _kernels.Rope(dq, rope with { Heads = config.Heads });
         _kernels.Rope(dk, rope with { Heads = config.KvHeads });
@@ -378,6 +391,9 @@ public sealed class TrainingNetwork : IDisposable
         foreach (var parameter in Spec.Parameters)
             Gradients[parameter].MemSetToZero();
     }
+
+    /// <summary>Attention as GEMMs (multi-head attention); the fused kernels handle grouped-query attention.</summary>
+    private bool UsesGemmAttention => Spec.Config.KvHeads == Spec.Config.Heads;
 
     private ArrayView<float> RowScale(int n) => _ws.Get<float>("bw.row_scale", n);
 
