@@ -72,7 +72,8 @@ public sealed class Adafactor : IOptimizer
     public void Step(HostParameters parameters, long step, double learningRate)
     {
         double beta2 = 1.0 - Math.Pow(step, -DecayRate);
-        for (int i = 0; i < _layouts.Length; i++)
+        // Tensors are independent: updating them in parallel keeps every result bit-identical.
+        Parallel.For(0, _layouts.Length, i =>
         {
             var layout = _layouts[i];
             var w = parameters.Values[i];
@@ -88,7 +89,7 @@ public sealed class Adafactor : IOptimizer
             double stepSize = learningRate * Math.Max(Epsilon2, Rms(w)) / clip;
             for (int j = 0; j < w.Length; j++)
                 w[j] -= (float)(stepSize * update[j]);
-        }
+        });
     }
 
     private void FullUpdate(float[] v, float[] g, float[] update, double beta2)

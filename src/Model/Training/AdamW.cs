@@ -31,7 +31,8 @@ public sealed class AdamW(HostParameters parameters, double beta1 = 0.9, double 
     public void Step(HostParameters parameters, long step, double learningRate)
     {
         double correction1 = 1 - Math.Pow(beta1, step), correction2 = 1 - Math.Pow(beta2, step);
-        for (int i = 0; i < parameters.Infos.Length; i++)
+        // Tensors are independent: updating them in parallel keeps every result bit-identical.
+        Parallel.For(0, parameters.Infos.Length, i =>
         {
             var info = parameters.Infos[i];
             var w = parameters.Values[i];
@@ -49,6 +50,6 @@ public sealed class AdamW(HostParameters parameters, double beta1 = 0.9, double 
                 double update = mj / correction1 / (Math.Sqrt(vj / correction2) + epsilon);
                 w[j] = (float)(w[j] - learningRate * (update + decay * w[j]));
             }
-        }
+        });
     }
 }

@@ -6,11 +6,17 @@ public static class GradientClipping
     /// <summary>The L2 norm of all gradients (double accumulation, fixed order).</summary>
     public static double GlobalNorm(float[][] gradients)
     {
-        double sum = 0;
-        foreach (var g in gradients)
+        // Per-tensor sums in parallel, added in tensor order: the same result on every run.
+        var sums = new double[gradients.Length];
+        Parallel.For(0, gradients.Length, t =>
+        {
+            var g = gradients[t];
+            double sum = 0;
             for (int i = 0; i < g.Length; i++)
                 sum += (double)g[i] * g[i];
-        return Math.Sqrt(sum);
+            sums[t] = sum;
+        });
+        return Math.Sqrt(sums.Sum());
     }
 
     /// <summary>Scales all gradients by maxNorm / norm when the norm exceeds <paramref name="maxNorm"/> (> 0). Returns the norm before clipping.</summary>
@@ -20,9 +26,11 @@ public static class GradientClipping
         if (maxNorm > 0 && norm > maxNorm)
         {
             float scale = (float)(maxNorm / norm);
-            foreach (var g in gradients)
+            Parallel.ForEach(gradients, g =>
+            {
                 for (int i = 0; i < g.Length; i++)
                     g[i] *= scale;
+            });
         }
         return norm;
     }

@@ -380,9 +380,9 @@ public sealed class TrainingNetwork : IDisposable
         var ids = _ws.Get<int>("bw.emb.ids", distinct);
         var starts = _ws.Get<int>("bw.emb.starts", distinct + 1);
         var pos = _ws.Get<int>("bw.emb.positions", n);
-        ids.CopyFromCPU(_groupIds.AsSpan(0, distinct).ToArray());
-        starts.CopyFromCPU(_groupStarts.AsSpan(0, distinct + 1).ToArray());
-        pos.CopyFromCPU(positions.AsSpan(0, n).ToArray());
+        ids.CopyFromCPU(_groupIds.AsSpan(0, distinct));
+        starts.CopyFromCPU(_groupStarts.AsSpan(0, distinct + 1));
+        pos.CopyFromCPU(positions.AsSpan(0, n));
         _kernels.Embedding(ids, starts, pos, dx, _embedding.G, distinct, n, d, v);
     }
 
