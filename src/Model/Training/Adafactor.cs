@@ -129,15 +129,16 @@ public sealed class Adafactor : IOptimizer
             }
             for (int c = 0; c < cols; c++)
                 vc[s * cols + c] = (float)(beta2 * vc[s * cols + c] + (1 - beta2) * colSums[c] / rows);
+            // 1/sqrt per row and per column, not per element: the factored update is an outer product.
+            for (int c = 0; c < cols; c++)
+                colSums[c] = 1.0 / Math.Sqrt(vc[s * cols + c]);
             double rowMean = rowMeanSum / rows;
             for (int r = 0; r < rows; r++)
             {
                 double rowFactor = 1.0 / Math.Sqrt(vr[s * rows + r] / rowMean);
+                long rowStart = offset + (long)r * cols;
                 for (int c = 0; c < cols; c++)
-                {
-                    long j = offset + (long)r * cols + c;
-                    update[j] = (float)(g[j] * rowFactor / Math.Sqrt(vc[s * cols + c]));
-                }
+                    update[rowStart + c] = (float)(g[rowStart + c] * rowFactor * colSums[c]);
             }
         }
     }
