@@ -17,7 +17,7 @@ public sealed record KernelEntryPoint(string Name, MethodInfo Method);
 public static class KernelCatalog
 {
     /// <summary>Every kernel-vs-reference check, all areas.</summary>
-    public static IReadOnlyList<KernelCheck> Checks { get; } = [.. CoreKernelChecks.All];
+    public static IReadOnlyList<KernelCheck> Checks { get; } = [.. CoreKernelChecks.All, .. BackwardKernelChecks.All];
 
     /// <summary>Every kernel entry point in the kernels assembly.</summary>
     public static IReadOnlyList<KernelEntryPoint> EntryPoints { get; } = Discover(typeof(IModelDims).Assembly);
