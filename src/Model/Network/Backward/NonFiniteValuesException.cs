@@ -1,0 +1,4 @@
+namespace OpenMoE.Model.Network.Backward;
+
+/// <summary>An activation became NaN or infinite during a training forward (the trainer reports it as divergence).</summary>
+public sealed class NonFiniteValuesException(string message) : Exception(message);

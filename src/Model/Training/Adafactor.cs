@@ -1,0 +1,154 @@
+namespace OpenMoE.Model.Training;
+
+/// <summary>
+/// Adafactor (Shazeer and Stern, 2018) with OpenMoE's T5X settings (DESIGN §2.5): second-moment
+/// decay <c>beta2_t = 1 - t^-0.8</c>, no momentum, update clipping at RMS 1.0, parameter scaling
+/// (the step is <c>lr * max(eps2, RMS(param))</c>), and factored second moments (row and column
+/// means) for every matrix whose last two dims are both at least <see cref="MinDimToFactor"/>;
+/// a 3-d expert stack [E, In, Out] is factored per expert. Smaller tensors keep a full second moment.
+/// </summary>
+public sealed class Adafactor : IOptimizer
+{
+    private readonly Dictionary<string, float[]> _state = new(StringComparer.Ordinal);
+    private readonly Layout[] _layouts;
+
+    /// <summary>Creates the state for <paramref name="parameters"/>.</summary>
+    public Adafactor(HostParameters parameters, double decayRate = 0.8, double clipThreshold = 1.0, int minDimToFactor = 128,
+        double epsilon1 = 1e-30, double epsilon2 = 1e-3)
+    {
+        DecayRate = decayRate;
+        ClipThreshold = clipThreshold;
+        MinDimToFactor = minDimToFactor;
+        Epsilon1 = epsilon1;
+        Epsilon2 = epsilon2;
+        _layouts = parameters.Infos.Select(p =>
+        {
+            var shape = p.Shape;
+            bool factored = shape.Length >= 2 && shape[^1] >= minDimToFactor && shape[^2] >= minDimToFactor;
+            int rows = shape.Length >= 2 ? (int)shape[^2] : 1, cols = (int)shape[^1];
+            int slices = (int)(p.Elements / ((long)rows * cols));
+            if (factored)
+            {
+                _state["vr/" + p.Name] = new float[(long)slices * rows];
+                _state["vc/" + p.Name] = new float[(long)slices * cols];
+            }
+            else
+            {
+                _state["v/" + p.Name] = new float[p.Elements];
+            }
+            return new Layout(p.Name, factored, slices, rows, cols);
+        }).ToArray();
+    }
+
+    /// <summary>Second-moment decay exponent (0.8).</summary>
+    public double DecayRate { get; }
+    /// <summary>Update clipping threshold on the RMS of the update (1.0).</summary>
+    public double ClipThreshold { get; }
+    /// <summary>Both last dims at least this to factor (128, as T5X).</summary>
+    public int MinDimToFactor { get; }
+    /// <summary>Added to squared gradients (1e-30).</summary>
+    public double Epsilon1 { get; }
+    /// <summary>Lower bound of the parameter RMS in the step size (1e-3).</summary>
+    public double Epsilon2 { get; }
+
+    /// <inheritdoc />
+    public string Name => "adafactor";
+
+    /// <inheritdoc />
+    public IReadOnlyDictionary<string, float[]> State => _state;
+
+    /// <inheritdoc />
+    public void Restore(IReadOnlyDictionary<string, float[]> state)
+    {
+        foreach (var (name, target) in _state)
+        {
+            if (!state.TryGetValue(name, out var source) || source.Length != target.Length)
+                throw new InvalidDataException($"Adafactor state '{name}' is missing or has the wrong size in the checkpoint.");
+            source.CopyTo(target, 0);
+        }
+    }
+
+    /// <inheritdoc />
+    public void Step(HostParameters parameters, long step, double learningRate)
+    {
+        double beta2 = 1.0 - Math.Pow(step, -DecayRate);
+        // Tensors are independent: updating them in parallel keeps every result bit-identical.
+        Parallel.For(0, _layouts.Length, i =>
+        {
+            var layout = _layouts[i];
+            var w = parameters.Values[i];
+            var g = parameters.Gradients[i];
+            var update = g; // the update overwrites the gradient: it is not needed afterwards
+            if (layout.Factored)
+                FactoredUpdate(layout, g, update, beta2);
+            else
+                FullUpdate(_state["v/" + layout.Name], g, update, beta2);
+
+            double rmsUpdate = Rms(update);
+            double clip = Math.Max(1.0, rmsUpdate / ClipThreshold);
+            double stepSize = learningRate * Math.Max(Epsilon2, Rms(w)) / clip;
+            for (int j = 0; j < w.Length; j++)
+                w[j] -= (float)(stepSize * update[j]);
+        });
+    }
+
+    private void FullUpdate(float[] v, float[] g, float[] update, double beta2)
+    {
+        for (int j = 0; j < g.Length; j++)
+        {
+            double grad = g[j];
+            double vj = beta2 * v[j] + (1 - beta2) * (grad * grad + Epsilon1);
+            v[j] = (float)vj;
+            update[j] = (float)(grad / Math.Sqrt(vj));
+        }
+    }
+
+    private void FactoredUpdate(Layout layout, float[] g, float[] update, double beta2)
+    {
+        var vr = _state["vr/" + layout.Name];
+        var vc = _state["vc/" + layout.Name];
+        int rows = layout.Rows, cols = layout.Cols;
+        var colSums = new double[cols];
+        for (int s = 0; s < layout.Slices; s++)
+        {
+            long offset = (long)s * rows * cols;
+            Array.Clear(colSums);
+            double rowMeanSum = 0;
+            for (int r = 0; r < rows; r++)
+            {
+                double rowSum = 0;
+                for (int c = 0; c < cols; c++)
+                {
+                    double sq = (double)g[offset + (long)r * cols + c] * g[offset + (long)r * cols + c] + Epsilon1;
+                    rowSum += sq;
+                    colSums[c] += sq;
+                }
+                int index = s * rows + r;
+                vr[index] = (float)(beta2 * vr[index] + (1 - beta2) * rowSum / cols);
+                rowMeanSum += vr[index];
+            }
+            for (int c = 0; c < cols; c++)
+                vc[s * cols + c] = (float)(beta2 * vc[s * cols + c] + (1 - beta2) * colSums[c] / rows);
+            // 1/sqrt per row and per column, not per element: the factored update is an outer product.
+            for (int c = 0; c < cols; c++)
+                colSums[c] = 1.0 / Math.Sqrt(vc[s * cols + c]);
+            double rowMean = rowMeanSum / rows;
+            for (int r = 0; r < rows; r++)
+            {
+                double rowFactor = 1.0 / Math.Sqrt(vr[s * rows + r] / rowMean);
+                long rowStart = offset + (long)r * cols;
+                for (int c = 0; c < cols; c++)
+                    update[rowStart + c] = (float)(g[rowStart + c] * rowFactor * colSums[c]);
+            }
+        }
+    }
+
+    private static double Rms(float[] values)
+    {
+        double sum = 0;
+        for (int i = 0; i < values.Length; i++) sum += (double)values[i] * values[i];
+        return Math.Sqrt(sum / Math.Max(1, values.Length));
+    }
+
+    private sealed record Layout(string Name, bool Factored, int Slices, int Rows, int Cols);
+}

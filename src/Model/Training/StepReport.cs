@@ -1,0 +1,26 @@
+using OpenMoE.Model.Network.Backward;
+
+namespace OpenMoE.Model.Training;
+
+/// <summary>What one training step did (one metrics.jsonl line, plus routing counts for summaries).</summary>
+public sealed record StepReport(
+    long Step, double Loss, double CrossEntropy, double LoadBalancing, double ZLoss, double LearningRate, double GradientNorm,
+    double TokensPerSecond, int Tokens, IReadOnlyList<MoeLayerStep> MoeLayers)
+{
+    /// <summary>Mean drop ratio over the MoE layers.</summary>
+    public double DropRatio => MoeLayers.Count == 0 ? 0 : MoeLayers.Average(l => l.DropRatio);
+}
+
+/// <summary>The loss or the gradient became NaN or infinite: training stopped before applying the step.</summary>
+public sealed class TrainingDivergedException(long step, long? lastCheckpoint, string run)
+    : Exception($"Training diverged at step {step}: the loss or gradient is NaN or infinite. The step was not applied. " +
+                (lastCheckpoint is { } last
+                    ? $"The last good checkpoint (step {last}) in {run} is intact; resume from it with --resume and a lower learning rate."
+                    : $"No checkpoint was saved before it; restart with a lower learning rate."))
+{
+    /// <summary>The step whose loss or gradient was not finite.</summary>
+    public long Step { get; } = step;
+
+    /// <summary>The latest checkpoint before it, if any.</summary>
+    public long? LastCheckpoint { get; } = lastCheckpoint;
+}

@@ -1,0 +1,119 @@
+using OpenMoE.Model.Specs;
+using OpenMoE.Model.Training;
+
+namespace OpenMoE.Tests.Training;
+
+/// <summary>Optimizers, clipping and schedules against steps computed by hand.</summary>
+public class OptimizerTests
+{
+    private static HostParameters HostParametersFor(ParameterInfo info, float[] values, float[] gradient)
+    {
+        var parameters = HostParameters.Of([info], [values]);
+        gradient.CopyTo(parameters.Gradients[0], 0);
+        return parameters;
+    }
+
+    [Fact]
+    public void Adafactor_first_step_of_a_vector_is_lr_times_param_rms_times_sign()
+    {
+        // Step 1: beta2 = 1 - 1^-0.8 = 0, so v = g^2 and u = g/|g| = sign(g); RMS(u) = 1 (no clipping);
+        // step size = lr * max(1e-3, RMS(w)) with RMS(w) = sqrt((9 + 16) / 2).
+        var p = HostParametersFor(new ParameterInfo("w", [2], -1, ParameterRole.FinalNorm, -1), [3f, -4f], [0.5f, 2f]);
+        new Adafactor(p).Step(p, 1, 0.1);
+        double size = 0.1 * Math.Sqrt(12.5);
+        Assert.Equal(3 - size, p.Values[0][0], 5);
+        Assert.Equal(-4 - size, p.Values[0][1], 5);
+    }
+
+    [Fact]
+    public void Adafactor_second_step_uses_decayed_moments_and_clips_the_update()
+    {
+        var p = HostParametersFor(new ParameterInfo("w", [2], -1, ParameterRole.FinalNorm, -1), [1f, 1f], [1f, 1f]);
+        var optimizer = new Adafactor(p);
+        optimizer.Step(p, 1, 0.01); // v = [1, 1]
+        p.Gradients[0][0] = 2f; p.Gradients[0][1] = 0f;
+        var w = (float[])p.Values[0].Clone();
+        optimizer.Step(p, 2, 0.01);
+        double beta2 = 1 - Math.Pow(2, -0.8);
+        double v0 = beta2 * 1 + (1 - beta2) * 4, v1 = beta2 * 1;
+        double u0 = 2 / Math.Sqrt(v0), u1 = 0 / Math.Sqrt(v1);
+        double rms = Math.Sqrt((u0 * u0 + u1 * u1) / 2);
+        double size = 0.01 * Math.Sqrt((w[0] * (double)w[0] + w[1] * (double)w[1]) / 2) / Math.Max(1, rms);
+        Assert.Equal(w[0] - size * u0, p.Values[0][0], 6);
+        Assert.Equal(w[1], p.Values[0][1], 6);
+        Assert.Equal((float)v0, optimizer.State["v/w"][0], 6);
+    }
+
+    [Fact]
+    public void Adafactor_factors_matrices_into_row_and_column_means()
+    {
+        // 2x2 with minDimToFactor 2: vr = row means of g^2, vc = column means; u = g / sqrt(vr/mean(vr) * vc).
+        var p = HostParametersFor(new ParameterInfo("w", [2, 2], 0, ParameterRole.Query, -1), [1f, 1f, 1f, 1f], [1f, 2f, 3f, 4f]);
+        var optimizer = new Adafactor(p, minDimToFactor: 2);
+        optimizer.Step(p, 1, 1.0);
+        double[] vr = [(1 + 4) / 2.0, (9 + 16) / 2.0], vc = [(1 + 9) / 2.0, (4 + 16) / 2.0];
+        Assert.Equal((float)vr[1], optimizer.State["vr/w"][1], 5);
+        Assert.Equal((float)vc[0], optimizer.State["vc/w"][0], 5);
+        double mean = (vr[0] + vr[1]) / 2;
+        double[] g = [1, 2, 3, 4];
+        var u = new double[4];
+        for (int r = 0; r < 2; r++) for (int c = 0; c < 2; c++) u[r * 2 + c] = g[r * 2 + c] / Math.Sqrt(vr[r] / mean * vc[c]);
+        double rms = Math.Sqrt(u.Sum(x => x * x) / 4);
+        for (int i = 0; i < 4; i++)
+            Assert.Equal(1 - u[i] / Math.Max(1, rms), p.Values[0][i], 5);
+    }
+
+    [Fact]
+    public void AdamW_first_step_moves_each_weight_by_lr_and_decays_matrices()
+    {
+        var p = HostParametersFor(new ParameterInfo("w", [1, 2], 0, ParameterRole.Query, -1), [1f, -2f], [0.3f, -5f]);
+        new AdamW(p, weightDecay: 0.1).Step(p, 1, 0.01);
+        // Bias-corrected m/sqrt(v) = sign(g) at step 1 (up to epsilon).
+        Assert.Equal(1 - 0.01 * (1 + 0.1 * 1), p.Values[0][0], 6);
+        Assert.Equal(-2 - 0.01 * (-1 + 0.1 * -2), p.Values[0][1], 6);
+    }
+
+    [Fact]
+    public void Global_norm_clipping_scales_all_tensors_together()
+    {
+        float[][] g = [[3f], [4f]];
+        Assert.Equal(5, GradientClipping.Clip(g, 1.0), 6);
+        Assert.Equal(0.6f, g[0][0], 6);
+        Assert.Equal(0.8f, g[1][0], 6);
+        Assert.Equal(1, GradientClipping.Clip(g, 2.0), 6);
+        Assert.Equal(0.6f, g[0][0], 6);
+    }
+
+    [Fact]
+    public void Schedules_follow_their_formulas()
+    {
+        var rsqrt = new InverseSqrtSchedule(1.0, 10_000);
+        Assert.Equal(0.01, rsqrt.At(1), 12);
+        Assert.Equal(0.01, rsqrt.At(10_000), 12);
+        Assert.Equal(1 / Math.Sqrt(40_000), rsqrt.At(40_000), 12);
+        var cosine = new CosineSchedule(1e-3, 10, 110);
+        Assert.Equal(1e-4, cosine.At(1), 12);
+        Assert.Equal(1e-3, cosine.At(10), 12);
+        Assert.Equal(0.5e-3, cosine.At(60), 12);
+        Assert.Equal(0, cosine.At(110), 12);
+        var options = new TrainerOptions { Spec = "OpenMoE-Tiny", Data = "d", Out = "o", LearningRate = 0.01, Warmup = 10_000 };
+        Assert.Equal(0.01, options.CreateSchedule().At(5), 12);
+        Assert.Equal(0.005, options.CreateSchedule().At(40_000), 12);
+    }
+
+    [Fact]
+    public void Initialisation_follows_openmoe_scales()
+    {
+        var spec = ModelSpecs.Find("OpenMoE-Tiny");
+        double Std(float[] v) => Math.Sqrt(v.Select(x => (double)x * x).Average());
+        var embedding = spec.Parameters.Single(p => p.Role == ParameterRole.Embedding);
+        Assert.InRange(Std(ParameterInitializer.Initialize(spec, embedding, 1)), 0.95, 1.05);
+        var router = spec.Parameters.First(p => p.Role == ParameterRole.Router);
+        Assert.InRange(Std(ParameterInitializer.Initialize(spec, router, 1)), 0.015, 0.025);
+        var down = spec.Parameters.First(p => p.Role == ParameterRole.DenseDown); // [D, F]: fan-in F
+        Assert.InRange(Std(ParameterInitializer.Initialize(spec, down, 1)), 0.9 * Math.Sqrt(0.1 / down.Shape[1]), 1.1 * Math.Sqrt(0.1 / down.Shape[1]));
+        var norm = spec.Parameters.First(p => p.Role == ParameterRole.FinalNorm);
+        Assert.All(ParameterInitializer.Initialize(spec, norm, 1), v => Assert.Equal(1f, v));
+        Assert.Equal(ParameterInitializer.Initialize(spec, down, 7), ParameterInitializer.Initialize(spec, down, 7));
+    }
+}

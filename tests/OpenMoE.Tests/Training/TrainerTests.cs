@@ -1,0 +1,104 @@
+using OpenMoE.Model.Network;
+using OpenMoE.Model.Network.Backward;
+using OpenMoE.Model.Specs;
+using OpenMoE.Model.Training;
+using OpenMoE.Runtime.Devices;
+using OpenMoE.Tests.Data;
+using OpenMoE.Tests.Kernels;
+
+namespace OpenMoE.Tests.Training;
+
+/// <summary>The training loop on the CPU accelerator: it learns, it stops on NaN, it resumes exactly.</summary>
+public sealed class TrainerTests(CpuDeviceFixture fixture) : IClassFixture<CpuDeviceFixture>, IDisposable
+{
+    private readonly string _root = Directory.CreateTempSubdirectory("openmoe-trainer-").FullName;
+
+    private ComputeDevice Device => fixture.Device;
+
+    private TrainerOptions Options(string run, long steps) => new()
+    {
+        Spec = "OpenMoE-Tiny", Data = RepositoryFiles.PathOf("data/corpus"), Out = Path.Combine(_root, run),
+        Steps = steps, Batch = 2, SequenceLength = 32, Objective = "ul2", Optimizer = "adafactor", LearningRate = 0.01, Warmup = 10,
+        CheckpointEvery = 2, Seed = 5,
+    };
+
+    [Fact]
+    public void Tiny_spec_overfits_one_batch_to_near_zero_loss()
+    {
+        var spec = ModelSpecs.Find("OpenMoE-Tiny");
+        var parameters = new HostParameters(spec, p => ParameterInitializer.Initialize(spec, p, 3));
+        using var network = new TrainingNetwork(Device, spec, DeviceWeights.Load(Device, spec, p => parameters.Values[Array.IndexOf(parameters.Infos, p)]));
+        var random = new Random(4);
+        var tokens = Enumerable.Range(0, 2 * 16).Select(_ => random.Next(spec.Config.Vocab)).ToArray();
+        var targets = tokens.Select((_, i) => i % 16 == 15 ? -1 : tokens[i + 1]).ToArray();
+        var optimizer = new AdamW(parameters, weightDecay: 0);
+        double first = 0, last = 0;
+        for (int step = 1; step <= 60; step++)
+        {
+            var losses = network.ForwardBackward(tokens, targets, 2, 1.25);
+            if (step == 1) first = losses.CrossEntropy;
+            last = losses.CrossEntropy;
+            parameters.DownloadGradients(network.Gradients);
+            optimizer.Step(parameters, step, 1e-2);
+            parameters.UploadValues(network.Weights);
+        }
+        Assert.True(first > 5, $"initial loss {first} should be near ln(512) = 6.2");
+        Assert.True(last < 0.05, $"loss after 60 steps on one batch is {last} (started at {first})");
+    }
+
+    [Fact]
+    public void Resumed_run_equals_uninterrupted_run_bit_for_bit()
+    {
+        var straightReports = new List<StepReport>();
+        Dictionary<string, float[]> straightWeights;
+        using (var straight = new Trainer(Options("straight", 4), Device))
+        {
+            straight.Run(straightReports.Add);
+            straightWeights = Snapshot(straight);
+        }
+        using (var first = new Trainer(Options("resumed", 2), Device))
+            first.Run();
+        var resumedReports = new List<StepReport>();
+        using var resumed = new Trainer(Options("resumed", 4) with { Resume = true }, Device);
+        Assert.Equal(2, resumed.Step);
+        resumed.Run(resumedReports.Add);
+        var resumedWeights = Snapshot(resumed);
+
+        Assert.Equal(straightReports.Skip(2).Select(r => r.Loss), resumedReports.Select(r => r.Loss));
+        foreach (var (name, values) in straightWeights)
+            Assert.True(values.AsSpan().SequenceEqual(resumedWeights[name]), $"{name} differs after resume");
+        Assert.Equal(4, File.ReadAllLines(Path.Combine(_root, "resumed", "metrics.jsonl")).Length);
+    }
+
+    [Fact]
+    public void Nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint()
+    {
+        var options = Options("diverged", 3) with { CheckpointEvery = 1 };
+        using (var first = new Trainer(options with { Steps = 1 }, Device))
+            first.Run();
+        // Blow up one norm weight in the saved step-1 weights: the next forward overflows (q·k = inf, NaN softmax).
+        var store = new FolderTrainingStore(options.Out);
+        var saved = store.LoadLatest()!;
+        var weights = saved.Weights.ToDictionary(e => e.Key, e => e.Value);
+        Array.Fill(weights["model.layers.0.input_layernorm.weight"], 1e30f);
+        store.Save(saved with { Weights = weights });
+
+        using var trainer = new Trainer(options with { Resume = true }, Device);
+        var error = Assert.Throws<TrainingDivergedException>(() => trainer.Run());
+        Assert.Equal(2, error.Step);
+        Assert.Equal(1, error.LastCheckpoint);
+        Assert.Contains("last good checkpoint (step 1)", error.Message);
+        Assert.Equal(1, store.LatestStep);
+        Assert.False(Directory.Exists(store.FolderOf(2)));
+        Assert.Single(File.ReadAllLines(Path.Combine(options.Out, "metrics.jsonl")));
+    }
+
+    private static Dictionary<string, float[]> Snapshot(Trainer trainer) =>
+        trainer.Parameters.Infos.Select((p, i) => (p.Name, (float[])trainer.Parameters.Values[i].Clone())).ToDictionary(e => e.Name, e => e.Item2);
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_root, recursive: true); }
+        catch (IOException) { }
+    }
+}
