@@ -61,7 +61,7 @@ public static class TrainCommand
         try
         {
             using var device = DeviceFactory.Create(DeviceFactory.Parse(deviceName));
-            using var trainer = new Trainer(options with { Device = device.Kind }, device);
+            using var trainer = new Trainer(options, device);
             console.MarkupLineInterpolated($"training [bold]{trainer.Spec.Name}[/] ({trainer.Parameters.Count:N0} parameters) on {device.Description}, GEMM {trainer.GemmName}");
             if (trainer.Step > 0)
                 console.MarkupLineInterpolated($"resumed at step {trainer.Step}");

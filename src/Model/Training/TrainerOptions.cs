@@ -1,5 +1,3 @@
-using OpenMoE.Runtime.Devices;
-
 namespace OpenMoE.Model.Training;
 
 /// <summary>Settings of one training run (the <c>openmoe train</c> flags).</summary>
@@ -35,8 +33,6 @@ public sealed record TrainerOptions
     public double? CapacityFactor { get; init; }
     /// <summary>Save every K steps (and at the end); 0 = only at the end.</summary>
     public long CheckpointEvery { get; init; }
-    /// <summary>Device kind.</summary>
-    public DeviceKind Device { get; init; } = DeviceKind.Cpu;
     /// <summary>Seed of the initialisation and the data order.</summary>
     public ulong Seed { get; init; } = 1;
     /// <summary>Continue from the run folder's latest checkpoint.</summary>
