@@ -32,7 +32,7 @@ public static class TrainingBench
         string optimizerName = Arg("--optimizer", "adafactor");
 
         using var device = DeviceFactory.Create(DeviceFactory.Parse(Arg("--device", "cpu")));
-        var parameters = new HostParameters(spec, p => ParameterInitializer.Initialize(spec, p, 1));
+        var parameters = new HostParameters(spec, p => OpenMoE.Model.Initialization.WeightInitializer.Create(spec.Config, p, 1));
         using var network = new TrainingNetwork(device, spec, DeviceWeights.Load(device, spec, p => parameters.Values[Array.IndexOf(parameters.Infos, p)]));
         var optimizer = Optimizers.Create(optimizerName, parameters);
         var random = new Random(1);

@@ -1,3 +1,4 @@
+using OpenMoE.Model.Generation;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
@@ -75,7 +76,10 @@ public static class DemoCommand
             WriteRouting(console, routing, config.Experts, config.TopK, options.Steps - summaryFrom);
 
             using var model = new MoeTransformer(device, trainer.Spec, DeviceWeights.Load(device, trainer.Spec, p => trainer.Parameters.Values[Array.IndexOf(trainer.Parameters.Infos, p)]));
-            string sample = DemoSampler.Generate(model, trainer.Tokenizer, prompt, maxTokens: 120, temperature: 0.7, seed: (int)options.Seed);
+            int[] promptIds = [trainer.Tokenizer.BosId, .. trainer.Tokenizer.Encode(prompt)];
+            var sampled = new TextGenerator(model).Generate(promptIds, Math.Min(120, trainer.Spec.Config.ContextLength - promptIds.Length),
+                new SamplingOptions { Temperature = 0.7, Seed = options.Seed }, stopToken: trainer.Tokenizer.EosId);
+            string sample = trainer.Tokenizer.Decode(sampled.Where(id => id != trainer.Tokenizer.EosId).ToArray());
             console.MarkupLine("[bold]sample[/] (temperature 0.7):");
             console.WriteLine(prompt + sample);
             return after < unigram ? 0 : 1;

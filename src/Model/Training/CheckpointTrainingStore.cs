@@ -21,6 +21,9 @@ public sealed class CheckpointTrainingStore(ModelSpecInfo spec, string runDirect
     /// <inheritdoc />
     public long? LatestStep => _run.List() is { Count: > 0 } all ? all[^1].Step : null;
 
+    /// <summary>Folder of the checkpoint of <paramref name="step"/> (whether or not it exists).</summary>
+    public string FolderOf(long step) => _run.PathForStep(step);
+
     /// <summary>Folder of the newest checkpoint, or null.</summary>
     public string? LatestPath => _run.Latest();
 

@@ -1,3 +1,4 @@
+using OpenMoE.Model.Initialization;
 using System.Diagnostics;
 using OpenMoE.Model.Data;
 using OpenMoE.Model.Network;
@@ -35,7 +36,7 @@ public sealed class Trainer : IDisposable
         var config = Spec.Config;
         if (options.SequenceLength > config.ContextLength)
             throw new ArgumentException($"--seq {options.SequenceLength} exceeds the context length {config.ContextLength} of {config.Name}.");
-        _store = store ?? new FolderTrainingStore(options.Out);
+        _store = store ?? new CheckpointTrainingStore(Spec, options.Out);
         Tokenizer = Tokenizers.Open(options.SentencePiece, config.Vocab);
         var data = DataSpec.Load(options.Data);
         var objectives = ObjectiveSchedule.Parse(options.Objective, Tokenizer, options.SwitchStep ?? Math.Max(1, options.Steps / 2));
@@ -58,7 +59,7 @@ public sealed class Trainer : IDisposable
         }
         else
         {
-            _parameters = new HostParameters(Spec, p => ParameterInitializer.Initialize(Spec, p, options.Seed));
+            _parameters = new HostParameters(Spec, p => WeightInitializer.Create(Spec.Config, p, options.Seed));
         }
         _optimizer = Optimizers.Create(options.Optimizer, _parameters);
         if (checkpoint is not null)

@@ -26,7 +26,7 @@ public sealed class TrainerTests(CpuDeviceFixture fixture) : IClassFixture<CpuDe
     public void Tiny_spec_overfits_one_batch_to_near_zero_loss()
     {
         var spec = ModelSpecs.Find("OpenMoE-Tiny");
-        var parameters = new HostParameters(spec, p => ParameterInitializer.Initialize(spec, p, 3));
+        var parameters = new HostParameters(spec, p => OpenMoE.Model.Initialization.WeightInitializer.Create(spec.Config, p, 3));
         using var network = new TrainingNetwork(Device, spec, DeviceWeights.Load(Device, spec, p => parameters.Values[Array.IndexOf(parameters.Infos, p)]));
         var random = new Random(4);
         var tokens = Enumerable.Range(0, 2 * 16).Select(_ => random.Next(spec.Config.Vocab)).ToArray();
@@ -77,7 +77,7 @@ public sealed class TrainerTests(CpuDeviceFixture fixture) : IClassFixture<CpuDe
         using (var first = new Trainer(options with { Steps = 1 }, Device))
             first.Run();
         // Blow up one norm weight in the saved step-1 weights: the next forward overflows (q·k = inf, NaN softmax).
-        var store = new FolderTrainingStore(options.Out);
+        var store = new CheckpointTrainingStore(OpenMoE.Model.Specs.ModelSpecs.Find(options.Spec), options.Out);
         var saved = store.LoadLatest()!;
         var weights = saved.Weights.ToDictionary(e => e.Key, e => e.Value);
         Array.Fill(weights["model.layers.0.input_layernorm.weight"], 1e30f);

@@ -36,7 +36,7 @@ public sealed class TrainingCommandTests : IDisposable
         var lines = File.ReadAllLines(Path.Combine(_root, "train", "metrics.jsonl"));
         Assert.Equal(3, lines.Length);
         Assert.All(lines, line => Assert.Contains("\"drop_ratio\":{\"1\":", line));
-        Assert.Equal(3, new FolderTrainingStore(Path.Combine(_root, "train")).LatestStep);
+        Assert.Equal(3, new CheckpointTrainingStore(OpenMoE.Model.Specs.ModelSpecs.Find("OpenMoE-Tiny"), Path.Combine(_root, "train")).LatestStep);
         Assert.Contains("done: step 3", writer.ToString());
     }
 
