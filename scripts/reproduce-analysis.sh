@@ -24,15 +24,15 @@ BATCHES="${BATCHES:-8}"
 OPENMOE="${OPENMOE:-dotnet run --project src/Cli -c Release --}"
 
 if [ -z "${SKIP_TRAIN:-}" ]; then
-  $OPENMOE train --spec "$SPEC" --data "$DATA" --steps "$STEPS" --checkpoint-every "$EVERY" --out "$RUN" --device "$DEVICE"
+  $OPENMOE train --spec "$SPEC" --data "$DATA" --steps "$STEPS" --checkpoint-every "$EVERY" --keep-checkpoints 0 --out "$RUN" --device "$DEVICE"
 fi
 
 # Checkpoints sorted by the (last) number in their name: step order.
-mapfile -t checkpoints < <(find "$RUN" -mindepth 1 -maxdepth 1 -name "$CHECKPOINT_GLOB" \
+mapfile -t checkpoints < <(find "$RUN/checkpoints" -mindepth 1 -maxdepth 1 -name "$CHECKPOINT_GLOB" \
   | awk '{ n = $0; gsub(/[^0-9]+/, " ", n); k = split(n, parts, " "); last = 0; for (i = 1; i <= k; i++) if (parts[i] != "") last = parts[i]; print last "\t" $0 }' \
   | sort -n | cut -f2)
 if [ "${#checkpoints[@]}" -lt 2 ]; then
-  echo "error: found ${#checkpoints[@]} checkpoint(s) matching '$CHECKPOINT_GLOB' in $RUN; need at least two (early and final)." >&2
+  echo "error: found ${#checkpoints[@]} checkpoint(s) matching '$CHECKPOINT_GLOB' in $RUN/checkpoints; need at least two (early and final)." >&2
   exit 1
 fi
 final="${checkpoints[-1]}"

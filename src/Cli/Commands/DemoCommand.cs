@@ -1,7 +1,7 @@
-using OpenMoE.Model.Generation;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using OpenMoE.Model.Generation;
 using OpenMoE.Model.Network;
 using OpenMoE.Model.Training;
 using OpenMoE.Runtime.Devices;
@@ -73,6 +73,9 @@ public static class DemoCommand
             losses.AddRow("model before training", before.ToString("F3", CultureInfo.InvariantCulture));
             losses.AddRow("model after training", after.ToString("F3", CultureInfo.InvariantCulture));
             console.Write(losses);
+            string curve = Path.Combine(options.Out, "loss.png");
+            LossCurvePlot.Write(Path.Combine(options.Out, "metrics.jsonl"), curve, unigram, "unigram baseline");
+            console.MarkupLineInterpolated($"training curve: {curve}");
             WriteRouting(console, routing, config.Experts, config.TopK, options.Steps - summaryFrom);
 
             using var model = new MoeTransformer(device, trainer.Spec, DeviceWeights.Load(device, trainer.Spec, p => trainer.Parameters.Values[Array.IndexOf(trainer.Parameters.Infos, p)]));

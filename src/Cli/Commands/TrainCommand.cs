@@ -30,6 +30,7 @@ public static class TrainCommand
         var clip = new Option<double>("--clip") { Description = "Global gradient-norm clip (0 = off).", DefaultValueFactory = _ => 1.0 };
         var capacity = new Option<double?>("--capacity-factor") { Description = "Capacity factor (default: the spec's training value, 1.25 for OpenMoE)." };
         var every = new Option<long>("--checkpoint-every") { Description = "Save every K steps (and at the end).", DefaultValueFactory = _ => 0 };
+        var keep = new Option<int>("--keep-checkpoints") { Description = "Keep the newest N checkpoints (0 = all).", DefaultValueFactory = _ => 3 };
         var output = new Option<string>("--out") { Description = "Run folder (metrics.jsonl, checkpoints/).", DefaultValueFactory = _ => "runs/train" };
         var device = new Option<string>("--device") { Description = "auto | cpu | cuda.", DefaultValueFactory = _ => "cpu" };
         var seed = new Option<ulong>("--seed") { Description = "Seed of initialisation and data order.", DefaultValueFactory = _ => 1UL };
@@ -37,7 +38,7 @@ public static class TrainCommand
         var spm = new Option<string?>("--spm") { Description = "SentencePiece model (umT5 spiece.model); default: the byte tokenizer." };
         var command = new Command("train", "Train a model (UL2 then causal LM, Adafactor) with checkpoints and a metrics log.")
         {
-            spec, data, steps, batch, seq, objective, switchStep, lr, schedule, warmup, optimizer, clip, capacity, every, output, device, seed, resume, spm,
+            spec, data, steps, batch, seq, objective, switchStep, lr, schedule, warmup, optimizer, clip, capacity, every, keep, output, device, seed, resume, spm,
         };
         command.SetAction(parse =>
         {
@@ -47,7 +48,7 @@ public static class TrainCommand
                 Steps = parse.GetValue(steps), Batch = parse.GetValue(batch), SequenceLength = parse.GetValue(seq),
                 Objective = parse.GetValue(objective)!, SwitchStep = parse.GetValue(switchStep), LearningRate = parse.GetValue(lr),
                 Schedule = parse.GetValue(schedule)!, Warmup = parse.GetValue(warmup), Optimizer = parse.GetValue(optimizer)!,
-                ClipNorm = parse.GetValue(clip), CapacityFactor = parse.GetValue(capacity), CheckpointEvery = parse.GetValue(every),
+                ClipNorm = parse.GetValue(clip), CapacityFactor = parse.GetValue(capacity), CheckpointEvery = parse.GetValue(every), KeepCheckpoints = parse.GetValue(keep),
                 Seed = parse.GetValue(seed), Resume = parse.GetValue(resume), SentencePiece = parse.GetValue(spm),
             };
             return Run(options, parse.GetValue(device)!, AnsiConsole.Console);

@@ -36,7 +36,7 @@ public sealed class Trainer : IDisposable
         var config = Spec.Config;
         if (options.SequenceLength > config.ContextLength)
             throw new ArgumentException($"--seq {options.SequenceLength} exceeds the context length {config.ContextLength} of {config.Name}.");
-        _store = store ?? new CheckpointTrainingStore(Spec, options.Out);
+        _store = store ?? new CheckpointTrainingStore(Spec, options.Out, options.KeepCheckpoints == 0 ? int.MaxValue : options.KeepCheckpoints);
         Tokenizer = Tokenizers.Open(options.SentencePiece, config.Vocab);
         var data = DataSpec.Load(options.Data);
         var objectives = ObjectiveSchedule.Parse(options.Objective, Tokenizer, options.SwitchStep ?? Math.Max(1, options.Steps / 2));

@@ -33,6 +33,8 @@ public sealed record TrainerOptions
     public double? CapacityFactor { get; init; }
     /// <summary>Save every K steps (and at the end); 0 = only at the end.</summary>
     public long CheckpointEvery { get; init; }
+    /// <summary>How many of the newest checkpoints to keep (0 = all, e.g. to study routing over training).</summary>
+    public int KeepCheckpoints { get; init; } = 3;
     /// <summary>Seed of the initialisation and the data order.</summary>
     public ulong Seed { get; init; } = 1;
     /// <summary>Continue from the run folder's latest checkpoint.</summary>
