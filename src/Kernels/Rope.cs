@@ -61,7 +61,13 @@ public static class Rope
     }
 
     /// <summary>Reference twin (angles in double).</summary>
-    public static void Reference(float[] x, RopeShape s)
+    public static void Reference(float[] x, RopeShape s) => ReferenceRotation(x, s, direction: 1);
+
+    /// <summary>
+    /// Rotate-half rotation by <paramref name="direction"/> times each position's angles, in double:
+    /// +1 is RoPE, -1 its inverse (the backward pass, since the rotation is orthogonal).
+    /// </summary>
+    public static void ReferenceRotation(float[] x, RopeShape s, int direction)
     {
         int half = s.HeadDim / 2;
         for (int b = 0; b < s.Batch; b++)
@@ -71,7 +77,7 @@ public static class Rope
                     long baseIndex = (((long)b * s.Time + t) * s.Heads + h) * s.HeadDim;
                     for (int i = 0; i < half; i++)
                     {
-                        double angle = (s.PositionOffset + t) * Math.Pow(s.Theta, -2.0 * i / s.HeadDim);
+                        double angle = direction * (s.PositionOffset + t) * Math.Pow(s.Theta, -2.0 * i / s.HeadDim);
                         double a = x[baseIndex + i], c = x[baseIndex + i + half];
                         x[baseIndex + i] = (float)(a * Math.Cos(angle) - c * Math.Sin(angle));
                         x[baseIndex + i + half] = (float)(c * Math.Cos(angle) + a * Math.Sin(angle));

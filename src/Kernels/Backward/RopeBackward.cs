@@ -33,22 +33,6 @@ public static class RopeBackward
         }
     }
 
-    /// <summary>Reference twin (angles in double).</summary>
-    public static void Reference(float[] x, RopeShape s)
-    {
-        int half = s.HeadDim / 2;
-        for (int b = 0; b < s.Batch; b++)
-            for (int t = 0; t < s.Time; t++)
-                for (int h = 0; h < s.Heads; h++)
-                {
-                    long baseIndex = (((long)b * s.Time + t) * s.Heads + h) * s.HeadDim;
-                    for (int i = 0; i < half; i++)
-                    {
-                        double angle = (s.PositionOffset + t) * Math.Pow(s.Theta, -2.0 * i / s.HeadDim);
-                        double a = x[baseIndex + i], c = x[baseIndex + i + half];
-                        x[baseIndex + i] = (float)(a * Math.Cos(angle) + c * Math.Sin(angle));
-                        x[baseIndex + i + half] = (float)(c * Math.Cos(angle) - a * Math.Sin(angle));
-                    }
-                }
-    }
+    /// <summary>Reference twin: the inverse rotation (angles in double).</summary>
+    public static void Reference(float[] x, RopeShape s) => Rope.ReferenceRotation(x, s, direction: -1);
 }
