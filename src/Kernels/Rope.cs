@@ -27,7 +27,14 @@ public struct RopeShape
 public static class Rope
 {
     /// <summary>In place on x [B, T, Heads, hd]; one logical thread per (b, t, head, i &lt; hd/2) pair, grid-stride.</summary>
-    public static void Apply(ArrayView<float> x, RopeShape s)
+    public static void Apply(ArrayView<float> x, RopeShape s) => Rotate(x, s, 1f);
+
+    /// <summary>
+    /// The rotate-half rotation by <paramref name="direction"/> times each position's angles: +1 is
+    /// RoPE, -1 its inverse (RoPE's backward, since the rotation is orthogonal). Internal, so kernel
+    /// discovery does not take it for an entry point; kernels call it.
+    /// </summary>
+    internal static void Rotate(ArrayView<float> x, RopeShape s, float direction)
     {
         int half = s.HeadDim / 2;
         long pairs = (long)s.Batch * s.Time * s.Heads * half;
@@ -43,7 +50,7 @@ public static class Rope
             float invFreq = XMath.Exp(-(2.0f * i / s.HeadDim) * logTheta);
             float angle = (s.PositionOffset + t) * invFreq;
             float cos = XMath.Cos(angle);
-            float sin = XMath.Sin(angle);
+            float sin = direction * XMath.Sin(angle);
             long lo = vector * s.HeadDim + i;
             float a = x[lo];
             float b = x[lo + half];

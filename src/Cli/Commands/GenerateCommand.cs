@@ -1,5 +1,5 @@
 using System.CommandLine;
-using System.Globalization;
+using OpenMoE.Model.Evaluation;
 using OpenMoE.Model.Generation;
 using OpenMoE.Model.Tokenization;
 using Spectre.Console;
@@ -54,13 +54,8 @@ public static class GenerateCommand
     {
         if ((prompt is null) == (promptIds is null))
             throw new ArgumentException("Give exactly one of --prompt TEXT or --prompt-ids IDS.");
-        if (promptIds is not null)
-        {
-            return promptIds.Split([',', ' '], StringSplitOptions.RemoveEmptyEntries)
-                .Select(id => int.TryParse(id, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v)
-                    ? v : throw new FormatException($"--prompt-ids: '{id}' is not a token id."))
-                .ToArray();
-        }
-        return [tokenizer.BosId, .. tokenizer.Encode(prompt!)];
+        return promptIds is not null
+            ? TokenIdFile.ParseIds(promptIds, "--prompt-ids")
+            : [tokenizer.BosId, .. tokenizer.Encode(prompt!)];
     }
 }

@@ -15,18 +15,28 @@ public static class TokenIdFile
         foreach (string line in File.ReadLines(path))
         {
             lineNumber++;
-            var fields = line.Split([',', ' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
-            if (fields.Length == 0)
+            var ids = ParseIds(line, $"{path}:{lineNumber}");
+            if (ids.Length == 0)
                 continue;
-            var ids = new int[fields.Length];
-            for (int i = 0; i < fields.Length; i++)
-            {
-                if (!int.TryParse(fields[i], NumberStyles.Integer, CultureInfo.InvariantCulture, out ids[i]))
-                    throw new FormatException($"{path}:{lineNumber}: '{fields[i]}' is not a token id (integers separated by commas or spaces).");
-            }
             sequences.Add(ids);
         }
         return sequences;
+    }
+
+    /// <summary>
+    /// Token ids separated by commas, spaces or tabs; a field that is not an integer is a
+    /// <see cref="FormatException"/> that starts with <paramref name="where"/>.
+    /// </summary>
+    public static int[] ParseIds(string text, string where)
+    {
+        var fields = text.Split([',', ' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
+        var ids = new int[fields.Length];
+        for (int i = 0; i < fields.Length; i++)
+        {
+            if (!int.TryParse(fields[i], NumberStyles.Integer, CultureInfo.InvariantCulture, out ids[i]))
+                throw new FormatException($"{where}: '{fields[i]}' is not a token id (integers separated by commas or spaces).");
+        }
+        return ids;
     }
 
     /// <summary>Cuts each sequence into pieces of exactly <paramref name="length"/> tokens (a shorter tail is dropped).</summary>

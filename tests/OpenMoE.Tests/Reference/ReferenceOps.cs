@@ -73,6 +73,19 @@ public static class ReferenceOps
         _ => throw new InvalidOperationException($"Unknown attention scale {config.AttentionScale}."),
     };
 
+    /// <summary>scores[s] = logitScale * q_t · k_s for s &lt;= t (one query row against its causal keys).</summary>
+    public static void CausalScores(double[] q, double[] k, int b, int t, int time, int kvh, int kvHeads, int headDim,
+        int qOffset, double logitScale, double[] scores)
+    {
+        for (int s = 0; s <= t; s++)
+        {
+            int kOffset = ((b * time + s) * kvHeads + kvh) * headDim;
+            double dot = 0;
+            for (int j = 0; j < headDim; j++) dot += q[qOffset + j] * k[kOffset + j];
+            scores[s] = dot * logitScale;
+        }
+    }
+
     /// <summary>
     /// Causal attention core over already-rotated q/k. Query head h reads key/value head
     /// h / (H / KV) (grouped-query attention when KV &lt; H).
@@ -91,13 +104,7 @@ public static class ReferenceOps
                 for (int t = 0; t < time; t++)
                 {
                     int qOffset = ((b * time + t) * heads + h) * headDim;
-                    for (int s = 0; s <= t; s++)
-                    {
-                        int kOffset = ((b * time + s) * kvHeads + kvh) * headDim;
-                        double dot = 0;
-                        for (int j = 0; j < headDim; j++) dot += q[qOffset + j] * k[kOffset + j];
-                        scores[s] = dot * logitScale;
-                    }
+                    CausalScores(q, k, b, t, time, kvh, kvHeads, headDim, qOffset, logitScale, scores);
                     var probs = Softmax(scores, 0, t + 1);
                     for (int s = 0; s <= t; s++)
                     {

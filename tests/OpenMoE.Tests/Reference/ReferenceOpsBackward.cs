@@ -74,13 +74,7 @@ public static class ReferenceOpsBackward
                 for (int t = 0; t < time; t++)
                 {
                     int qOffset = ((b * time + t) * heads + h) * headDim;
-                    for (int s = 0; s <= t; s++)
-                    {
-                        int kOffset = ((b * time + s) * kvHeads + kvh) * headDim;
-                        double dot = 0;
-                        for (int j = 0; j < headDim; j++) dot += q[qOffset + j] * k[kOffset + j];
-                        scores[s] = dot * logitScale;
-                    }
+                    ReferenceOps.CausalScores(q, k, b, t, time, kvh, kvHeads, headDim, qOffset, logitScale, scores);
                     var probs = ReferenceOps.Softmax(scores, 0, t + 1);
                     double weighted = 0;
                     for (int s = 0; s <= t; s++)
