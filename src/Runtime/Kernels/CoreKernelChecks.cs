@@ -26,9 +26,36 @@ public static class CoreKernelChecks
 
     private static readonly int[] OddSizes = [1, 7, 129];
 
-    private static void CheckEmbedding(KernelCheckContext c)
+    /// <summary>Row sizes (n = d) and input offsets: odd sizes, pack multiples, and a view that is not pack-aligned.</summary>
+    private static readonly (int Size, int Offset)[] PackSizes = [(1, 0), (7, 0), (129, 0), (8, 0), (136, 0), (64, 3)];
+
+    /// <summary>Element counts and input offsets: tails of 0, 1 and 7 after whole packs, and a view that is not pack-aligned.</summary>
+    private static readonly (int Count, int Offset)[] ElementCounts = [(1, 0), (7, 0), (8, 0), (129 * 129, 0), (1031, 0), (1000, 5)];
+
+    /// <summary>
+    /// Runs an elementwise check with the one-float kernels and with the packed kernels
+    /// (<see cref="KernelOps.PackedElementwise"/>), whatever the device's default, then restores it.
+    /// </summary>
+    private static void BothLayouts(KernelCheckContext c, Action<string> check)
     {
-        foreach (int size in OddSizes)
+        bool deviceDefault = c.Device.Ops.PackedElementwise;
+        try
+        {
+            foreach (bool packed in new[] { false, true })
+            {
+                c.Device.Ops.PackedElementwise = packed;
+                check(packed ? "packed," : "one-float,");
+            }
+        }
+        finally
+        {
+            c.Device.Ops.PackedElementwise = deviceDefault;
+        }
+    }
+
+    private static void CheckEmbedding(KernelCheckContext c) => BothLayouts(c, layout =>
+    {
+        foreach (var (size, offset) in PackSizes)
         {
             int n = size, d = size, v = size + 3;
             var tokens = c.RandomInts(n, -1, v + 1);
@@ -36,8 +63,8 @@ public static class CoreKernelChecks
             var expected = new float[n * d];
             Embedding.Reference(tokens, table, expected, n, d, v);
             var output = c.Zeros<float>(n * d);
-            c.Device.Ops.Embedding(c.Upload(tokens), c.Upload(table), output, n, d, v);
-            c.Compare($"n=d={size}", c.Download(output), expected);
+            c.Device.Ops.Embedding(c.Upload(tokens), c.UploadAt(table, offset), output, n, d, v);
+            c.Compare($"{layout}n=d={size},offset={offset}", c.Download(output), expected);
         }
         {
             int n = 7, d = SelfTestDims.Hidden, v = SelfTestDims.Vocab;
@@ -47,22 +74,22 @@ public static class CoreKernelChecks
             Embedding.Reference(tokens, table, expected, n, d, v);
             var output = c.Zeros<float>(n * d);
             c.Device.Ops.Embedding<SelfTestDims>(c.Upload(tokens), c.Upload(table), output, n);
-            c.Compare("dims", c.Download(output), expected);
+            c.Compare($"{layout}dims", c.Download(output), expected);
         }
-    }
+    });
 
-    private static void CheckRmsNorm(KernelCheckContext c)
+    private static void CheckRmsNorm(KernelCheckContext c) => BothLayouts(c, layout =>
     {
         const float eps = 1e-6f;
-        foreach (var (n, d) in new[] { (1, 1), (7, 7), (129, 129), (3, 1000) })
+        foreach (var (n, d, offset) in new[] { (1, 1, 0), (7, 7, 0), (129, 129, 0), (3, 1000, 0), (9, 136, 0), (5, 64, 3) })
         {
             var x = c.RandomFloats((long)n * d, 2);
             var w = c.RandomFloats(d);
             var expected = new float[n * d];
             RmsNorm.Reference(x, w, expected, n, d, eps);
             var y = c.Zeros<float>(n * d);
-            c.Device.Ops.RmsNorm(c.Upload(x), c.Upload(w), y, n, d, eps);
-            c.Compare($"n={n},d={d}", c.Download(y), expected);
+            c.Device.Ops.RmsNorm(c.UploadAt(x, offset), c.Upload(w), y, n, d, eps);
+            c.Compare($"{layout}n={n},d={d},offset={offset}", c.Download(y), expected);
         }
         {
             int n = 7, d = SelfTestDims.Hidden;
@@ -72,9 +99,9 @@ public static class CoreKernelChecks
             RmsNorm.Reference(x, w, expected, n, d, eps);
             var inPlace = c.Upload(x);
             c.Device.Ops.RmsNorm<SelfTestDims>(inPlace, c.Upload(w), inPlace, n, eps);
-            c.Compare("dims,in-place", c.Download(inPlace), expected);
+            c.Compare($"{layout}dims,in-place", c.Download(inPlace), expected);
         }
-    }
+    });
 
     private static void CheckRope(KernelCheckContext c)
     {
@@ -150,9 +177,9 @@ public static class CoreKernelChecks
         c.Compare($"kernel,{label}", c.Download(kernelOut), expected);
     }
 
-    private static void CheckOpenMoeGated(KernelCheckContext c)
+    private static void CheckOpenMoeGated(KernelCheckContext c) => BothLayouts(c, layout =>
     {
-        foreach (int size in OddSizes)
+        foreach (var (size, offset) in PackSizes)
         {
             int n = size, f = size;
             var g = c.RandomFloats(2L * n * f, 4);
@@ -160,24 +187,24 @@ public static class CoreKernelChecks
             var expected = new float[n * f];
             OpenMoeGatedActivation.Reference(g, u, expected, n, f);
             var h = c.Zeros<float>(n * f);
-            c.Device.Ops.OpenMoeGatedActivation(c.Upload(g), c.Upload(u), h, n, f);
-            c.Compare($"n=f={size}", c.Download(h), expected);
+            c.Device.Ops.OpenMoeGatedActivation(c.UploadAt(g, offset), c.Upload(u), h, n, f);
+            c.Compare($"{layout}n=f={size},offset={offset}", c.Download(h), expected);
         }
-    }
+    });
 
-    private static void CheckSwiGlu(KernelCheckContext c)
+    private static void CheckSwiGlu(KernelCheckContext c) => BothLayouts(c, layout =>
     {
-        foreach (int count in new[] { 1, 7, 129 * 129 })
+        foreach (var (count, offset) in ElementCounts)
         {
             var gate = c.RandomFloats(count, 4);
             var up = c.RandomFloats(count, 2);
             var expected = new float[count];
             SwiGlu.Reference(gate, up, expected, count);
             var h = c.Zeros<float>(count);
-            c.Device.Ops.SwiGlu(c.Upload(gate), c.Upload(up), h, count);
-            c.Compare($"count={count}", c.Download(h), expected);
+            c.Device.Ops.SwiGlu(c.Upload(gate), c.UploadAt(up, offset), h, count);
+            c.Compare($"{layout}count={count},offset={offset}", c.Download(h), expected);
         }
-    }
+    });
 
     private static void CheckDispatch(KernelCheckContext c)
     {
@@ -210,19 +237,19 @@ public static class CoreKernelChecks
         }
     }
 
-    private static void CheckResidual(KernelCheckContext c)
+    private static void CheckResidual(KernelCheckContext c) => BothLayouts(c, layout =>
     {
-        foreach (int count in new[] { 1, 7, 129 * 129 })
+        foreach (var (count, offset) in ElementCounts)
         {
             var x = c.RandomFloats(count);
             var delta = c.RandomFloats(count);
             var expected = (float[])x.Clone();
             ResidualAdd.Reference(expected, delta, count);
             var view = c.Upload(x);
-            c.Device.Ops.ResidualAdd(view, c.Upload(delta), count);
-            c.Compare($"count={count}", c.Download(view), expected);
+            c.Device.Ops.ResidualAdd(view, c.UploadAt(delta, offset), count);
+            c.Compare($"{layout}count={count},offset={offset}", c.Download(view), expected);
         }
-    }
+    });
 
     private static readonly (int N, int V)[] SoftmaxSizes = [(1, 1), (7, 7), (129, 129), (3, 5003)];
 

@@ -57,6 +57,17 @@ public sealed class KernelCheckContext : IDisposable
         return buffer.View;
     }
 
+    /// <summary>
+    /// A device copy of <paramref name="data"/> that starts <paramref name="offset"/> elements into
+    /// its buffer (checks launchers on views that are not pack-aligned).
+    /// </summary>
+    public ArrayView<T> UploadAt<T>(T[] data, int offset) where T : unmanaged
+    {
+        var padded = new T[offset + data.Length];
+        data.CopyTo(padded, offset);
+        return Upload(padded).SubView(offset, data.Length);
+    }
+
     /// <summary>A zeroed device buffer.</summary>
     public ArrayView<T> Zeros<T>(long count) where T : unmanaged
     {

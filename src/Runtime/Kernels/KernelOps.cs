@@ -23,7 +23,18 @@ public sealed class KernelOps
         _device = device;
         _isCpu = device.Accelerator.AcceleratorType == AcceleratorType.CPU;
         Shapes = new LaunchShapes(device.Accelerator);
+        PackedElementwise = _isCpu;
     }
+
+    /// <summary>
+    /// Whether the elementwise launchers (embedding, RMSNorm, SwiGLU, OpenMoE activation, residual
+    /// add) run the packed kernels (<see cref="Pack8"/>) when the sizes and view offsets allow.
+    /// Default: on the CPU accelerator only, where an element access costs more than the op;
+    /// CUDA keeps the coalesced one-float kernels. Self-test runs both on every device.
+    /// </summary>
+    public bool PackedElementwise { get; set; }
+
+    private bool PackRows(int rowLength) => PackedElementwise && rowLength % Pack8.Width == 0;
 
     /// <summary>Grid/group sizes used by these launchers.</summary>
     public LaunchShapes Shapes { get; }
@@ -35,7 +46,8 @@ public sealed class KernelOps
     public void Embedding(ArrayView<int> tokens, ArrayView<float> table, ArrayView<float> output, int n, int d, int v)
     {
         Require(tokens, n, "tokens [N]"); Require(table, (long)v * d, "table [V, D]"); Require(output, (long)n * d, "output [N, D]");
-        Cache.Get<ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, int>(OpenMoE.Kernels.Embedding.Gather)
+        Cache.Get<ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, int>(
+                PackRows(d) && PackedViews.Aligned(table, output) ? OpenMoE.Kernels.Embedding.GatherPacked : OpenMoE.Kernels.Embedding.Gather)
             (Stream, Shapes.Rows(n), tokens, table, output, n, d, v);
     }
 
@@ -44,7 +56,8 @@ public sealed class KernelOps
         where TDims : struct, IModelDims
     {
         Require(tokens, n, "tokens [N]"); Require(table, (long)TDims.Vocab * TDims.Hidden, "table [V, D]"); Require(output, (long)n * TDims.Hidden, "output [N, D]");
-        Cache.Get<ArrayView<int>, ArrayView<float>, ArrayView<float>, int>(OpenMoE.Kernels.Embedding.Gather<TDims>)
+        Cache.Get<ArrayView<int>, ArrayView<float>, ArrayView<float>, int>(PackRows(TDims.Hidden) && PackedViews.Aligned(table, output)
+                ? OpenMoE.Kernels.Embedding.GatherPacked<TDims> : OpenMoE.Kernels.Embedding.Gather<TDims>)
             (Stream, Shapes.Rows(n), tokens, table, output, n);
     }
 
@@ -52,8 +65,12 @@ public sealed class KernelOps
     public void RmsNorm(ArrayView<float> x, ArrayView<float> w, ArrayView<float> y, int n, int d, float eps)
     {
         Require(x, (long)n * d, "x [N, D]"); Require(w, d, "w [D]"); Require(y, (long)n * d, "y [N, D]");
-        Cache.Get<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float>(OpenMoE.Kernels.RmsNorm.Forward)
-            (Stream, Shapes.Rows(n), x, w, y, n, d, eps);
+        if (PackRows(d) && PackedViews.Aligned(x, w, y))
+            Cache.Get<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float>(OpenMoE.Kernels.RmsNorm.ForwardPacked)
+                (Stream, Shapes.SingleThreadRows(n), x, w, y, n, d, eps);
+        else
+            Cache.Get<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float>(OpenMoE.Kernels.RmsNorm.Forward)
+                (Stream, Shapes.Rows(n), x, w, y, n, d, eps);
     }
 
     /// <summary>RMSNorm with D from <typeparamref name="TDims"/>.</summary>
@@ -61,8 +78,12 @@ public sealed class KernelOps
         where TDims : struct, IModelDims
     {
         Require(x, (long)n * TDims.Hidden, "x [N, D]"); Require(w, TDims.Hidden, "w [D]"); Require(y, (long)n * TDims.Hidden, "y [N, D]");
-        Cache.Get<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>(OpenMoE.Kernels.RmsNorm.Forward<TDims>)
-            (Stream, Shapes.Rows(n), x, w, y, n, eps);
+        if (PackRows(TDims.Hidden) && PackedViews.Aligned(x, w, y))
+            Cache.Get<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>(OpenMoE.Kernels.RmsNorm.ForwardPacked<TDims>)
+                (Stream, Shapes.SingleThreadRows(n), x, w, y, n, eps);
+        else
+            Cache.Get<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>(OpenMoE.Kernels.RmsNorm.Forward<TDims>)
+                (Stream, Shapes.Rows(n), x, w, y, n, eps);
     }
 
     /// <summary>RoPE in place on x [B, T, heads, hd] at positions shape.PositionOffset + t.</summary>
@@ -138,7 +159,8 @@ public sealed class KernelOps
     public void OpenMoeGatedActivation(ArrayView<float> g, ArrayView<float> u, ArrayView<float> h, int n, int f)
     {
         Require(g, 2L * n * f, "g [N, 2F]"); Require(u, (long)n * f, "u [N, F]"); Require(h, (long)n * f, "h [N, F]");
-        Cache.Get<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(OpenMoE.Kernels.OpenMoeGatedActivation.Forward)
+        Cache.Get<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(PackRows(f) && PackedViews.Aligned(g, u, h)
+                ? OpenMoE.Kernels.OpenMoeGatedActivation.ForwardPacked : OpenMoE.Kernels.OpenMoeGatedActivation.Forward)
             (Stream, Shapes.Rows(n), g, u, h, n, f);
     }
 
@@ -146,6 +168,13 @@ public sealed class KernelOps
     public void SwiGlu(ArrayView<float> gate, ArrayView<float> up, ArrayView<float> h, int count)
     {
         Require(gate, count, "gate"); Require(up, count, "up"); Require(h, count, "h");
+        if (PackedElementwise && PackedViews.Aligned(gate, up, h))
+        {
+            var packConfig = Shapes.Elements(count / Pack8.Width);
+            Cache.Get<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(OpenMoE.Kernels.SwiGlu.ForwardPacked)
+                (Stream, packConfig, gate, up, h, count, Shapes.ElementSpan(count / Pack8.Width, packConfig));
+            return;
+        }
         var config = Shapes.Elements(count);
         Cache.Get<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(OpenMoE.Kernels.SwiGlu.Forward)
             (Stream, config, gate, up, h, count, Shapes.ElementSpan(count, config));
@@ -155,6 +184,13 @@ public sealed class KernelOps
     public void ResidualAdd(ArrayView<float> x, ArrayView<float> delta, int count)
     {
         Require(x, count, "x"); Require(delta, count, "delta");
+        if (PackedElementwise && PackedViews.Aligned(x, delta))
+        {
+            var packConfig = Shapes.Elements(count / Pack8.Width);
+            Cache.Get<ArrayView<float>, ArrayView<float>, int, int>(OpenMoE.Kernels.ResidualAdd.ForwardPacked)
+                (Stream, packConfig, x, delta, count, Shapes.ElementSpan(count / Pack8.Width, packConfig));
+            return;
+        }
         var config = Shapes.Elements(count);
         Cache.Get<ArrayView<float>, ArrayView<float>, int, int>(OpenMoE.Kernels.ResidualAdd.Forward)
             (Stream, config, x, delta, count, Shapes.ElementSpan(count, config));

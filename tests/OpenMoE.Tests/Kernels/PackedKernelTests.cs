@@ -1,0 +1,110 @@
+using ILGPU;
+using ILGPU.Runtime;
+using OpenMoE.Runtime.Devices;
+
+namespace OpenMoE.Tests.Kernels;
+
+/// <summary>
+/// The packed elementwise kernels (the CPU accelerator's default) must give exactly what the
+/// one-float kernels give, so switching layouts never changes a forward pass or a training run.
+/// The comparison with the double references is in the self-test checks (both layouts).
+/// </summary>
+public class PackedKernelTests(CpuDeviceFixture fixture) : IClassFixture<CpuDeviceFixture>
+{
+    private const int Rows = 13, Width = 136, Count = Rows * Width + 5;
+    private readonly ComputeDevice _device = fixture.Device;
+    private readonly Random _random = new(7);
+
+    [Fact]
+    public void Cpu_accelerator_uses_the_packed_kernels_by_default()
+        => Assert.True(_device.Ops.PackedElementwise);
+
+    [Fact]
+    public void Residual_add_is_identical_in_both_layouts()
+    {
+        var x = Floats(Count); var delta = Floats(Count);
+        AssertSameInBothLayouts(() =>
+        {
+            var view = Upload(x);
+            _device.Ops.ResidualAdd(view, Upload(delta), Count);
+            return view;
+        });
+    }
+
+    [Fact]
+    public void SwiGlu_is_identical_in_both_layouts()
+    {
+        var gate = Floats(Count, 6); var up = Floats(Count);
+        AssertSameInBothLayouts(() =>
+        {
+            var h = Upload(new float[Count]);
+            _device.Ops.SwiGlu(Upload(gate), Upload(up), h, Count);
+            return h;
+        });
+    }
+
+    [Fact]
+    public void OpenMoE_activation_is_identical_in_both_layouts()
+    {
+        var g = Floats(2 * Rows * Width, 6); var u = Floats(Rows * Width);
+        AssertSameInBothLayouts(() =>
+        {
+            var h = Upload(new float[Rows * Width]);
+            _device.Ops.OpenMoeGatedActivation(Upload(g), Upload(u), h, Rows, Width);
+            return h;
+        });
+    }
+
+    [Fact]
+    public void Embedding_is_identical_in_both_layouts()
+    {
+        int vocab = 17;
+        var tokens = Enumerable.Range(0, Rows).Select(_ => _random.Next(-1, vocab + 1)).ToArray();
+        var table = Floats(vocab * Width);
+        AssertSameInBothLayouts(() =>
+        {
+            var output = Upload(new float[Rows * Width]);
+            _device.Ops.Embedding(Upload(tokens), Upload(table), output, Rows, Width, vocab);
+            return output;
+        });
+    }
+
+    [Fact]
+    public void RmsNorm_is_identical_in_both_layouts()
+    {
+        var x = Floats(Rows * Width, 3); var w = Floats(Width);
+        AssertSameInBothLayouts(() =>
+        {
+            var y = Upload(new float[Rows * Width]);
+            _device.Ops.RmsNorm(Upload(x), Upload(w), y, Rows, Width, 1e-6f);
+            return y;
+        });
+    }
+
+    private void AssertSameInBothLayouts(Func<ArrayView<float>> run)
+    {
+        var packed = Download(run());
+        _device.Ops.PackedElementwise = false;
+        try
+        {
+            Assert.Equal(Download(run()), packed);
+        }
+        finally
+        {
+            _device.Ops.PackedElementwise = true;
+        }
+    }
+
+    private float[] Floats(int count, float scale = 1) =>
+        Enumerable.Range(0, count).Select(_ => (float)(_random.NextDouble() * 2 - 1) * scale).ToArray();
+
+    private ArrayView<T> Upload<T>(T[] data) where T : unmanaged => _device.Upload(data, "test").View;
+
+    private float[] Download(ArrayView<float> view)
+    {
+        _device.Synchronize();
+        var host = new float[view.Length];
+        view.CopyToCPU(host);
+        return host;
+    }
+}
