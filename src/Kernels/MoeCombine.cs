@@ -40,6 +40,35 @@ public static class MoeCombine
         }
     }
 
+    /// <summary>
+    /// <see cref="Combine"/> in packs of eight (the CPU accelerator's form, see <see cref="Pack8"/>):
+    /// D must be a multiple of 8 and the float views must start pack-aligned.
+    /// </summary>
+    public static void CombinePacked(ArrayView<float> expertOutput, ArrayView<int> tokenRows, ArrayView<float> tokenWeights,
+        ArrayView<float> output, int n, int k, int d)
+    {
+        int lane = Group.IdxX, lanes = Group.DimX, group = Grid.IdxX, groups = Grid.DimX;
+        int rowPacks = d / Pack8.Width;
+        var sourcePacks = Pack8.Of(expertOutput, expertOutput.Length / Pack8.Width);
+        var outputPacks = Pack8.Of(output, (long)n * rowPacks);
+        for (int token = group; token < n; token += groups)
+        {
+            var target = outputPacks.SubView((long)token * rowPacks, rowPacks);
+            for (int c = lane; c < rowPacks; c += lanes)
+                target[c] = default;
+            for (int j = 0; j < k; j++)
+            {
+                int row = tokenRows[token * k + j];
+                if (row < 0)
+                    continue;
+                float weight = tokenWeights[token * k + j];
+                var source = sourcePacks.SubView((long)row * rowPacks, rowPacks);
+                for (int c = lane; c < rowPacks; c += lanes)
+                    target[c] = Pack8.AddScaled(target[c], weight, source[c]);
+            }
+        }
+    }
+
     /// <summary>Reference twin (double accumulation).</summary>
     public static void Reference(float[] expertOutput, int[] tokenRows, float[] tokenWeights, float[] output, int n, int k, int d)
     {

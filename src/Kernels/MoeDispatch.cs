@@ -35,6 +35,34 @@ public static class MoeDispatch
         }
     }
 
+    /// <summary>
+    /// <see cref="Gather"/> in packs of eight (the CPU accelerator's form, see <see cref="Pack8"/>):
+    /// D must be a multiple of 8 and the float views must start pack-aligned.
+    /// </summary>
+    public static void GatherPacked(ArrayView<float> x, ArrayView<int> slotTokens, ArrayView<float> expertInput, int slots, int d)
+    {
+        int lane = Group.IdxX, lanes = Group.DimX, group = Grid.IdxX, groups = Grid.DimX;
+        int rowPacks = d / Pack8.Width;
+        var sourcePacks = Pack8.Of(x, x.Length / Pack8.Width);
+        var targetPacks = Pack8.Of(expertInput, (long)slots * rowPacks);
+        for (int slot = group; slot < slots; slot += groups)
+        {
+            int token = slotTokens[slot];
+            var target = targetPacks.SubView((long)slot * rowPacks, rowPacks);
+            if (token >= 0)
+            {
+                var source = sourcePacks.SubView((long)token * rowPacks, rowPacks);
+                for (int c = lane; c < rowPacks; c += lanes)
+                    target[c] = source[c];
+            }
+            else
+            {
+                for (int c = lane; c < rowPacks; c += lanes)
+                    target[c] = default;
+            }
+        }
+    }
+
     /// <summary>Reference twin.</summary>
     public static void Reference(float[] x, int[] slotTokens, float[] expertInput, int slots, int d)
     {

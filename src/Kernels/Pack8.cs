@@ -1,4 +1,5 @@
 using ILGPU;
+using ILGPU.Algorithms;
 
 namespace OpenMoE.Kernels;
 
@@ -49,6 +50,36 @@ public struct Pack8
         V0 = Activations.Silu(a.V0), V1 = Activations.Silu(a.V1), V2 = Activations.Silu(a.V2), V3 = Activations.Silu(a.V3),
         V4 = Activations.Silu(a.V4), V5 = Activations.Silu(a.V5), V6 = Activations.Silu(a.V6), V7 = Activations.Silu(a.V7),
     };
+
+    /// <summary>t + w * s per element (a weighted accumulation, as in the MoE combine).</summary>
+    public static Pack8 AddScaled(Pack8 t, float w, Pack8 s) => new()
+    {
+        V0 = t.V0 + w * s.V0, V1 = t.V1 + w * s.V1, V2 = t.V2 + w * s.V2, V3 = t.V3 + w * s.V3,
+        V4 = t.V4 + w * s.V4, V5 = t.V5 + w * s.V5, V6 = t.V6 + w * s.V6, V7 = t.V7 + w * s.V7,
+    };
+
+    /// <summary>a - shift per element.</summary>
+    public static Pack8 Subtract(Pack8 a, float shift) => new()
+    {
+        V0 = a.V0 - shift, V1 = a.V1 - shift, V2 = a.V2 - shift, V3 = a.V3 - shift,
+        V4 = a.V4 - shift, V5 = a.V5 - shift, V6 = a.V6 - shift, V7 = a.V7 - shift,
+    };
+
+    /// <summary>The running maximum <paramref name="max"/> updated with the eight values, in memory order.</summary>
+    public static float Max(float max, Pack8 a)
+    {
+        max = XMath.Max(max, a.V0); max = XMath.Max(max, a.V1); max = XMath.Max(max, a.V2); max = XMath.Max(max, a.V3);
+        max = XMath.Max(max, a.V4); max = XMath.Max(max, a.V5); max = XMath.Max(max, a.V6); max = XMath.Max(max, a.V7);
+        return max;
+    }
+
+    /// <summary>Adds exp(value - shift) of the eight values to <paramref name="sum"/> one by one, in memory order.</summary>
+    public static float AccumulateExp(float sum, Pack8 a, float shift)
+    {
+        sum += XMath.Exp(a.V0 - shift); sum += XMath.Exp(a.V1 - shift); sum += XMath.Exp(a.V2 - shift); sum += XMath.Exp(a.V3 - shift);
+        sum += XMath.Exp(a.V4 - shift); sum += XMath.Exp(a.V5 - shift); sum += XMath.Exp(a.V6 - shift); sum += XMath.Exp(a.V7 - shift);
+        return sum;
+    }
 
     /// <summary>Adds the squares of the eight values to <paramref name="sum"/> one by one, in memory order.</summary>
     public static float AccumulateSquares(float sum, Pack8 a)

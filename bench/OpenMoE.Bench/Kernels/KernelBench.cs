@@ -69,6 +69,73 @@ public static class KernelBench
                 }
             }));
 
+        var slotTokens = tokens.Select((t, i) => i % 5 == 4 ? -1 : t).ToArray();
+        using var slotTokensDev = device.Upload(slotTokens, "slotTokens");
+        rows.Add(MeasureBothLayouts(device, "moe-dispatch", (long)n * d, iterations,
+            () => device.Ops.MoeDispatch(aDev.View, slotTokensDev.View, outDev.View, n, d),
+            () =>
+            {
+                for (int r = 0; r < n; r++)
+                    for (int c = 0; c < d; c++)
+                        outHost[r * d + c] = slotTokens[r] >= 0 ? a[slotTokens[r] * d + c] : 0.0f;
+            }));
+        var tokenRows = Enumerable.Range(0, 2 * n).Select(i => i % 7 == 6 ? -1 : (i * 7919 + 13) % n).ToArray();
+        var tokenWeights = Floats(2 * n);
+        using var tokenRowsDev = device.Upload(tokenRows, "tokenRows"); using var tokenWeightsDev = device.Upload(tokenWeights, "tokenWeights");
+        rows.Add(MeasureBothLayouts(device, "moe-combine", (long)n * d, iterations,
+            () => device.Ops.MoeCombine(aDev.View, tokenRowsDev.View, tokenWeightsDev.View, outDev.View, n, 2, d),
+            () =>
+            {
+                for (int t = 0; t < n; t++)
+                {
+                    for (int c = 0; c < d; c++)
+                        outHost[t * d + c] = 0.0f;
+                    for (int j = 0; j < 2; j++)
+                    {
+                        int row = tokenRows[2 * t + j];
+                        if (row < 0)
+                            continue;
+                        float weight = tokenWeights[2 * t + j];
+                        for (int c = 0; c < d; c++)
+                            outHost[t * d + c] += weight * a[row * d + c];
+                    }
+                }
+            }));
+        int vocab = 1024, softmaxRows = elements / vocab;
+        rows.Add(MeasureBothLayouts(device, "log-softmax", elements, iterations,
+            () => device.Ops.LogSoftmax(aDev.View, outDev.View, softmaxRows, vocab),
+            () =>
+            {
+                for (int r = 0; r < softmaxRows; r++)
+                {
+                    float max = float.NegativeInfinity;
+                    for (int c = 0; c < vocab; c++) max = MathF.Max(max, a[r * vocab + c]);
+                    float sum = 0;
+                    for (int c = 0; c < vocab; c++) sum += MathF.Exp(a[r * vocab + c] - max);
+                    float logSumExp = max + MathF.Log(sum);
+                    for (int c = 0; c < vocab; c++) outHost[r * vocab + c] = a[r * vocab + c] - logSumExp;
+                }
+            }));
+        var rope = new RopeShape { Batch = 1, Time = n, Heads = 12, HeadDim = 64, PositionOffset = 0, Theta = 10000f };
+        rows.Add(Measure(device, "rope", (long)n * d, iterations,
+            () => device.Ops.Rope(outDev.View, rope),
+            () =>
+            {
+                int half = rope.HeadDim / 2;
+                float logTheta = MathF.Log(rope.Theta);
+                for (int t = 0; t < n; t++)
+                    for (int h = 0; h < rope.Heads; h++)
+                        for (int i = 0; i < half; i++)
+                        {
+                            float angle = t * MathF.Exp(-(2.0f * i / rope.HeadDim) * logTheta);
+                            float cos = MathF.Cos(angle), sin = MathF.Sin(angle);
+                            int lo = (t * rope.Heads + h) * rope.HeadDim + i;
+                            float x0 = outHost[lo], x1 = outHost[lo + half];
+                            outHost[lo] = x0 * cos - x1 * sin;
+                            outHost[lo + half] = x1 * cos + x0 * sin;
+                        }
+            }));
+
         var attentionShape = new AttentionShape
         {
             Batch = 1, QueryTime = 512, PastLength = 0, CacheLength = 512, Heads = 12, KvHeads = 12, HeadDim = 64, Scale = 1,

@@ -24,8 +24,6 @@ public static class CoreKernelChecks
         new("cross-entropy", new Tolerance(1e-4, 1e-5), [typeof(CrossEntropy)], CheckCrossEntropy),
     ];
 
-    private static readonly int[] OddSizes = [1, 7, 129];
-
     /// <summary>Row sizes (n = d) and input offsets: odd sizes, pack multiples, and a view that is not pack-aligned.</summary>
     private static readonly (int Size, int Offset)[] PackSizes = [(1, 0), (7, 0), (129, 0), (8, 0), (136, 0), (64, 3)];
 
@@ -206,9 +204,9 @@ public static class CoreKernelChecks
         }
     });
 
-    private static void CheckDispatch(KernelCheckContext c)
+    private static void CheckDispatch(KernelCheckContext c) => BothLayouts(c, layout =>
     {
-        foreach (int size in OddSizes)
+        foreach (var (size, offset) in PackSizes)
         {
             int n = size, d = size, slots = 3 * size + 1;
             var x = c.RandomFloats((long)n * d);
@@ -216,14 +214,14 @@ public static class CoreKernelChecks
             var expected = new float[(long)slots * d];
             MoeDispatch.Reference(x, slotTokens, expected, slots, d);
             var output = c.Zeros<float>((long)slots * d);
-            c.Device.Ops.MoeDispatch(c.Upload(x), c.Upload(slotTokens), output, slots, d);
-            c.Compare($"n=d={size},slots={slots}", c.Download(output), expected);
+            c.Device.Ops.MoeDispatch(c.UploadAt(x, offset), c.Upload(slotTokens), output, slots, d);
+            c.Compare($"{layout}n=d={size},slots={slots},offset={offset}", c.Download(output), expected);
         }
-    }
+    });
 
-    private static void CheckCombine(KernelCheckContext c)
+    private static void CheckCombine(KernelCheckContext c) => BothLayouts(c, layout =>
     {
-        foreach (var (n, k, d) in new[] { (1, 1, 1), (7, 2, 7), (129, 2, 129), (5, 4, 3) })
+        foreach (var (n, k, d, offset) in new[] { (1, 1, 1, 0), (7, 2, 7, 0), (129, 2, 129, 0), (5, 4, 3, 0), (9, 2, 136, 0), (6, 2, 64, 3) })
         {
             int rows = 2 * n + 1;
             var expertOutput = c.RandomFloats((long)rows * d, 3);
@@ -232,10 +230,10 @@ public static class CoreKernelChecks
             var expected = new float[(long)n * d];
             MoeCombine.Reference(expertOutput, tokenRows, weights, expected, n, k, d);
             var output = c.Zeros<float>((long)n * d);
-            c.Device.Ops.MoeCombine(c.Upload(expertOutput), c.Upload(tokenRows), c.Upload(weights), output, n, k, d);
-            c.Compare($"n={n},k={k},d={d}", c.Download(output), expected);
+            c.Device.Ops.MoeCombine(c.UploadAt(expertOutput, offset), c.Upload(tokenRows), c.Upload(weights), output, n, k, d);
+            c.Compare($"{layout}n={n},k={k},d={d},offset={offset}", c.Download(output), expected);
         }
-    }
+    });
 
     private static void CheckResidual(KernelCheckContext c) => BothLayouts(c, layout =>
     {
@@ -253,16 +251,16 @@ public static class CoreKernelChecks
 
     private static readonly (int N, int V)[] SoftmaxSizes = [(1, 1), (7, 7), (129, 129), (3, 5003)];
 
-    private static void CheckLogSoftmax(KernelCheckContext c)
+    private static void CheckLogSoftmax(KernelCheckContext c) => BothLayouts(c, layout =>
     {
-        foreach (var (n, v) in SoftmaxSizes)
+        foreach (var (n, v, offset) in SoftmaxSizes.Select(s => (s.N, s.V, 0)).Concat([(4, 1000, 0), (3, 64, 3)]))
         {
             var logits = c.RandomFloats((long)n * v, 8);
             var expected = new float[(long)n * v];
             LogSoftmax.Reference(logits, expected, n, v);
             var output = c.Zeros<float>((long)n * v);
-            c.Device.Ops.LogSoftmax(c.Upload(logits), output, n, v);
-            c.Compare($"n={n},v={v}", c.Download(output), expected);
+            c.Device.Ops.LogSoftmax(c.UploadAt(logits, offset), output, n, v);
+            c.Compare($"{layout}n={n},v={v},offset={offset}", c.Download(output), expected);
         }
         {
             int n = 5, v = SelfTestDims.Vocab;
@@ -271,9 +269,9 @@ public static class CoreKernelChecks
             LogSoftmax.Reference(logits, expected, n, v);
             var inPlace = c.Upload(logits);
             c.Device.Ops.LogSoftmax<SelfTestDims>(inPlace, inPlace, n);
-            c.Compare("dims,in-place", c.Download(inPlace), expected);
+            c.Compare($"{layout}dims,in-place", c.Download(inPlace), expected);
         }
-    }
+    });
 
     private static void CheckCrossEntropy(KernelCheckContext c)
     {

@@ -28,9 +28,10 @@ public sealed class KernelOps
 
     /// <summary>
     /// Whether the elementwise launchers (embedding, RMSNorm, SwiGLU, OpenMoE activation, residual
-    /// add) run the packed kernels (<see cref="Pack8"/>) when the sizes and view offsets allow.
+    /// add, MoE dispatch and combine, log-softmax) run the packed kernels (<see cref="Pack8"/>) when the sizes and view offsets allow.
     /// Default: on the CPU accelerator only, where an element access costs more than the op;
-    /// CUDA keeps the coalesced one-float kernels. Self-test runs both on every device.
+    /// CUDA keeps the coalesced one-float kernels. Self-test runs both on every device. The
+    /// size-specialised (<c>TDims</c>) launchers always run the one-float kernels.
     /// </summary>
     public bool PackedElementwise { get; set; }
 
@@ -56,8 +57,7 @@ public sealed class KernelOps
         where TDims : struct, IModelDims
     {
         Require(tokens, n, "tokens [N]"); Require(table, (long)TDims.Vocab * TDims.Hidden, "table [V, D]"); Require(output, (long)n * TDims.Hidden, "output [N, D]");
-        Cache.Get<ArrayView<int>, ArrayView<float>, ArrayView<float>, int>(PackRows(TDims.Hidden) && PackedViews.Aligned(table, output)
-                ? OpenMoE.Kernels.Embedding.GatherPacked<TDims> : OpenMoE.Kernels.Embedding.Gather<TDims>)
+        Cache.Get<ArrayView<int>, ArrayView<float>, ArrayView<float>, int>(OpenMoE.Kernels.Embedding.Gather<TDims>)
             (Stream, Shapes.Rows(n), tokens, table, output, n);
     }
 
@@ -78,12 +78,8 @@ public sealed class KernelOps
         where TDims : struct, IModelDims
     {
         Require(x, (long)n * TDims.Hidden, "x [N, D]"); Require(w, TDims.Hidden, "w [D]"); Require(y, (long)n * TDims.Hidden, "y [N, D]");
-        if (PackRows(TDims.Hidden) && PackedViews.Aligned(x, w, y))
-            Cache.Get<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>(OpenMoE.Kernels.RmsNorm.ForwardPacked<TDims>)
-                (Stream, Shapes.SingleThreadRows(n), x, w, y, n, eps);
-        else
-            Cache.Get<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>(OpenMoE.Kernels.RmsNorm.Forward<TDims>)
-                (Stream, Shapes.Rows(n), x, w, y, n, eps);
+        Cache.Get<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>(OpenMoE.Kernels.RmsNorm.Forward<TDims>)
+            (Stream, Shapes.Rows(n), x, w, y, n, eps);
     }
 
     /// <summary>RoPE in place on x [B, T, heads, hd] at positions shape.PositionOffset + t.</summary>
@@ -200,7 +196,8 @@ public sealed class KernelOps
     public void MoeDispatch(ArrayView<float> x, ArrayView<int> slotTokens, ArrayView<float> expertInput, int slots, int d)
     {
         Require(slotTokens, slots, "slotTokens [E*C]"); Require(expertInput, (long)slots * d, "expertInput [E*C, D]");
-        Cache.Get<ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int>(OpenMoE.Kernels.MoeDispatch.Gather)
+        Cache.Get<ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int>(PackRows(d) && PackedViews.Aligned(x, expertInput)
+                ? OpenMoE.Kernels.MoeDispatch.GatherPacked : OpenMoE.Kernels.MoeDispatch.Gather)
             (Stream, Shapes.Rows(slots), x, slotTokens, expertInput, slots, d);
     }
 
@@ -213,7 +210,8 @@ public sealed class KernelOps
     {
         Require(tokenRows, (long)n * k, "tokenRows [N, K]"); Require(tokenWeights, (long)n * k, "tokenWeights [N, K]");
         Require(output, (long)n * d, "output [N, D]");
-        Cache.Get<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, int>(OpenMoE.Kernels.MoeCombine.Combine)
+        Cache.Get<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, int>(
+                PackRows(d) && PackedViews.Aligned(expertOutput, output) ? OpenMoE.Kernels.MoeCombine.CombinePacked : OpenMoE.Kernels.MoeCombine.Combine)
             (Stream, Shapes.Rows(n), expertOutput, tokenRows, tokenWeights, output, n, k, d);
     }
 
@@ -221,7 +219,10 @@ public sealed class KernelOps
     public void LogSoftmax(ArrayView<float> logits, ArrayView<float> output, int n, int v)
     {
         Require(logits, (long)n * v, "logits [N, V]"); Require(output, (long)n * v, "output [N, V]");
-        Cache.Get<ArrayView<float>, ArrayView<float>, int, int>(OpenMoE.Kernels.LogSoftmax.Forward)(Stream, Shapes.Rows(n), logits, output, n, v);
+        if (PackRows(v) && PackedViews.Aligned(logits, output))
+            Cache.Get<ArrayView<float>, ArrayView<float>, int, int>(OpenMoE.Kernels.LogSoftmax.ForwardPacked)(Stream, Shapes.SingleThreadRows(n), logits, output, n, v);
+        else
+            Cache.Get<ArrayView<float>, ArrayView<float>, int, int>(OpenMoE.Kernels.LogSoftmax.Forward)(Stream, Shapes.Rows(n), logits, output, n, v);
     }
 
     /// <summary>

@@ -81,6 +81,47 @@ public class PackedKernelTests(CpuDeviceFixture fixture) : IClassFixture<CpuDevi
         });
     }
 
+    [Fact]
+    public void Moe_dispatch_is_identical_in_both_layouts()
+    {
+        int slots = 2 * Rows + 3;
+        var x = Floats(Rows * Width);
+        var slotTokens = Enumerable.Range(0, slots).Select(_ => _random.Next(-1, Rows)).ToArray();
+        AssertSameInBothLayouts(() =>
+        {
+            var expertInput = Upload(new float[slots * Width]);
+            _device.Ops.MoeDispatch(Upload(x), Upload(slotTokens), expertInput, slots, Width);
+            return expertInput;
+        });
+    }
+
+    [Fact]
+    public void Moe_combine_is_identical_in_both_layouts()
+    {
+        int k = 2, expertRows = 3 * Rows;
+        var expertOutput = Floats(expertRows * Width, 3);
+        var tokenRows = Enumerable.Range(0, Rows * k).Select(_ => _random.Next(-1, expertRows)).ToArray();
+        var weights = Floats(Rows * k);
+        AssertSameInBothLayouts(() =>
+        {
+            var output = Upload(new float[Rows * Width]);
+            _device.Ops.MoeCombine(Upload(expertOutput), Upload(tokenRows), Upload(weights), output, Rows, k, Width);
+            return output;
+        });
+    }
+
+    [Fact]
+    public void Log_softmax_is_identical_in_both_layouts()
+    {
+        var logits = Floats(Rows * Width, 8);
+        AssertSameInBothLayouts(() =>
+        {
+            var output = Upload(new float[Rows * Width]);
+            _device.Ops.LogSoftmax(Upload(logits), output, Rows, Width);
+            return output;
+        });
+    }
+
     private void AssertSameInBothLayouts(Func<ArrayView<float>> run)
     {
         var packed = Download(run());
