@@ -9,6 +9,8 @@ namespace OpenMoE.Runtime.Kernels;
 /// Loads each kernel once per accelerator (ILGPU compiles on first load) and hands back the
 /// stream launcher. Keyed by the kernel method, so a generic kernel closed over two dims types
 /// is two entries. Kernels are explicitly grouped: the caller passes the <see cref="KernelConfig"/>.
+/// A lookup allocates nothing (static factory, state passed as a value tuple; C# caches the
+/// delegates of static method groups), so launching in a training step stays allocation-free.
 /// </summary>
 public sealed class KernelCache(Accelerator accelerator)
 {
@@ -20,30 +22,30 @@ public sealed class KernelCache(Accelerator accelerator)
     /// <summary>The launcher of a 2-argument kernel, loading it on first use.</summary>
     public Action<AcceleratorStream, KernelConfig, T1, T2> Get<T1, T2>(Action<T1, T2> kernel)
         where T1 : struct where T2 : struct
-        => (Action<AcceleratorStream, KernelConfig, T1, T2>)_loaded.GetOrAdd(kernel.Method, _ => accelerator.LoadKernel(kernel));
+        => (Action<AcceleratorStream, KernelConfig, T1, T2>)_loaded.GetOrAdd(kernel.Method, static (_, load) => load.Accelerator.LoadKernel(load.Kernel), (Accelerator: accelerator, Kernel: kernel));
 
     /// <summary>The launcher of a 3-argument kernel, loading it on first use.</summary>
     public Action<AcceleratorStream, KernelConfig, T1, T2, T3> Get<T1, T2, T3>(Action<T1, T2, T3> kernel)
         where T1 : struct where T2 : struct where T3 : struct
-        => (Action<AcceleratorStream, KernelConfig, T1, T2, T3>)_loaded.GetOrAdd(kernel.Method, _ => accelerator.LoadKernel(kernel));
+        => (Action<AcceleratorStream, KernelConfig, T1, T2, T3>)_loaded.GetOrAdd(kernel.Method, static (_, load) => load.Accelerator.LoadKernel(load.Kernel), (Accelerator: accelerator, Kernel: kernel));
 
     /// <summary>The launcher of a 4-argument kernel, loading it on first use.</summary>
     public Action<AcceleratorStream, KernelConfig, T1, T2, T3, T4> Get<T1, T2, T3, T4>(Action<T1, T2, T3, T4> kernel)
         where T1 : struct where T2 : struct where T3 : struct where T4 : struct
-        => (Action<AcceleratorStream, KernelConfig, T1, T2, T3, T4>)_loaded.GetOrAdd(kernel.Method, _ => accelerator.LoadKernel(kernel));
+        => (Action<AcceleratorStream, KernelConfig, T1, T2, T3, T4>)_loaded.GetOrAdd(kernel.Method, static (_, load) => load.Accelerator.LoadKernel(load.Kernel), (Accelerator: accelerator, Kernel: kernel));
 
     /// <summary>The launcher of a 5-argument kernel, loading it on first use.</summary>
     public Action<AcceleratorStream, KernelConfig, T1, T2, T3, T4, T5> Get<T1, T2, T3, T4, T5>(Action<T1, T2, T3, T4, T5> kernel)
         where T1 : struct where T2 : struct where T3 : struct where T4 : struct where T5 : struct
-        => (Action<AcceleratorStream, KernelConfig, T1, T2, T3, T4, T5>)_loaded.GetOrAdd(kernel.Method, _ => accelerator.LoadKernel(kernel));
+        => (Action<AcceleratorStream, KernelConfig, T1, T2, T3, T4, T5>)_loaded.GetOrAdd(kernel.Method, static (_, load) => load.Accelerator.LoadKernel(load.Kernel), (Accelerator: accelerator, Kernel: kernel));
 
     /// <summary>The launcher of a 6-argument kernel, loading it on first use.</summary>
     public Action<AcceleratorStream, KernelConfig, T1, T2, T3, T4, T5, T6> Get<T1, T2, T3, T4, T5, T6>(Action<T1, T2, T3, T4, T5, T6> kernel)
         where T1 : struct where T2 : struct where T3 : struct where T4 : struct where T5 : struct where T6 : struct
-        => (Action<AcceleratorStream, KernelConfig, T1, T2, T3, T4, T5, T6>)_loaded.GetOrAdd(kernel.Method, _ => accelerator.LoadKernel(kernel));
+        => (Action<AcceleratorStream, KernelConfig, T1, T2, T3, T4, T5, T6>)_loaded.GetOrAdd(kernel.Method, static (_, load) => load.Accelerator.LoadKernel(load.Kernel), (Accelerator: accelerator, Kernel: kernel));
 
     /// <summary>The launcher of a 7-argument kernel, loading it on first use.</summary>
     public Action<AcceleratorStream, KernelConfig, T1, T2, T3, T4, T5, T6, T7> Get<T1, T2, T3, T4, T5, T6, T7>(Action<T1, T2, T3, T4, T5, T6, T7> kernel)
         where T1 : struct where T2 : struct where T3 : struct where T4 : struct where T5 : struct where T6 : struct where T7 : struct
-        => (Action<AcceleratorStream, KernelConfig, T1, T2, T3, T4, T5, T6, T7>)_loaded.GetOrAdd(kernel.Method, _ => accelerator.LoadKernel(kernel));
+        => (Action<AcceleratorStream, KernelConfig, T1, T2, T3, T4, T5, T6, T7>)_loaded.GetOrAdd(kernel.Method, static (_, load) => load.Accelerator.LoadKernel(load.Kernel), (Accelerator: accelerator, Kernel: kernel));
 }
