@@ -70,6 +70,7 @@ public sealed class ComputeDevice : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
+        Ops.Dispose();
         Accelerator.Dispose();
         Context.Dispose();
     }

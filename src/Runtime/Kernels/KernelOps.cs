@@ -13,10 +13,11 @@ namespace OpenMoE.Runtime.Kernels;
 /// All tensors are row-major float32 views; shapes use B batch, T time, N = B*T rows, D hidden,
 /// H heads, hd head dim, F ffn width, E experts, C capacity, K top-k, V vocab.
 /// </summary>
-public sealed class KernelOps
+public sealed class KernelOps : IDisposable
 {
     private readonly ComputeDevice _device;
     private readonly bool _isCpu;
+    private CpuAttention? _cpuAttention;
 
     internal KernelOps(ComputeDevice device)
     {
@@ -114,7 +115,7 @@ public sealed class KernelOps
         {
             CheckAttention(q, k, v, o, shape);
             Stream.Synchronize();
-            CpuAttention.Run(q, k, v, o, shape);
+            (_cpuAttention ??= new CpuAttention()).Run(q, k, v, o, shape);
             return;
         }
         AttentionKernel(q, k, v, o, shape);
@@ -259,6 +260,9 @@ public sealed class KernelOps
         Cache.Get<ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int>(OpenMoE.Kernels.CrossEntropy.Mean)
             (Stream, Shapes.SingleGroup(), rowLoss, targets, result, n, v);
     }
+
+    /// <summary>Stops the CPU attention's worker threads (called by <see cref="ComputeDevice.Dispose"/>).</summary>
+    public void Dispose() => _cpuAttention?.Dispose();
 
     private static void CheckAttention(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> o, AttentionShape s)
     {

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using OpenMoE.Kernels.Gemm;
+using OpenMoE.Runtime.Threading;
 
 namespace OpenMoE.Runtime.Gemm.Simd;
 
@@ -13,7 +14,7 @@ public sealed unsafe class SimdGemm : IDisposable
     // Below this many multiply-adds a second thread costs more than it saves.
     private const double MinParallelMacs = 96.0 * 96 * 96;
 
-    private readonly GemmWorkerPool pool;
+    private readonly HostWorkerPool pool;
     private readonly float*[] packA;
     private readonly float*[] packB;
     private readonly Action<int> runPart;
@@ -45,7 +46,7 @@ public sealed unsafe class SimdGemm : IDisposable
             packA[t] = (float*)NativeMemory.AlignedAlloc((nuint)aSize * sizeof(float), 64);
             packB[t] = (float*)NativeMemory.AlignedAlloc((nuint)bSize * sizeof(float), 64);
         }
-        pool = new GemmWorkerPool(count);
+        pool = new HostWorkerPool(count, "gemm");
         runPart = RunPart;
     }
 

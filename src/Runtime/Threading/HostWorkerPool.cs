@@ -1,12 +1,14 @@
-namespace OpenMoE.Runtime.Gemm.Simd;
+namespace OpenMoE.Runtime.Threading;
 
 /// <summary>
 /// A few dedicated threads that run one job index each, with the caller running index 0.
-/// Dedicated threads (not the .NET pool) keep a GEMM call free of allocations and of
-/// queueing behind unrelated work; workers block on a semaphore between calls.
+/// Dedicated threads (not the .NET pool, not Parallel.For) keep a host-side op (SIMD GEMM,
+/// CPU attention) free of allocations and of queueing behind unrelated work; workers block on
+/// a semaphore between calls.
 /// </summary>
-internal sealed class GemmWorkerPool : IDisposable
+internal sealed class HostWorkerPool : IDisposable
 {
+    private readonly string name;
     private readonly Thread[] workers;
     private readonly SemaphoreSlim[] start;
     private Action<int>? job;
@@ -14,8 +16,9 @@ internal sealed class GemmWorkerPool : IDisposable
     private volatile bool disposed;
     private Exception? failure;
 
-    public GemmWorkerPool(int threads)
+    public HostWorkerPool(int threads, string name)
     {
+        this.name = name;
         Threads = Math.Max(1, threads);
         workers = new Thread[Threads - 1];
         start = new SemaphoreSlim[Threads - 1];
@@ -23,7 +26,7 @@ internal sealed class GemmWorkerPool : IDisposable
         {
             start[i] = new SemaphoreSlim(0);
             int index = i + 1;
-            workers[i] = new Thread(() => WorkerLoop(index)) { IsBackground = true, Name = $"openmoe-gemm-{index}" };
+            workers[i] = new Thread(() => WorkerLoop(index)) { IsBackground = true, Name = $"openmoe-{name}-{index}" };
             workers[i].Start();
         }
     }
@@ -53,7 +56,7 @@ internal sealed class GemmWorkerPool : IDisposable
             job = null;
         }
         if (failure is not null)
-            throw new AggregateException("A GEMM worker thread failed.", failure);
+            throw new AggregateException($"An openmoe-{name} worker thread failed.", failure);
     }
 
     private void WorkerLoop(int index)
