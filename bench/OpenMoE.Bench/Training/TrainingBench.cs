@@ -35,6 +35,8 @@ public static class TrainingBench
         var parameters = new HostParameters(spec, p => OpenMoE.Model.Initialization.WeightInitializer.Create(spec.Config, p, 1));
         using var network = new TrainingNetwork(device, spec, DeviceWeights.Load(device, spec, p => parameters.Values[Array.IndexOf(parameters.Infos, p)]));
         var optimizer = Optimizers.Create(optimizerName, parameters);
+        using var transfers = new ParameterTransfers(parameters, device, network.Weights, network.Gradients);
+        var clipping = new GradientClipping(parameters.Gradients);
         var random = new Random(1);
         int n = batch * seq;
         var tokens = Enumerable.Range(0, n).Select(_ => random.Next(spec.Config.Vocab)).ToArray();
@@ -45,19 +47,19 @@ public static class TrainingBench
         for (int step = 1; step <= warmup + steps; step++)
         {
             bool timed = step > warmup;
-            long bytes = GC.GetAllocatedBytesForCurrentThread();
+            long bytes = GC.GetTotalAllocatedBytes(precise: true);
             var clock = Stopwatch.StartNew();
             network.ForwardBackward(tokens, targets, batch, spec.Config.TrainCapacityFactor);
             double t1 = clock.Elapsed.TotalSeconds;
-            parameters.DownloadGradients(network.Gradients);
+            transfers.DownloadGradients();
             double t2 = clock.Elapsed.TotalSeconds;
-            GradientClipping.Clip(parameters.Gradients, 1.0);
+            clipping.Clip(1.0);
             optimizer.Step(parameters, step, 1e-3);
-            parameters.UploadValues(network.Weights);
+            transfers.UploadValues();
             double t3 = clock.Elapsed.TotalSeconds;
             if (!timed) continue;
             forwardBackward += t1; download += t2 - t1; update += t3 - t2;
-            allocated += GC.GetAllocatedBytesForCurrentThread() - bytes;
+            allocated += GC.GetTotalAllocatedBytes(precise: true) - bytes;
         }
         double total = forwardBackward + download + update;
         var result = new

@@ -6,11 +6,15 @@ namespace OpenMoE.Model.Training;
 /// (the step is <c>lr * max(eps2, RMS(param))</c>), and factored second moments (row and column
 /// means) for every matrix whose last two dims are both at least <see cref="MinDimToFactor"/>;
 /// a 3-d expert stack [E, In, Out] is factored per expert. Smaller tensors keep a full second moment.
+/// State and scratch are made once, so a step allocates nothing.
 /// </summary>
 public sealed class Adafactor : IOptimizer
 {
     private readonly Dictionary<string, float[]> _state = new(StringComparer.Ordinal);
     private readonly Layout[] _layouts;
+    private readonly Action<int> _update;
+    private HostParameters? _parameters;
+    private double _beta2, _learningRate;
 
     /// <summary>Creates the state for <paramref name="parameters"/>.</summary>
     public Adafactor(HostParameters parameters, double decayRate = 0.8, double clipThreshold = 1.0, int minDimToFactor = 128,
@@ -29,15 +33,14 @@ public sealed class Adafactor : IOptimizer
             int slices = (int)(p.Elements / ((long)rows * cols));
             if (factored)
             {
-                _state["vr/" + p.Name] = new float[(long)slices * rows];
-                _state["vc/" + p.Name] = new float[(long)slices * cols];
+                var vr = _state["vr/" + p.Name] = new float[(long)slices * rows];
+                var vc = _state["vc/" + p.Name] = new float[(long)slices * cols];
+                return new Layout(true, slices, rows, cols, [], vr, vc, new double[cols]);
             }
-            else
-            {
-                _state["v/" + p.Name] = new float[p.Elements];
-            }
-            return new Layout(p.Name, factored, slices, rows, cols);
+            var v = _state["v/" + p.Name] = new float[p.Elements];
+            return new Layout(false, slices, rows, cols, v, [], [], []);
         }).ToArray();
+        _update = UpdateTensor;
     }
 
     /// <summary>Second-moment decay exponent (0.8).</summary>
@@ -71,25 +74,36 @@ public sealed class Adafactor : IOptimizer
     /// <inheritdoc />
     public void Step(HostParameters parameters, long step, double learningRate)
     {
-        double beta2 = 1.0 - Math.Pow(step, -DecayRate);
+        _beta2 = 1.0 - Math.Pow(step, -DecayRate);
+        _learningRate = learningRate;
+        _parameters = parameters;
         // Tensors are independent: updating them in parallel keeps every result bit-identical.
-        Parallel.For(0, _layouts.Length, i =>
+        try
         {
-            var layout = _layouts[i];
-            var w = parameters.Values[i];
-            var g = parameters.Gradients[i];
-            var update = g; // the update overwrites the gradient: it is not needed afterwards
-            if (layout.Factored)
-                FactoredUpdate(layout, g, update, beta2);
-            else
-                FullUpdate(_state["v/" + layout.Name], g, update, beta2);
+            TensorParallel.Shared.For(_layouts.Length, _update);
+        }
+        finally
+        {
+            _parameters = null;
+        }
+    }
 
-            double rmsUpdate = Rms(update);
-            double clip = Math.Max(1.0, rmsUpdate / ClipThreshold);
-            double stepSize = learningRate * Math.Max(Epsilon2, Rms(w)) / clip;
-            for (int j = 0; j < w.Length; j++)
-                w[j] -= (float)(stepSize * update[j]);
-        });
+    private void UpdateTensor(int i)
+    {
+        var layout = _layouts[i];
+        var w = _parameters!.Values[i];
+        var g = _parameters.Gradients[i];
+        var update = g; // the update overwrites the gradient: it is not needed afterwards
+        if (layout.Factored)
+            FactoredUpdate(layout, g, update, _beta2);
+        else
+            FullUpdate(layout.V, g, update, _beta2);
+
+        double rmsUpdate = Rms(update);
+        double clip = Math.Max(1.0, rmsUpdate / ClipThreshold);
+        double stepSize = _learningRate * Math.Max(Epsilon2, Rms(w)) / clip;
+        for (int j = 0; j < w.Length; j++)
+            w[j] -= (float)(stepSize * update[j]);
     }
 
     private void FullUpdate(float[] v, float[] g, float[] update, double beta2)
@@ -105,10 +119,10 @@ public sealed class Adafactor : IOptimizer
 
     private void FactoredUpdate(Layout layout, float[] g, float[] update, double beta2)
     {
-        var vr = _state["vr/" + layout.Name];
-        var vc = _state["vc/" + layout.Name];
+        var vr = layout.Vr;
+        var vc = layout.Vc;
         int rows = layout.Rows, cols = layout.Cols;
-        var colSums = new double[cols];
+        var colSums = layout.ColumnScratch;
         for (int s = 0; s < layout.Slices; s++)
         {
             long offset = (long)s * rows * cols;
@@ -150,5 +164,9 @@ public sealed class Adafactor : IOptimizer
         return Math.Sqrt(sum / Math.Max(1, values.Length));
     }
 
-    private sealed record Layout(string Name, bool Factored, int Slices, int Rows, int Cols);
+    /// <summary>
+    /// One tensor's shape and state: v [elements] when not factored, else vr [slices * rows],
+    /// vc [slices * cols] and a column scratch [cols] of its own (tensors update in parallel).
+    /// </summary>
+    private sealed record Layout(bool Factored, int Slices, int Rows, int Cols, float[] V, float[] Vr, float[] Vc, double[] ColumnScratch);
 }

@@ -11,10 +11,10 @@ namespace OpenMoE.Model.Network.Backward;
 /// </summary>
 internal readonly record struct FfnActivations(ArrayView<float> Gate, ArrayView<float> Up, ArrayView<float> Act)
 {
-    public static FfnActivations Allocate(Workspace workspace, string name, FeedForward ffn, int rows) => new(
-        workspace.Get<float>(name + ".gate", (long)rows * ffn.Gate.Out),
-        workspace.Get<float>(name + ".up", (long)rows * ffn.Width),
-        workspace.Get<float>(name + ".act", (long)rows * ffn.Width));
+    public static FfnActivations Allocate(Workspace workspace, FfnNames names, FeedForward ffn, int rows) => new(
+        workspace.Get<float>(names.Gate, (long)rows * ffn.Gate.Out),
+        workspace.Get<float>(names.Up, (long)rows * ffn.Width),
+        workspace.Get<float>(names.Act, (long)rows * ffn.Width));
 
     /// <summary>Rows [first, first + rows) of activations allocated for more rows.</summary>
     public FfnActivations Slice(FeedForward ffn, int first, int rows) => new(
