@@ -12,6 +12,7 @@ internal sealed class TensorParallel
     private readonly object _turn = new();
     private Action<int>? _job;
     private int _count, _next, _pending;
+    private long _workerBytes;
     private Exception? _failure;
 
     private TensorParallel(int threads)
@@ -26,6 +27,12 @@ internal sealed class TensorParallel
 
     /// <summary>The process-wide pool: one thread per core (background threads, never stopped).</summary>
     public static TensorParallel Shared { get; } = new(Environment.ProcessorCount);
+
+    /// <summary>
+    /// Managed bytes allocated on the pool's own threads while running jobs, since it started (the caller's
+    /// share is on the caller's thread): lets a test prove that a job allocates nothing wherever it runs.
+    /// </summary>
+    public long WorkerAllocatedBytes => Interlocked.Read(ref _workerBytes);
 
     /// <summary>Calls <paramref name="job"/>(i) for every i in [0, <paramref name="count"/>) and waits for all of them.</summary>
     public void For(int count, Action<int> job)
@@ -71,7 +78,9 @@ internal sealed class TensorParallel
         while (true)
         {
             gate.Wait();
+            long before = GC.GetAllocatedBytesForCurrentThread();
             RunJobs();
+            Interlocked.Add(ref _workerBytes, GC.GetAllocatedBytesForCurrentThread() - before);
             Interlocked.Decrement(ref _pending);
         }
     }

@@ -43,17 +43,18 @@ internal static class FfnPass
 
     /// <summary>
     /// Weight gradients into <paramref name="gradient"/> (+=) and dx [rows, D] (=, or += with
-    /// <paramref name="accumulateDx"/>) from dy [rows, D]. Scratch from <paramref name="workspace"/>.
+    /// <paramref name="accumulateDx"/>) from dy [rows, D]. Scratch from <paramref name="workspace"/>, sized for
+    /// <paramref name="scratchRows"/> (>= rows; the most rows any call of the step has) so it never regrows.
     /// </summary>
     public static void Backward(ComputeDevice device, BackwardKernels kernels, IGemmProvider gemm, Workspace workspace,
         FeedForward ffn, FeedForward gradient, ArrayView<float> x, FfnActivations saved, ArrayView<float> dy, ArrayView<float> dx,
-        int rows, bool accumulateDx)
+        int rows, int scratchRows, bool accumulateDx)
     {
         if (rows == 0)
             return;
-        var dAct = workspace.Get<float>("bw.ffn.dact", (long)rows * ffn.Width);
-        var dGate = workspace.Get<float>("bw.ffn.dgate", (long)rows * ffn.Gate.Out);
-        var dUp = workspace.Get<float>("bw.ffn.dup", (long)rows * ffn.Width);
+        var dAct = workspace.Get<float>("bw.ffn.dact", (long)scratchRows * ffn.Width).SubView(0, (long)rows * ffn.Width);
+        var dGate = workspace.Get<float>("bw.ffn.dgate", (long)scratchRows * ffn.Gate.Out).SubView(0, (long)rows * ffn.Gate.Out);
+        var dUp = workspace.Get<float>("bw.ffn.dup", (long)scratchRows * ffn.Width).SubView(0, (long)rows * ffn.Width);
         ffn.Down.Backward(gemm, gradient.Down, saved.Act, dy, dAct, rows);
         if (ffn.Kind == FfnKind.OpenMoEGated)
             kernels.OpenMoeGated(saved.Gate, saved.Up, dAct, dGate, dUp, rows, ffn.Width);

@@ -243,12 +243,13 @@ public sealed class TrainingNetwork : IDisposable
         var combined = _ws.Get<float>("moe.combined", (long)n * d);
         if (kept > 0)
         {
-            var rowTokens = _ws.Get<int>(names.RowTokens, kept);
+            int maxKept = n * k;
+            var rowTokens = KeptRows<int>(names.RowTokens, kept, maxKept, 1);
             state.UploadRowTokens(_device, rowTokens, k);
-            var expertIn = _ws.Get<float>(names.ExpertIn, (long)kept * d);
-            var expertOut = _ws.Get<float>(names.ExpertOut, (long)kept * d);
+            var expertIn = KeptRows<float>(names.ExpertIn, kept, maxKept, d);
+            var expertOut = KeptRows<float>(names.ExpertOut, kept, maxKept, d);
             _device.Ops.MoeDispatch(h, rowTokens, expertIn, kept, d);
-            var saved = FfnActivations.Allocate(_ws, names.Expert, layer.Experts[0].W, kept);
+            var saved = FfnActivations.Allocate(_ws, names.Expert, layer.Experts[0].W, maxKept);
             for (int x = 0; x < e; x++)
             {
                 var (first, rows) = state.ExpertRows(x);
@@ -279,7 +280,7 @@ public sealed class TrainingNetwork : IDisposable
         if (layer.Dense is { } dense)
         {
             FfnPass.Backward(_device, _kernels, _gemm, _ws, dense.W, dense.G, _ws.Get<float>(names.FfnNormed, (long)n * d),
-                FfnActivations.Allocate(_ws, names.Dense, dense.W, n), dx, dh, n, accumulateDx: false);
+                FfnActivations.Allocate(_ws, names.Dense, dense.W, n), dx, dh, n, n, accumulateDx: false);
             _kernels.RmsNorm(_ws.Get<float>(names.FfnIn, (long)n * d), layer.FfnNorm.W, dh, dx, layer.FfnNorm.G, RowScale(n), n, d, eps);
         }
         else
@@ -287,7 +288,7 @@ public sealed class TrainingNetwork : IDisposable
             if (layer.Extra is { } extra)
             {
                 FfnPass.Backward(_device, _kernels, _gemm, _ws, extra.W, extra.G, _ws.Get<float>(names.ExtraNormed, (long)n * d),
-                    FfnActivations.Allocate(_ws, names.Extra, extra.W, n), dx, dh, n, accumulateDx: false);
+                    FfnActivations.Allocate(_ws, names.Extra, extra.W, n), dx, dh, n, n, accumulateDx: false);
                 _kernels.RmsNorm(_ws.Get<float>(names.ExtraIn, (long)n * d), layer.ExtraNorm.W, dh, dx, layer.ExtraNorm.G, RowScale(n), n, d, eps);
             }
             MoeBackward(layer, _moeStates[layer.Index]!, dx, dh, n, time, routing, names);
@@ -335,19 +336,20 @@ public sealed class TrainingNetwork : IDisposable
         dh.MemSetToZero();
         if (kept > 0)
         {
-            var expertIn = _ws.Get<float>(names.ExpertIn, (long)kept * d);
-            var expertOut = _ws.Get<float>(names.ExpertOut, (long)kept * d);
-            var dExpertOut = _ws.Get<float>("bw.moe.dexpert_out", (long)kept * d);
-            var dExpertIn = _ws.Get<float>("bw.moe.dexpert_in", (long)kept * d);
+            int maxKept = n * k;
+            var expertIn = KeptRows<float>(names.ExpertIn, kept, maxKept, d);
+            var expertOut = KeptRows<float>(names.ExpertOut, kept, maxKept, d);
+            var dExpertOut = KeptRows<float>("bw.moe.dexpert_out", kept, maxKept, d);
+            var dExpertIn = KeptRows<float>("bw.moe.dexpert_in", kept, maxKept, d);
             _kernels.MoeCombine(dy, expertOut, state.Routing.Row.View, state.TopK.Weights.View, dExpertOut, dWeights, n, k, d);
-            var saved = FfnActivations.Allocate(_ws, names.Expert, layer.Experts[0].W, kept);
+            var saved = FfnActivations.Allocate(_ws, names.Expert, layer.Experts[0].W, maxKept);
             for (int x = 0; x < e; x++)
             {
                 var (first, rows) = state.ExpertRows(x);
                 var (weights, gradients) = layer.Experts[x];
                 FfnPass.Backward(_device, _kernels, _gemm, _ws, weights, gradients, expertIn.SubView((long)first * d, (long)rows * d),
                     saved.Slice(weights, first, rows), dExpertOut.SubView((long)first * d, (long)rows * d),
-                    dExpertIn.SubView((long)first * d, (long)rows * d), rows, accumulateDx: false);
+                    dExpertIn.SubView((long)first * d, (long)rows * d), rows, maxKept, accumulateDx: false);
             }
             _kernels.MoeDispatch(dExpertIn, state.Routing.Row.View, dh, n, k, d);
         }
@@ -357,7 +359,7 @@ public sealed class TrainingNetwork : IDisposable
         }
         if (layer.Shared is { } shared)
             FfnPass.Backward(_device, _kernels, _gemm, _ws, shared.W, shared.G, h, FfnActivations.Allocate(_ws, names.Shared, shared.W, n),
-                dy, dh, n, accumulateDx: true);
+                dy, dh, n, n, accumulateDx: true);
 
         var logits = _ws.Get<float>(names.RouterLogits, (long)n * e);
         var dLogits = _ws.Get<float>("bw.moe.dlogits", (long)n * e);
@@ -408,14 +410,22 @@ public sealed class TrainingNetwork : IDisposable
     {
         var positions = _host.Get<int>("bw.emb.positions", n);
         int distinct = Kernels.Backward.EmbeddingBackward.GroupByToken(tokens, _tokenCounts, _groupIds.Array, _groupStarts.Array, positions.Array.AsSpan(0, n));
-        var ids = _ws.Get<int>("bw.emb.ids", distinct);
-        var starts = _ws.Get<int>("bw.emb.starts", distinct + 1);
+        // Sized for n (distinct <= n) so batches with more distinct tokens reuse the same buffers.
+        var ids = _ws.Get<int>("bw.emb.ids", n).SubView(0, distinct);
+        var starts = _ws.Get<int>("bw.emb.starts", n + 1).SubView(0, distinct + 1);
         var pos = _ws.Get<int>("bw.emb.positions", n);
         _groupIds.CopyTo(ids);
         _groupStarts.CopyTo(starts);
         positions.CopyTo(pos);
         _kernels.Embedding(ids, starts, pos, dx, _embedding.G, distinct, n, d, v);
     }
+
+    /// <summary>
+    /// The first <paramref name="rows"/> rows of a [maxRows, width] workspace buffer: the kept assignments
+    /// change every step, so buffers are made for the most there can be (N*K) and never regrow.
+    /// </summary>
+    private ArrayView<T> KeptRows<T>(string name, int rows, int maxRows, long width) where T : unmanaged =>
+        _ws.Get<T>(name, maxRows * width).SubView(0, rows * width);
 
     private void ZeroGradients()
     {
