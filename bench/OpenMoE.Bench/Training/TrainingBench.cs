@@ -10,9 +10,12 @@ using OpenMoE.Runtime.Devices;
 namespace OpenMoE.Bench.Training;
 
 /// <summary>
-/// Training throughput: <c>bench training [--spec S] [--batch B] [--seq T] [--steps N] [--warmup W] [--device cpu|cuda] [--optimizer adafactor|adamw]</c>.
+/// Training throughput: <c>bench training [--spec S] [--batch B] [--seq T] [--steps N] [--warmup W] [--device cpu|cuda] [--optimizer adafactor|adamw]</c>
+/// (with <c>--optimizer-only</c>, the host optimizer alone: <see cref="OptimizerBench"/>).
 /// Times forward+backward, the gradient download, and the optimizer step separately on random
-/// tokens, after W untimed warmup steps (kernel compilation). Prints one JSON object.
+/// tokens, after W untimed warmup steps (kernel compilation). Prints one JSON object, with the managed
+/// bytes allocated per timed step on all threads (ILGPU's own per-launch objects included; the test
+/// SteadyStateAllocationTests separates them) and the device buffers allocated per timed step.
 /// </summary>
 public static class TrainingBench
 {
@@ -30,6 +33,8 @@ public static class TrainingBench
         int steps = int.Parse(Arg("--steps", "5"), CultureInfo.InvariantCulture);
         int warmup = int.Parse(Arg("--warmup", "1"), CultureInfo.InvariantCulture);
         string optimizerName = Arg("--optimizer", "adafactor");
+        if (args.Contains("--optimizer-only"))
+            return OptimizerBench.Run(spec, steps, optimizerName);
 
         using var device = DeviceFactory.Create(DeviceFactory.Parse(Arg("--device", "cpu")));
         var parameters = new HostParameters(spec, p => OpenMoE.Model.Initialization.WeightInitializer.Create(spec.Config, p, 1));
@@ -43,11 +48,11 @@ public static class TrainingBench
         var targets = tokens.Select((_, i) => i % seq == seq - 1 ? -1 : tokens[i + 1]).ToArray();
 
         double forwardBackward = 0, download = 0, update = 0;
-        long allocated = 0;
+        long allocated = 0, deviceBuffers = 0;
         for (int step = 1; step <= warmup + steps; step++)
         {
             bool timed = step > warmup;
-            long bytes = GC.GetTotalAllocatedBytes(precise: true);
+            long bytes = GC.GetTotalAllocatedBytes(precise: true), buffers = device.Allocations;
             var clock = Stopwatch.StartNew();
             network.ForwardBackward(tokens, targets, batch, spec.Config.TrainCapacityFactor);
             double t1 = clock.Elapsed.TotalSeconds;
@@ -60,6 +65,7 @@ public static class TrainingBench
             if (!timed) continue;
             forwardBackward += t1; download += t2 - t1; update += t3 - t2;
             allocated += GC.GetTotalAllocatedBytes(precise: true) - bytes;
+            deviceBuffers += device.Allocations - buffers;
         }
         double total = forwardBackward + download + update;
         var result = new
@@ -71,6 +77,7 @@ public static class TrainingBench
             seconds_per_step = total / steps,
             forward_backward_s = forwardBackward / steps, gradient_download_s = download / steps, optimizer_s = update / steps,
             host_bytes_allocated_per_step = allocated / steps,
+            device_buffers_allocated_per_step = (double)deviceBuffers / steps,
         };
         Console.WriteLine(JsonSerializer.Serialize(result, new JsonSerializerOptions { WriteIndented = true }));
         return 0;

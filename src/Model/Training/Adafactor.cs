@@ -93,36 +93,43 @@ public sealed class Adafactor : IOptimizer
         var layout = _layouts[i];
         var w = _parameters!.Values[i];
         var g = _parameters.Gradients[i];
-        var update = g; // the update overwrites the gradient: it is not needed afterwards
-        if (layout.Factored)
-            FactoredUpdate(layout, g, update, _beta2);
-        else
-            FullUpdate(layout.V, g, update, _beta2);
-
-        double rmsUpdate = Rms(update);
+        // The update overwrites the gradient (it is not needed afterwards). The passes that compute it
+        // also sum the squares of the update and of w, each in element order: the same sums as two
+        // separate RMS passes, bit for bit, with two fewer passes over the tensor and the two
+        // dependency chains of additions overlapping the other work.
+        var (updateSquares, weightSquares) = layout.Factored ? FactoredUpdate(layout, g, w, _beta2) : FullUpdate(layout.V, g, w, _beta2);
+        double rmsUpdate = Math.Sqrt(updateSquares / Math.Max(1, g.Length));
+        double rmsWeight = Math.Sqrt(weightSquares / Math.Max(1, w.Length));
         double clip = Math.Max(1.0, rmsUpdate / ClipThreshold);
-        double stepSize = _learningRate * Math.Max(Epsilon2, Rms(w)) / clip;
-        for (int j = 0; j < w.Length; j++)
-            w[j] -= (float)(stepSize * update[j]);
+        double stepSize = _learningRate * Math.Max(Epsilon2, rmsWeight) / clip;
+        HostVectors.SubtractScaled(w, g, stepSize);
     }
 
-    private void FullUpdate(float[] v, float[] g, float[] update, double beta2)
+    /// <summary>update = g / sqrt(v) with v updated in place (written over g). Returns the sums of update² and w².</summary>
+    private (double UpdateSquares, double WeightSquares) FullUpdate(float[] v, float[] g, float[] w, double beta2)
     {
+        double updateSquares = 0, weightSquares = 0;
         for (int j = 0; j < g.Length; j++)
         {
             double grad = g[j];
             double vj = beta2 * v[j] + (1 - beta2) * (grad * grad + Epsilon1);
             v[j] = (float)vj;
-            update[j] = (float)(grad / Math.Sqrt(vj));
+            float update = (float)(grad / Math.Sqrt(vj));
+            g[j] = update;
+            updateSquares += (double)update * update;
+            weightSquares += (double)w[j] * w[j];
         }
+        return (updateSquares, weightSquares);
     }
 
-    private void FactoredUpdate(Layout layout, float[] g, float[] update, double beta2)
+    /// <summary>The factored update (written over g), per slice. Returns the sums of update² and w² in element order.</summary>
+    private (double UpdateSquares, double WeightSquares) FactoredUpdate(Layout layout, float[] g, float[] w, double beta2)
     {
         var vr = layout.Vr;
         var vc = layout.Vc;
         int rows = layout.Rows, cols = layout.Cols;
         var colSums = layout.ColumnScratch;
+        double updateSquares = 0, weightSquares = 0;
         for (int s = 0; s < layout.Slices; s++)
         {
             long offset = (long)s * rows * cols;
@@ -131,11 +138,13 @@ public sealed class Adafactor : IOptimizer
             for (int r = 0; r < rows; r++)
             {
                 double rowSum = 0;
+                long rowStart = offset + (long)r * cols;
                 for (int c = 0; c < cols; c++)
                 {
-                    double sq = (double)g[offset + (long)r * cols + c] * g[offset + (long)r * cols + c] + Epsilon1;
+                    double sq = (double)g[rowStart + c] * g[rowStart + c] + Epsilon1;
                     rowSum += sq;
                     colSums[c] += sq;
+                    weightSquares += (double)w[rowStart + c] * w[rowStart + c];
                 }
                 int index = s * rows + r;
                 vr[index] = (float)(beta2 * vr[index] + (1 - beta2) * rowSum / cols);
@@ -152,16 +161,14 @@ public sealed class Adafactor : IOptimizer
                 double rowFactor = 1.0 / Math.Sqrt(vr[s * rows + r] / rowMean);
                 long rowStart = offset + (long)r * cols;
                 for (int c = 0; c < cols; c++)
-                    update[rowStart + c] = (float)(g[rowStart + c] * rowFactor * colSums[c]);
+                {
+                    float update = (float)(g[rowStart + c] * rowFactor * colSums[c]);
+                    g[rowStart + c] = update;
+                    updateSquares += (double)update * update;
+                }
             }
         }
-    }
-
-    private static double Rms(float[] values)
-    {
-        double sum = 0;
-        for (int i = 0; i < values.Length; i++) sum += (double)values[i] * values[i];
-        return Math.Sqrt(sum / Math.Max(1, values.Length));
+        return (updateSquares, weightSquares);
     }
 
     /// <summary>

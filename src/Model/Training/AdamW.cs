@@ -1,3 +1,5 @@
+using System.Numerics;
+
 namespace OpenMoE.Model.Training;
 
 /// <summary>
@@ -71,17 +73,44 @@ public sealed class AdamW : IOptimizer
         var g = _parameters.Gradients[i];
         var m = _m[i];
         var v = _v[i];
-        double beta1 = _beta1, beta2 = _beta2, epsilon = _epsilon, correction1 = _correction1, correction2 = _correction2, learningRate = _learningRate;
         double decay = info.Shape.Length >= 2 ? _weightDecay : 0;
-        for (int j = 0; j < w.Length; j++)
+        int j = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            // The same double operations per lane as the scalar loop below (bit-identical results).
+            for (; j <= w.Length - Vector<float>.Count; j += Vector<float>.Count)
+            {
+                Vector.Widen(new Vector<float>(g.AsSpan(j)), out var gLow, out var gHigh);
+                Vector.Widen(new Vector<float>(m.AsSpan(j)), out var mLow, out var mHigh);
+                Vector.Widen(new Vector<float>(v.AsSpan(j)), out var vLow, out var vHigh);
+                Vector.Widen(new Vector<float>(w.AsSpan(j)), out var wLow, out var wHigh);
+                var (m1, v1, w1) = Update(gLow, mLow, vLow, wLow, decay);
+                var (m2, v2, w2) = Update(gHigh, mHigh, vHigh, wHigh, decay);
+                Vector.Narrow(m1, m2).CopyTo(m.AsSpan(j));
+                Vector.Narrow(v1, v2).CopyTo(v.AsSpan(j));
+                Vector.Narrow(w1, w2).CopyTo(w.AsSpan(j));
+            }
+        }
+        for (; j < w.Length; j++)
         {
             double grad = g[j];
-            double mj = beta1 * m[j] + (1 - beta1) * grad;
-            double vj = beta2 * v[j] + (1 - beta2) * grad * grad;
+            double mj = _beta1 * m[j] + (1 - _beta1) * grad;
+            double vj = _beta2 * v[j] + (1 - _beta2) * grad * grad;
             m[j] = (float)mj;
             v[j] = (float)vj;
-            double update = mj / correction1 / (Math.Sqrt(vj / correction2) + epsilon);
-            w[j] = (float)(w[j] - learningRate * (update + decay * w[j]));
+            double update = mj / _correction1 / (Math.Sqrt(vj / _correction2) + _epsilon);
+            w[j] = (float)(w[j] - _learningRate * (update + decay * w[j]));
         }
+    }
+
+    /// <summary>One SIMD lane group of the update: new m, v (before rounding to float) and w.</summary>
+    private (Vector<double> M, Vector<double> V, Vector<double> W) Update(
+        Vector<double> grad, Vector<double> m, Vector<double> v, Vector<double> w, double decay)
+    {
+        var mj = new Vector<double>(_beta1) * m + new Vector<double>(1 - _beta1) * grad;
+        var vj = new Vector<double>(_beta2) * v + new Vector<double>(1 - _beta2) * grad * grad;
+        var update = mj / new Vector<double>(_correction1) / (Vector.SquareRoot(vj / new Vector<double>(_correction2)) + new Vector<double>(_epsilon));
+        var newW = w - new Vector<double>(_learningRate) * (update + new Vector<double>(decay) * w);
+        return (mj, vj, newW);
     }
 }

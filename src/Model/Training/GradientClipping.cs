@@ -1,3 +1,5 @@
+using System.Numerics.Tensors;
+
 namespace OpenMoE.Model.Training;
 
 /// <summary>
@@ -52,11 +54,6 @@ public sealed class GradientClipping
         _sums[tensor] = sum;
     }
 
-    private void Scale(int tensor)
-    {
-        var g = _gradients[tensor];
-        float factor = _factor;
-        for (int i = 0; i < g.Length; i++)
-            g[i] *= factor;
-    }
+    // Element-wise float products in SIMD: the same results as the scalar loop.
+    private void Scale(int tensor) => TensorPrimitives.Multiply(_gradients[tensor], _factor, _gradients[tensor]);
 }
