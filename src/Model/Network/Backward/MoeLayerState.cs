@@ -13,10 +13,13 @@ namespace OpenMoE.Model.Network.Backward;
 /// </summary>
 internal sealed class MoeLayerState : IDisposable
 {
+    private readonly ComputeDevice _device;
     private readonly PinnedHostArray<int> _offsets, _rows, _rowTokens;
 
-    public MoeLayerState(DeviceRouter router, Accelerator accelerator, int layer, int tokens, int time, RoutingOptions options)
+    public MoeLayerState(ComputeDevice device, DeviceRouter router, int layer, int tokens, int time, RoutingOptions options)
     {
+        _device = device;
+        var accelerator = device.Accelerator;
         Tokens = tokens;
         Time = time;
         TopK = router.CreateTopK(tokens, options.Experts, options.TopK);
@@ -46,31 +49,31 @@ internal sealed class MoeLayerState : IDisposable
         Tokens == tokens && Time == time && Routing.TokensPerGroup == options.TokensPerGroup(tokens);
 
     /// <summary>Copies the routing's offsets to the host (<see cref="Offsets"/>); call after the assignment.</summary>
-    public void DownloadOffsets(ComputeDevice device)
+    public void DownloadOffsets()
     {
         _offsets.CopyFrom(Routing.ExpertGroupOffsets.View);
-        device.Synchronize();
+        _device.Synchronize();
     }
 
     /// <summary>
     /// The token of each kept dispatch row (assignment t*K + r belongs to token t), uploaded to
     /// <paramref name="rowTokens"/> [kept].
     /// </summary>
-    public void UploadRowTokens(ComputeDevice device, ArrayView<int> rowTokens, int topK)
+    public void UploadRowTokens(ArrayView<int> rowTokens, int topK)
     {
         int kept = Kept;
         var host = _rowTokens.Array;
         _rowTokens.CopyFrom(((ArrayView<int>)Routing.DispatchOrder.View).SubView(0, kept));
-        device.Synchronize();
+        _device.Synchronize();
         for (int i = 0; i < kept; i++) host[i] /= topK;
         _rowTokens.CopyTo(rowTokens);
     }
 
     /// <summary>The latest routing's dispatch row per assignment (-1 = dropped), on the host. // [N*K]</summary>
-    public int[] DownloadRows(ComputeDevice device)
+    public int[] DownloadRows()
     {
         _rows.CopyFrom(Routing.Row.View);
-        device.Synchronize();
+        _device.Synchronize();
         return _rows.Array;
     }
 

@@ -170,7 +170,7 @@ public sealed class TrainingNetwork : IDisposable
             if (!layer.IsMoe)
                 continue;
             _moeStates[layer.Index]?.Dispose();
-            var state = new MoeLayerState(_router, _device.Accelerator, layer.Index, n, time, routing);
+            var state = new MoeLayerState(_device, _router, layer.Index, n, time, routing);
             _moeStates[layer.Index] = state;
             steps.Add(state.Step);
         }
@@ -237,7 +237,7 @@ public sealed class TrainingNetwork : IDisposable
         var routing = state.Routing;
         _router.ChooseTopK(logits, e, options.Gating, topK);
         _router.Assign(topK.Choices.View, topK.ChoiceProbabilities.View, options, routing);
-        state.DownloadOffsets(_device);
+        state.DownloadOffsets();
         int kept = state.Kept;
 
         var combined = _ws.Get<float>("moe.combined", (long)n * d);
@@ -245,7 +245,7 @@ public sealed class TrainingNetwork : IDisposable
         {
             int maxKept = n * k;
             var rowTokens = KeptRows<int>(names.RowTokens, kept, maxKept, 1);
-            state.UploadRowTokens(_device, rowTokens, k);
+            state.UploadRowTokens(rowTokens, k);
             var expertIn = KeptRows<float>(names.ExpertIn, kept, maxKept, d);
             var expertOut = KeptRows<float>(names.ExpertOut, kept, maxKept, d);
             _device.Ops.MoeDispatch(h, rowTokens, expertIn, kept, d);
@@ -378,7 +378,7 @@ public sealed class TrainingNetwork : IDisposable
         int k = state.Routing.Options.TopK, e = state.Routing.Options.Experts;
         var step = state.Step;
         for (int x = 0; x < e; x++) step.ExpertLoad[x] = state.ExpertRows(x).Rows;
-        var rows = state.DownloadRows(_device);
+        var rows = state.DownloadRows();
         var dropped = step.DroppedByPosition;
         Array.Clear(dropped);
         int droppedTotal = 0;
