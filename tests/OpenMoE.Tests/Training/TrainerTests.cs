@@ -48,6 +48,21 @@ public sealed class TrainerTests(CpuDeviceFixture fixture) : IClassFixture<CpuDe
     }
 
     [Fact]
+    public void Experts_without_rows_at_the_end_of_the_dispatch_list_are_skipped()
+    {
+        // One repeated token: every position has the same hidden state and picks the same K experts,
+        // so the last expert gets no row and its rows would start at the end of the kept rows
+        // (which once failed an ILGPU bounds assertion and ended the process).
+        var spec = ModelSpecs.Find("OpenMoE-Tiny");
+        var parameters = new HostParameters(spec, p => OpenMoE.Model.Initialization.WeightInitializer.Create(spec.Config, p, 3));
+        using var network = new TrainingNetwork(Device, spec, DeviceWeights.Load(Device, spec, p => parameters.Values[Array.IndexOf(parameters.Infos, p)]));
+        var tokens = Enumerable.Repeat(65, 2 * 16).ToArray();
+        var losses = network.ForwardBackward(tokens, tokens, 2, 1.25);
+        Assert.Contains(losses.MoeLayers, layer => layer.ExpertLoad[^1] == 0);
+        Assert.True(double.IsFinite(losses.Total), $"loss {losses.Total}");
+    }
+
+    [Fact]
     public void Resumed_run_equals_uninterrupted_run_bit_for_bit()
     {
         var straightReports = new List<StepReport>();

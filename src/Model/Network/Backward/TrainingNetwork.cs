@@ -253,6 +253,8 @@ public sealed class TrainingNetwork : IDisposable
             for (int x = 0; x < e; x++)
             {
                 var (first, rows) = state.ExpertRows(x);
+                if (rows == 0)
+                    continue; // its views would start at the end of the kept rows, which ILGPU rejects
                 var ffn = layer.Experts[x].W;
                 FfnPass.Forward(_device, _gemm, ffn, expertIn.SubView((long)first * d, (long)rows * d), saved.Slice(ffn, first, rows),
                     expertOut.SubView((long)first * d, (long)rows * d), rows, accumulate: false);
@@ -346,6 +348,8 @@ public sealed class TrainingNetwork : IDisposable
             for (int x = 0; x < e; x++)
             {
                 var (first, rows) = state.ExpertRows(x);
+                if (rows == 0)
+                    continue;
                 var (weights, gradients) = layer.Experts[x];
                 FfnPass.Backward(_device, _kernels, _gemm, _ws, weights, gradients, expertIn.SubView((long)first * d, (long)rows * d),
                     saved.Slice(weights, first, rows), dExpertOut.SubView((long)first * d, (long)rows * d),
