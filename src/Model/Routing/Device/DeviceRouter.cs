@@ -60,7 +60,15 @@ public sealed class DeviceRouter
     public DeviceTopK ChooseTopK(ArrayView<float> logits, int tokens, int experts, int topK, Gating gating)
     {
         var result = CreateTopK(tokens, experts, topK);
-        ChooseTopK(logits, experts, gating, result);
+        try
+        {
+            ChooseTopK(logits, experts, gating, result);
+        }
+        catch
+        {
+            result.Dispose();
+            throw;
+        }
         return result;
     }
 
