@@ -53,15 +53,15 @@ public static class TrainingBench
         {
             bool timed = step > warmup;
             long bytes = GC.GetTotalAllocatedBytes(precise: true), buffers = device.Allocations;
-            var clock = Stopwatch.StartNew();
+            long start = Stopwatch.GetTimestamp();
             network.ForwardBackward(tokens, targets, batch, spec.Config.TrainCapacityFactor);
-            double t1 = clock.Elapsed.TotalSeconds;
+            double t1 = Stopwatch.GetElapsedTime(start).TotalSeconds;
             transfers.DownloadGradients();
-            double t2 = clock.Elapsed.TotalSeconds;
+            double t2 = Stopwatch.GetElapsedTime(start).TotalSeconds;
             clipping.Clip(1.0);
             optimizer.Step(parameters, step, 1e-3);
             transfers.UploadValues();
-            double t3 = clock.Elapsed.TotalSeconds;
+            double t3 = Stopwatch.GetElapsedTime(start).TotalSeconds;
             if (!timed) continue;
             forwardBackward += t1; download += t2 - t1; update += t3 - t2;
             allocated += GC.GetTotalAllocatedBytes(precise: true) - bytes;
