@@ -14,8 +14,15 @@ public sealed record RouterLossWeights(double LoadBalancing = 0.01, double ZLoss
     {
         if (perLayer.Count == 0)
             return (0, 0, 0);
-        double lb = perLayer.Average(l => l.LoadBalancing);
-        double z = perLayer.Average(l => l.ZLoss);
+        // Indexed sums in layer order (not LINQ, whose enumerator would allocate in every training step).
+        double lb = 0, z = 0;
+        for (int i = 0; i < perLayer.Count; i++)
+        {
+            lb += perLayer[i].LoadBalancing;
+            z += perLayer[i].ZLoss;
+        }
+        lb /= perLayer.Count;
+        z /= perLayer.Count;
         return (lb, z, LoadBalancing * lb + ZLoss * z);
     }
 

@@ -6,11 +6,15 @@ namespace OpenMoE.Model.Training;
 /// (the step is <c>lr * max(eps2, RMS(param))</c>), and factored second moments (row and column
 /// means) for every matrix whose last two dims are both at least <see cref="MinDimToFactor"/>;
 /// a 3-d expert stack [E, In, Out] is factored per expert. Smaller tensors keep a full second moment.
+/// State and scratch are made once, so a step allocates nothing.
 /// </summary>
 public sealed class Adafactor : IOptimizer
 {
     private readonly Dictionary<string, float[]> _state = new(StringComparer.Ordinal);
     private readonly Layout[] _layouts;
+    private readonly Action<int> _update;
+    private HostParameters? _parameters;
+    private double _beta2, _learningRate;
 
     /// <summary>Creates the state for <paramref name="parameters"/>.</summary>
     public Adafactor(HostParameters parameters, double decayRate = 0.8, double clipThreshold = 1.0, int minDimToFactor = 128,
@@ -29,15 +33,14 @@ public sealed class Adafactor : IOptimizer
             int slices = (int)(p.Elements / ((long)rows * cols));
             if (factored)
             {
-                _state["vr/" + p.Name] = new float[(long)slices * rows];
-                _state["vc/" + p.Name] = new float[(long)slices * cols];
+                var vr = _state["vr/" + p.Name] = new float[(long)slices * rows];
+                var vc = _state["vc/" + p.Name] = new float[(long)slices * cols];
+                return new Layout(true, slices, rows, cols, [], vr, vc, new double[cols]);
             }
-            else
-            {
-                _state["v/" + p.Name] = new float[p.Elements];
-            }
-            return new Layout(p.Name, factored, slices, rows, cols);
+            var v = _state["v/" + p.Name] = new float[p.Elements];
+            return new Layout(false, slices, rows, cols, v, [], [], []);
         }).ToArray();
+        _update = UpdateTensor;
     }
 
     /// <summary>Second-moment decay exponent (0.8).</summary>
@@ -71,44 +74,62 @@ public sealed class Adafactor : IOptimizer
     /// <inheritdoc />
     public void Step(HostParameters parameters, long step, double learningRate)
     {
-        double beta2 = 1.0 - Math.Pow(step, -DecayRate);
+        _beta2 = 1.0 - Math.Pow(step, -DecayRate);
+        _learningRate = learningRate;
+        _parameters = parameters;
         // Tensors are independent: updating them in parallel keeps every result bit-identical.
-        Parallel.For(0, _layouts.Length, i =>
+        try
         {
-            var layout = _layouts[i];
-            var w = parameters.Values[i];
-            var g = parameters.Gradients[i];
-            var update = g; // the update overwrites the gradient: it is not needed afterwards
-            if (layout.Factored)
-                FactoredUpdate(layout, g, update, beta2);
-            else
-                FullUpdate(_state["v/" + layout.Name], g, update, beta2);
-
-            double rmsUpdate = Rms(update);
-            double clip = Math.Max(1.0, rmsUpdate / ClipThreshold);
-            double stepSize = learningRate * Math.Max(Epsilon2, Rms(w)) / clip;
-            for (int j = 0; j < w.Length; j++)
-                w[j] -= (float)(stepSize * update[j]);
-        });
+            TensorParallel.Shared.For(_layouts.Length, _update);
+        }
+        finally
+        {
+            _parameters = null;
+        }
     }
 
-    private void FullUpdate(float[] v, float[] g, float[] update, double beta2)
+    private void UpdateTensor(int i)
     {
+        var layout = _layouts[i];
+        var w = _parameters!.Values[i];
+        var g = _parameters.Gradients[i];
+        // The update overwrites the gradient (it is not needed afterwards). The passes that compute it
+        // also sum the squares of the update and of w, each in element order: the same sums as two
+        // separate RMS passes, bit for bit, with two fewer passes over the tensor and the two
+        // dependency chains of additions overlapping the other work.
+        var (updateSquares, weightSquares) = layout.Factored ? FactoredUpdate(layout, g, w, _beta2) : FullUpdate(layout.V, g, w, _beta2);
+        double rmsUpdate = Math.Sqrt(updateSquares / Math.Max(1, g.Length));
+        double rmsWeight = Math.Sqrt(weightSquares / Math.Max(1, w.Length));
+        double clip = Math.Max(1.0, rmsUpdate / ClipThreshold);
+        double stepSize = _learningRate * Math.Max(Epsilon2, rmsWeight) / clip;
+        HostVectors.SubtractScaled(w, g, stepSize);
+    }
+
+    /// <summary>update = g / sqrt(v) with v updated in place (written over g). Returns the sums of update² and w².</summary>
+    private (double UpdateSquares, double WeightSquares) FullUpdate(float[] v, float[] g, float[] w, double beta2)
+    {
+        double updateSquares = 0, weightSquares = 0;
         for (int j = 0; j < g.Length; j++)
         {
             double grad = g[j];
             double vj = beta2 * v[j] + (1 - beta2) * (grad * grad + Epsilon1);
             v[j] = (float)vj;
-            update[j] = (float)(grad / Math.Sqrt(vj));
+            float update = (float)(grad / Math.Sqrt(vj));
+            g[j] = update;
+            updateSquares += (double)update * update;
+            weightSquares += (double)w[j] * w[j];
         }
+        return (updateSquares, weightSquares);
     }
 
-    private void FactoredUpdate(Layout layout, float[] g, float[] update, double beta2)
+    /// <summary>The factored update (written over g), per slice. Returns the sums of update² and w² in element order.</summary>
+    private (double UpdateSquares, double WeightSquares) FactoredUpdate(Layout layout, float[] g, float[] w, double beta2)
     {
-        var vr = _state["vr/" + layout.Name];
-        var vc = _state["vc/" + layout.Name];
+        var vr = layout.Vr;
+        var vc = layout.Vc;
         int rows = layout.Rows, cols = layout.Cols;
-        var colSums = new double[cols];
+        var colSums = layout.ColumnScratch;
+        double updateSquares = 0, weightSquares = 0;
         for (int s = 0; s < layout.Slices; s++)
         {
             long offset = (long)s * rows * cols;
@@ -117,11 +138,13 @@ public sealed class Adafactor : IOptimizer
             for (int r = 0; r < rows; r++)
             {
                 double rowSum = 0;
+                long rowStart = offset + (long)r * cols;
                 for (int c = 0; c < cols; c++)
                 {
-                    double sq = (double)g[offset + (long)r * cols + c] * g[offset + (long)r * cols + c] + Epsilon1;
+                    double sq = (double)g[rowStart + c] * g[rowStart + c] + Epsilon1;
                     rowSum += sq;
                     colSums[c] += sq;
+                    weightSquares += (double)w[rowStart + c] * w[rowStart + c];
                 }
                 int index = s * rows + r;
                 vr[index] = (float)(beta2 * vr[index] + (1 - beta2) * rowSum / cols);
@@ -138,17 +161,19 @@ public sealed class Adafactor : IOptimizer
                 double rowFactor = 1.0 / Math.Sqrt(vr[s * rows + r] / rowMean);
                 long rowStart = offset + (long)r * cols;
                 for (int c = 0; c < cols; c++)
-                    update[rowStart + c] = (float)(g[rowStart + c] * rowFactor * colSums[c]);
+                {
+                    float update = (float)(g[rowStart + c] * rowFactor * colSums[c]);
+                    g[rowStart + c] = update;
+                    updateSquares += (double)update * update;
+                }
             }
         }
+        return (updateSquares, weightSquares);
     }
 
-    private static double Rms(float[] values)
-    {
-        double sum = 0;
-        for (int i = 0; i < values.Length; i++) sum += (double)values[i] * values[i];
-        return Math.Sqrt(sum / Math.Max(1, values.Length));
-    }
-
-    private sealed record Layout(string Name, bool Factored, int Slices, int Rows, int Cols);
+    /// <summary>
+    /// One tensor's shape and state: v [elements] when not factored, else vr [slices * rows],
+    /// vc [slices * cols] and a column scratch [cols] of its own (tensors update in parallel).
+    /// </summary>
+    private sealed record Layout(bool Factored, int Slices, int Rows, int Cols, float[] V, float[] Vr, float[] Vc, double[] ColumnScratch);
 }

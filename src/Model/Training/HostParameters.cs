@@ -1,13 +1,10 @@
-using ILGPU;
-using ILGPU.Runtime;
-using OpenMoE.Model.Network;
 using OpenMoE.Model.Specs;
 
 namespace OpenMoE.Model.Training;
 
 /// <summary>
-/// Host copies of every parameter and its gradient, in spec order, for the optimizer. On the CPU
-/// accelerator a transfer is a memory copy; arrays are allocated once, so steps allocate nothing here.
+/// Host copies of every parameter and its gradient, in spec order, for the optimizer. Arrays are
+/// allocated once; <see cref="ParameterTransfers"/> moves them to and from the device.
 /// </summary>
 public sealed class HostParameters
 {
@@ -38,25 +35,11 @@ public sealed class HostParameters
     /// <summary>Values per parameter.</summary>
     public float[][] Values { get; }
 
-    /// <summary>Gradients per parameter (filled by <see cref="DownloadGradients"/>).</summary>
+    /// <summary>Gradients per parameter (filled by <see cref="ParameterTransfers.DownloadGradients"/>).</summary>
     public float[][] Gradients { get; }
 
     /// <summary>Total number of parameters.</summary>
     public long Count => Infos.Sum(p => p.Elements);
-
-    /// <summary>Copies the device gradients to <see cref="Gradients"/>.</summary>
-    public void DownloadGradients(DeviceWeights gradients)
-    {
-        for (int i = 0; i < Infos.Length; i++)
-            gradients[Infos[i]].CopyToCPU(Gradients[i]);
-    }
-
-    /// <summary>Copies <see cref="Values"/> to the device weights.</summary>
-    public void UploadValues(DeviceWeights weights)
-    {
-        for (int i = 0; i < Infos.Length; i++)
-            weights[Infos[i]].CopyFromCPU(Values[i]);
-    }
 
     /// <summary>Value of the parameter named <paramref name="name"/>.</summary>
     public float[] this[string name] => Values[Array.FindIndex(Infos, p => p.Name == name)];

@@ -1,14 +1,19 @@
+using System.Collections.Immutable;
 using OpenMoE.Model.Network.Backward;
 
 namespace OpenMoE.Model.Training;
 
-/// <summary>What one training step did (one metrics.jsonl line, plus routing counts for summaries).</summary>
-public sealed record StepReport(
+/// <summary>
+/// What one training step did (one metrics.jsonl line, plus routing counts for summaries). A value:
+/// keeping one is free, but its <see cref="MoeLayers"/> records are the network's and are
+/// overwritten by the next step (copy the counts to keep them).
+/// </summary>
+public readonly record struct StepReport(
     long Step, double Loss, double CrossEntropy, double LoadBalancing, double ZLoss, double LearningRate, double GradientNorm,
-    double TokensPerSecond, int Tokens, IReadOnlyList<MoeLayerStep> MoeLayers)
+    double TokensPerSecond, int Tokens, ImmutableArray<MoeLayerStep> MoeLayers)
 {
     /// <summary>Mean drop ratio over the MoE layers.</summary>
-    public double DropRatio => MoeLayers.Count == 0 ? 0 : MoeLayers.Average(l => l.DropRatio);
+    public double DropRatio => MoeLayerStep.MeanDropRatio(MoeLayers);
 }
 
 /// <summary>The loss or the gradient became NaN or infinite: training stopped before applying the step.</summary>

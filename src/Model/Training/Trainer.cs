@@ -14,7 +14,9 @@ namespace OpenMoE.Model.Training;
 /// The training loop: packed batches from the data pipeline, forward/backward on the device,
 /// global-norm clipping, the optimizer on host copies of the parameters, metrics.jsonl, and
 /// checkpoints through <see cref="ITrainingStore"/>. Deterministic given the options: on the CPU
-/// accelerator a run of N steps equals k steps plus a resume for N - k, bit for bit.
+/// accelerator a run of N steps equals k steps plus a resume for N - k, bit for bit. After the first
+/// step of a run, a step allocates no device memory and no managed memory of its own (the data
+/// pipeline's batch and checkpoints aside; README, Training, Throughput says what is counted).
 /// </summary>
 public sealed class Trainer : IDisposable
 {
@@ -25,7 +27,10 @@ public sealed class Trainer : IDisposable
     private readonly IOptimizer _optimizer;
     private readonly ILearningRateSchedule _schedule;
     private readonly TrainingNetwork _network;
+    private readonly ParameterTransfers _transfers;
+    private readonly GradientClipping _clipping;
     private readonly double _capacityFactor;
+    private readonly int[] _targets;
     private long _lastCheckpoint;
 
     /// <summary>Sets up a run on <paramref name="device"/> (owned by the caller); resumes when the options say so.</summary>
@@ -65,6 +70,9 @@ public sealed class Trainer : IDisposable
         if (checkpoint is not null)
             _optimizer.Restore(checkpoint.Optimizer);
         _network = new TrainingNetwork(device, Spec, DeviceWeights.Load(device, Spec, p => _parameters.Values[Array.IndexOf(_parameters.Infos, p)]));
+        _transfers = new ParameterTransfers(_parameters, device, _network.Weights, _network.Gradients);
+        _clipping = new GradientClipping(_parameters.Gradients);
+        _targets = new int[options.Batch * options.SequenceLength];
     }
 
     /// <summary>The spec trained.</summary>
@@ -89,40 +97,50 @@ public sealed class Trainer : IDisposable
     public void Run(Action<StepReport>? onStep = null, CancellationToken cancel = default)
     {
         using var metrics = new MetricsLog(_options.Out, Step);
-        int tokens = _options.Batch * _options.SequenceLength;
-        var targets = new int[tokens];
         while (Step < _options.Steps && !cancel.IsCancellationRequested)
         {
-            long step = Step + 1;
-            var clock = Stopwatch.StartNew();
+            long start = Stopwatch.GetTimestamp();
             var batch = _pipeline.NextBatch(_options.Batch, Step);
-            for (int i = 0; i < tokens; i++)
-                targets[i] = batch.LossMask[i] != 0 ? batch.Labels[i] : -1;
-            StepLosses losses;
-            try
-            {
-                losses = _network.ForwardBackward(batch.Inputs, targets, _options.Batch, _capacityFactor);
-            }
-            catch (NonFiniteValuesException)
-            {
-                throw new TrainingDivergedException(step, _lastCheckpoint > 0 ? _lastCheckpoint : null, _options.Out);
-            }
-            _parameters.DownloadGradients(_network.Gradients);
-            double norm = GradientClipping.Clip(_parameters.Gradients, _options.ClipNorm);
-            if (!double.IsFinite(losses.Total) || !double.IsFinite(norm))
-                throw new TrainingDivergedException(step, _lastCheckpoint > 0 ? _lastCheckpoint : null, _options.Out);
-            double lr = _schedule.At(step);
-            _optimizer.Step(_parameters, step, lr);
-            _parameters.UploadValues(_network.Weights);
-            Step = step;
-
-            var report = new StepReport(step, losses.Total, losses.CrossEntropy, losses.LoadBalancing, losses.ZLoss, lr, norm,
-                tokens / Math.Max(clock.Elapsed.TotalSeconds, 1e-9), tokens, losses.MoeLayers);
-            metrics.Write(report);
-            if ((_options.CheckpointEvery > 0 && step % _options.CheckpointEvery == 0) || step == _options.Steps)
-                Save(losses.Total);
+            var report = TrainStep(batch, metrics, start);
+            if ((_options.CheckpointEvery > 0 && report.Step % _options.CheckpointEvery == 0) || report.Step == _options.Steps)
+                Save(report.Loss);
             onStep?.Invoke(report);
         }
+    }
+
+    /// <summary>
+    /// One update from <paramref name="batch"/> ([Batch, SequenceLength] of the options), logged to
+    /// <paramref name="metrics"/>; <paramref name="startTimestamp"/> (<see cref="Stopwatch.GetTimestamp"/>)
+    /// is when the step began, for tokens/s. Allocates nothing once a first step has run.
+    /// </summary>
+    internal StepReport TrainStep(PackedBatch batch, MetricsLog metrics, long startTimestamp)
+    {
+        long step = Step + 1;
+        int tokens = _targets.Length;
+        for (int i = 0; i < tokens; i++)
+            _targets[i] = batch.LossMask[i] != 0 ? batch.Labels[i] : -1;
+        StepLosses losses;
+        try
+        {
+            losses = _network.ForwardBackward(batch.Inputs, _targets, _options.Batch, _capacityFactor);
+        }
+        catch (NonFiniteValuesException)
+        {
+            throw new TrainingDivergedException(step, _lastCheckpoint > 0 ? _lastCheckpoint : null, _options.Out);
+        }
+        _transfers.DownloadGradients();
+        double norm = _clipping.Clip(_options.ClipNorm);
+        if (!double.IsFinite(losses.Total) || !double.IsFinite(norm))
+            throw new TrainingDivergedException(step, _lastCheckpoint > 0 ? _lastCheckpoint : null, _options.Out);
+        double lr = _schedule.At(step);
+        _optimizer.Step(_parameters, step, lr);
+        _transfers.UploadValues();
+        Step = step;
+
+        var report = new StepReport(step, losses.Total, losses.CrossEntropy, losses.LoadBalancing, losses.ZLoss, lr, norm,
+            tokens / Math.Max(Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds, 1e-9), tokens, losses.MoeLayers);
+        metrics.Write(report);
+        return report;
     }
 
     /// <summary>
@@ -157,5 +175,9 @@ public sealed class Trainer : IDisposable
     }
 
     /// <inheritdoc />
-    public void Dispose() => _network.Dispose();
+    public void Dispose()
+    {
+        _transfers.Dispose();
+        _network.Dispose();
+    }
 }

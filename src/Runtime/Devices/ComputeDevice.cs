@@ -10,6 +10,8 @@ namespace OpenMoE.Runtime.Devices;
 /// </summary>
 public sealed class ComputeDevice : IDisposable
 {
+    private long _allocations;
+
     internal ComputeDevice(Context context, Accelerator accelerator, DeviceKind kind)
     {
         Context = context;
@@ -45,7 +47,9 @@ public sealed class ComputeDevice : IDisposable
     {
         try
         {
-            return Accelerator.Allocate1D<T>(length);
+            var buffer = Accelerator.Allocate1D<T>(length);
+            Interlocked.Increment(ref _allocations);
+            return buffer;
         }
         catch (Exception ex) when (ex is OutOfMemoryException or AcceleratorException)
         {
@@ -55,6 +59,12 @@ public sealed class ComputeDevice : IDisposable
                 $"on {Description}. Use a smaller batch/sequence or model, or a device with more memory.", ex);
         }
     }
+
+    /// <summary>
+    /// Buffers allocated through <see cref="Allocate{T}"/> (and <see cref="Upload{T}"/>) since creation: a test
+    /// reads it before and after a training step to prove that steady-state steps allocate no device memory.
+    /// </summary>
+    public long Allocations => Interlocked.Read(ref _allocations);
 
     /// <summary>Copies host data into a new device buffer (see <see cref="Allocate{T}"/> for errors).</summary>
     public MemoryBuffer1D<T, Stride1D.Dense> Upload<T>(T[] data, string what) where T : unmanaged

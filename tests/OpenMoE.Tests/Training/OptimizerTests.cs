@@ -77,10 +77,11 @@ public class OptimizerTests
     public void Global_norm_clipping_scales_all_tensors_together()
     {
         float[][] g = [[3f], [4f]];
-        Assert.Equal(5, GradientClipping.Clip(g, 1.0), 6);
+        var clipping = new GradientClipping(g);
+        Assert.Equal(5, clipping.Clip(1.0), 6);
         Assert.Equal(0.6f, g[0][0], 6);
         Assert.Equal(0.8f, g[1][0], 6);
-        Assert.Equal(1, GradientClipping.Clip(g, 2.0), 6);
+        Assert.Equal(1, clipping.Clip(2.0), 6);
         Assert.Equal(0.6f, g[0][0], 6);
     }
 

@@ -11,10 +11,10 @@ namespace OpenMoE.Model.Network.Backward;
 /// </summary>
 internal readonly record struct FfnActivations(ArrayView<float> Gate, ArrayView<float> Up, ArrayView<float> Act)
 {
-    public static FfnActivations Allocate(Workspace workspace, string name, FeedForward ffn, int rows) => new(
-        workspace.Get<float>(name + ".gate", (long)rows * ffn.Gate.Out),
-        workspace.Get<float>(name + ".up", (long)rows * ffn.Width),
-        workspace.Get<float>(name + ".act", (long)rows * ffn.Width));
+    public static FfnActivations Allocate(Workspace workspace, FfnNames names, FeedForward ffn, int rows) => new(
+        workspace.Get<float>(names.Gate, (long)rows * ffn.Gate.Out),
+        workspace.Get<float>(names.Up, (long)rows * ffn.Width),
+        workspace.Get<float>(names.Act, (long)rows * ffn.Width));
 
     /// <summary>Rows [first, first + rows) of activations allocated for more rows.</summary>
     public FfnActivations Slice(FeedForward ffn, int first, int rows) => new(
@@ -43,17 +43,18 @@ internal static class FfnPass
 
     /// <summary>
     /// Weight gradients into <paramref name="gradient"/> (+=) and dx [rows, D] (=, or += with
-    /// <paramref name="accumulateDx"/>) from dy [rows, D]. Scratch from <paramref name="workspace"/>.
+    /// <paramref name="accumulateDx"/>) from dy [rows, D]. Scratch from <paramref name="workspace"/>, sized for
+    /// <paramref name="scratchRows"/> (>= rows; the most rows any call of the step has) so it never regrows.
     /// </summary>
     public static void Backward(ComputeDevice device, BackwardKernels kernels, IGemmProvider gemm, Workspace workspace,
         FeedForward ffn, FeedForward gradient, ArrayView<float> x, FfnActivations saved, ArrayView<float> dy, ArrayView<float> dx,
-        int rows, bool accumulateDx)
+        int rows, int scratchRows, bool accumulateDx)
     {
         if (rows == 0)
             return;
-        var dAct = workspace.Get<float>("bw.ffn.dact", (long)rows * ffn.Width);
-        var dGate = workspace.Get<float>("bw.ffn.dgate", (long)rows * ffn.Gate.Out);
-        var dUp = workspace.Get<float>("bw.ffn.dup", (long)rows * ffn.Width);
+        var dAct = workspace.Get<float>("bw.ffn.dact", (long)scratchRows * ffn.Width).SubView(0, (long)rows * ffn.Width);
+        var dGate = workspace.Get<float>("bw.ffn.dgate", (long)scratchRows * ffn.Gate.Out).SubView(0, (long)rows * ffn.Gate.Out);
+        var dUp = workspace.Get<float>("bw.ffn.dup", (long)scratchRows * ffn.Width).SubView(0, (long)rows * ffn.Width);
         ffn.Down.Backward(gemm, gradient.Down, saved.Act, dy, dAct, rows);
         if (ffn.Kind == FfnKind.OpenMoEGated)
             kernels.OpenMoeGated(saved.Gate, saved.Up, dAct, dGate, dUp, rows, ffn.Width);

@@ -1,16 +1,81 @@
+using ILGPU;
+using ILGPU.Runtime;
+using OpenMoE.Model.Routing;
 using OpenMoE.Model.Routing.Device;
+using OpenMoE.Runtime.Devices;
 
 namespace OpenMoE.Model.Network.Backward;
 
-/// <summary>Routing of one MoE layer kept from the forward for the backward (routing is held fixed). Owns the device buffers.</summary>
-internal sealed class MoeLayerState(DeviceTopK topK, DeviceRouting routing, int[] offsets, int groups) : IDisposable
+/// <summary>
+/// One MoE layer's routing buffers for one batch shape (N tokens, T positions), made once and
+/// overwritten by every step of that shape: the forward fills them, the backward reads them
+/// (routing is held fixed). Owns its device buffers and pinned host copies.
+/// </summary>
+internal sealed class MoeLayerState : IDisposable
 {
-    public DeviceTopK TopK { get; } = topK;
-    public DeviceRouting Routing { get; } = routing;
-    /// <summary>Expert-group row offsets. // [E*G + 1]</summary>
-    public int[] Offsets { get; } = offsets;
-    public int Groups { get; } = groups;
+    private readonly ComputeDevice _device;
+    private readonly PinnedHostArray<int> _offsets, _rows, _rowTokens;
+
+    public MoeLayerState(ComputeDevice device, DeviceRouter router, int layer, int tokens, int time, RoutingOptions options)
+    {
+        _device = device;
+        var accelerator = device.Accelerator;
+        Tokens = tokens;
+        Time = time;
+        TopK = router.CreateTopK(tokens, options.Experts, options.TopK);
+        Routing = router.CreateRouting(tokens, options);
+        LossScratch = router.CreateLossScratch(tokens, options);
+        Groups = tokens / Routing.TokensPerGroup;
+        _offsets = new PinnedHostArray<int>(accelerator, new int[options.Experts * Groups + 1]);
+        _rows = new PinnedHostArray<int>(accelerator, new int[tokens * options.TopK]);
+        _rowTokens = new PinnedHostArray<int>(accelerator, new int[tokens * options.TopK]);
+        Step = new MoeLayerStep(layer, options.Experts, time);
+    }
+
+    public int Tokens { get; }
+    public int Time { get; }
+    public DeviceTopK TopK { get; }
+    public DeviceRouting Routing { get; }
+    public RouterLossScratch LossScratch { get; }
+    public int Groups { get; }
+    /// <summary>This layer's record of the latest step.</summary>
+    public MoeLayerStep Step { get; }
+    /// <summary>Expert-group row offsets of the latest routing. // [E*G + 1]</summary>
+    public int[] Offsets => _offsets.Array;
     public int Kept => Offsets[^1];
+
+    /// <summary>True when these buffers fit a batch of <paramref name="tokens"/> tokens in sequences of <paramref name="time"/>.</summary>
+    public bool Fits(int tokens, int time, RoutingOptions options) =>
+        Tokens == tokens && Time == time && Routing.TokensPerGroup == options.TokensPerGroup(tokens);
+
+    /// <summary>Copies the routing's offsets to the host (<see cref="Offsets"/>); call after the assignment.</summary>
+    public void DownloadOffsets()
+    {
+        _offsets.CopyFrom(Routing.ExpertGroupOffsets.View);
+        _device.Synchronize();
+    }
+
+    /// <summary>
+    /// The token of each kept dispatch row (assignment t*K + r belongs to token t), uploaded to
+    /// <paramref name="rowTokens"/> [kept].
+    /// </summary>
+    public void UploadRowTokens(ArrayView<int> rowTokens, int topK)
+    {
+        int kept = Kept;
+        var host = _rowTokens.Array;
+        _rowTokens.CopyFrom(((ArrayView<int>)Routing.DispatchOrder.View).SubView(0, kept));
+        _device.Synchronize();
+        for (int i = 0; i < kept; i++) host[i] /= topK;
+        _rowTokens.CopyTo(rowTokens);
+    }
+
+    /// <summary>The latest routing's dispatch row per assignment (-1 = dropped), on the host. // [N*K]</summary>
+    public int[] DownloadRows()
+    {
+        _rows.CopyFrom(Routing.Row.View);
+        _device.Synchronize();
+        return _rows.Array;
+    }
 
     /// <summary>First row and row count of expert <paramref name="expert"/> (all its groups are contiguous).</summary>
     public (int First, int Rows) ExpertRows(int expert)
@@ -23,5 +88,9 @@ internal sealed class MoeLayerState(DeviceTopK topK, DeviceRouting routing, int[
     {
         TopK.Dispose();
         Routing.Dispose();
+        LossScratch.Dispose();
+        _offsets.Dispose();
+        _rows.Dispose();
+        _rowTokens.Dispose();
     }
 }

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using ILGPU;
 using ILGPU.Runtime;
 using OpenMoE.Kernels;
@@ -19,6 +20,9 @@ namespace OpenMoE.Model.Network.Backward;
 /// loss = mean CE over target tokens + LB weight * mean load-balance + z weight * mean router z-loss.
 /// Routing decisions are held fixed (dropped assignments get zero gradient; the router learns
 /// through the combine weights and the router losses), as in every MoE trainer.
+/// Every buffer (device workspace, routing, pinned host staging) is made on the first step of a
+/// batch shape and reused, so steady steps of one shape allocate no device or managed memory
+/// beyond what ILGPU itself allocates per kernel launch (README, Training, Throughput).
 /// </summary>
 public sealed class TrainingNetwork : IDisposable
 {
@@ -28,13 +32,17 @@ public sealed class TrainingNetwork : IDisposable
     private readonly BackwardKernels _kernels;
     private readonly Workspace _ws;
     private readonly TrainableLayer[] _layers;
+    private readonly LayerNames[] _names;
+    private readonly HostStaging _host;
     private readonly (ArrayView<float> W, ArrayView<float> G) _embedding, _finalNorm;
     private readonly (Projection W, Projection G) _head;
     private readonly int[] _tokenCounts;
-    private readonly int[] _groupIds, _groupStarts;
-    private int[] _groupPositions = [];
-    private float[] _hostLogits = [];
-    private readonly List<MoeLayerState> _moeStates = [];
+    private readonly PinnedHostArray<int> _groupIds, _groupStarts;
+    /// <summary>Routing buffers per decoder layer (null for dense layers), for the current batch shape.</summary>
+    private readonly MoeLayerState?[] _moeStates;
+    private ImmutableArray<MoeLayerStep> _moeSteps = [];
+    private readonly (double LoadBalancing, double ZLoss)[] _routerLosses;
+    private RoutingOptions? _routing;
 
     /// <summary>Builds the training network over <paramref name="weights"/> (which it then owns) on <paramref name="device"/>.</summary>
     public TrainingNetwork(ComputeDevice device, ModelSpecInfo spec, DeviceWeights weights)
@@ -44,11 +52,15 @@ public sealed class TrainingNetwork : IDisposable
         Weights = weights;
         Gradients = DeviceWeights.Load(device, spec, p => new float[p.Elements]);
         _gemm = GemmProviders.Create(device.Accelerator);
-        _router = new DeviceRouter(device.Accelerator);
+        _router = new DeviceRouter(device);
         _kernels = new BackwardKernels(device);
         _ws = new Workspace(device);
+        _host = new HostStaging(device);
         var config = spec.Config;
         _layers = Enumerable.Range(0, config.Layers).Select(l => new TrainableLayer(config, weights, Gradients, l)).ToArray();
+        _names = Enumerable.Range(0, config.Layers).Select(l => new LayerNames(l)).ToArray();
+        _moeStates = new MoeLayerState?[config.Layers];
+        _routerLosses = new (double, double)[config.MoeLayers.Count];
         _embedding = (weights.Get(-1, ParameterRole.Embedding), Gradients.Get(-1, ParameterRole.Embedding));
         _finalNorm = (weights.Get(-1, ParameterRole.FinalNorm), Gradients.Get(-1, ParameterRole.FinalNorm));
         _head = config.TiedEmbeddings
@@ -56,8 +68,8 @@ public sealed class TrainingNetwork : IDisposable
             : (Projection.Linear(weights.Get(-1, ParameterRole.LmHead), config.Hidden, config.Vocab),
                Projection.Linear(Gradients.Get(-1, ParameterRole.LmHead), config.Hidden, config.Vocab));
         _tokenCounts = new int[config.Vocab];
-        _groupIds = new int[config.Vocab];
-        _groupStarts = new int[config.Vocab + 1];
+        _groupIds = new PinnedHostArray<int>(device.Accelerator, new int[config.Vocab]);
+        _groupStarts = new PinnedHostArray<int>(device.Accelerator, new int[config.Vocab + 1]);
     }
 
     /// <summary>The spec trained.</summary>
@@ -78,6 +90,7 @@ public sealed class TrainingNetwork : IDisposable
     /// <summary>
     /// One forward and backward. inputs [B*T] token ids, targets [B*T] the id each position must
     /// predict or -1 (not a target). Gradients are overwritten (not accumulated across calls).
+    /// The returned per-layer records are overwritten by the next call.
     /// </summary>
     public StepLosses ForwardBackward(int[] inputs, int[] targets, int batch, double capacityFactor)
     {
@@ -92,15 +105,13 @@ public sealed class TrainingNetwork : IDisposable
                 throw new ArgumentException($"Token id at index {i} is outside the vocabulary [0, {v}) of {config.Name}.");
             if (targets[i] >= 0) targetCount++;
         }
-        var routing = RoutingOptions.FromConfig(config, training: true) with { CapacityFactor = capacityFactor };
-
-        foreach (var state in _moeStates) state.Dispose();
-        _moeStates.Clear();
+        var routing = RoutingFor(capacityFactor);
+        PrepareMoeStates(n, time, routing);
 
         var tokenView = _ws.Get<int>("tokens", n);
-        tokenView.CopyFromCPU(inputs);
+        _host.Upload<int>("tokens", inputs, tokenView);
         var targetView = _ws.Get<int>("targets", n);
-        targetView.CopyFromCPU(targets);
+        _host.Upload<int>("targets", targets, targetView);
         var x = _ws.Get<float>("x", (long)n * d);
         _device.Ops.Embedding(tokenView, _embedding.W, x, n, d, v);
         foreach (var layer in _layers)
@@ -126,20 +137,44 @@ public sealed class TrainingNetwork : IDisposable
         dx.MemSetToZero();
         _kernels.RmsNorm(xFinal, _finalNorm.W, dNormed, dx, _finalNorm.G, RowScale(n), n, d, (float)config.NormEps);
 
-        var moeSteps = new MoeLayerStep[_moeStates.Count];
-        int moeIndex = _moeStates.Count - 1;
         for (int l = _layers.Length - 1; l >= 0; l--)
-        {
-            var step = LayerBackward(_layers[l], dx, batch, time, routing, moeIndex >= 0 && _layers[l].IsMoe ? _moeStates[moeIndex] : null);
-            if (step is not null)
-                moeSteps[moeIndex--] = step;
-        }
+            LayerBackward(_layers[l], dx, batch, time, routing);
         EmbeddingBackward(inputs, dx, n, d, v);
-        _device.Synchronize();
 
-        var ce = ceResult.SubView(0, 1).Download()[0];
-        var (lb, z, routerTotal) = LossWeights.Combine(moeSteps.Select(s => (s.LoadBalancing, s.ZLoss)).ToArray());
-        return new StepLosses(ce, lb, z, ce + routerTotal, targetCount, moeSteps);
+        var ce = _host.Download("ce", ceResult.SubView(0, 1))[0];
+        for (int m = 0; m < _moeSteps.Length; m++)
+            _routerLosses[m] = (_moeSteps[m].LoadBalancing, _moeSteps[m].ZLoss);
+        var (lb, z, routerTotal) = LossWeights.Combine(_routerLosses);
+        return new StepLosses(ce, lb, z, ce + routerTotal, targetCount, _moeSteps);
+    }
+
+    /// <summary>The routing options for <paramref name="capacityFactor"/>, made once per factor.</summary>
+    private RoutingOptions RoutingFor(double capacityFactor)
+    {
+        if (_routing is null || _routing.CapacityFactor != capacityFactor)
+            _routing = RoutingOptions.FromConfig(Spec.Config, training: true) with { CapacityFactor = capacityFactor };
+        return _routing;
+    }
+
+    /// <summary>Routing buffers for a batch of N tokens in sequences of T: kept while the shape stays the same.</summary>
+    private void PrepareMoeStates(int n, int time, RoutingOptions routing)
+    {
+        bool fits = true;
+        foreach (var layer in _layers)
+            fits &= !layer.IsMoe || _moeStates[layer.Index]?.Fits(n, time, routing) == true;
+        if (fits)
+            return;
+        var steps = ImmutableArray.CreateBuilder<MoeLayerStep>(_routerLosses.Length);
+        foreach (var layer in _layers)
+        {
+            if (!layer.IsMoe)
+                continue;
+            _moeStates[layer.Index]?.Dispose();
+            var state = new MoeLayerState(_device, _router, layer.Index, n, time, routing);
+            _moeStates[layer.Index] = state;
+            steps.Add(state.Step);
+        }
+        _moeSteps = steps.MoveToImmutable();
     }
 
     private void LayerForward(TrainableLayer layer, ArrayView<float> x, int batch, int time, RoutingOptions routing)
@@ -147,16 +182,16 @@ public sealed class TrainingNetwork : IDisposable
         var config = Spec.Config;
         int n = batch * time, d = config.Hidden;
         float eps = (float)config.NormEps;
-        string p = $"L{layer.Index}.";
+        var names = _names[layer.Index];
 
-        var attnIn = _ws.Get<float>(p + "attn.in", (long)n * d);
+        var attnIn = _ws.Get<float>(names.AttentionIn, (long)n * d);
         x.CopyTo(attnIn);
-        var h = _ws.Get<float>(p + "attn.normed", (long)n * d);
+        var h = _ws.Get<float>(names.AttentionNormed, (long)n * d);
         _device.Ops.RmsNorm(x, layer.AttentionNorm.W, h, n, d, eps);
-        var q = _ws.Get<float>(p + "attn.q", (long)n * layer.Query.W.Out);
-        var k = _ws.Get<float>(p + "attn.k", (long)n * layer.Key.W.Out);
-        var v = _ws.Get<float>(p + "attn.v", (long)n * layer.Value.W.Out);
-        var o = _ws.Get<float>(p + "attn.o", (long)n * layer.Query.W.Out);
+        var q = _ws.Get<float>(names.Query, (long)n * layer.Query.W.Out);
+        var k = _ws.Get<float>(names.Key, (long)n * layer.Key.W.Out);
+        var v = _ws.Get<float>(names.Value, (long)n * layer.Value.W.Out);
+        var o = _ws.Get<float>(names.AttentionOut, (long)n * layer.Query.W.Out);
         layer.Query.W.Apply(_gemm, h, q, n);
         layer.Key.W.Apply(_gemm, h, k, n);
         layer.Value.W.Apply(_gemm, h, v, n);
@@ -164,59 +199,62 @@ public sealed class TrainingNetwork : IDisposable
         _device.Ops.Rope(q, rope with { Heads = config.Heads });
         _device.Ops.Rope(k, rope with { Heads = config.KvHeads });
         if (UsesGemmAttention)
-            GemmAttention.Forward(_gemm, _kernels, q, k, v, _ws.Get<float>(p + "attn.p", (long)batch * config.Heads * time * time), o,
+            GemmAttention.Forward(_gemm, _kernels, q, k, v, _ws.Get<float>(names.Probabilities, (long)batch * config.Heads * time * time), o,
                 batch, time, config.Heads, config.HeadDim, AttentionBlock.LogitScale(config));
         else
             _device.Ops.Attention(q, k, v, o, AttentionShape(batch, time));
         layer.Output.W.Apply(_gemm, o, x, n, accumulate: true);
 
-        var ffnIn = _ws.Get<float>(p + "ffn.in", (long)n * d);
+        var ffnIn = _ws.Get<float>(names.FfnIn, (long)n * d);
         x.CopyTo(ffnIn);
-        var h2 = _ws.Get<float>(p + "ffn.normed", (long)n * d);
+        var h2 = _ws.Get<float>(names.FfnNormed, (long)n * d);
         _device.Ops.RmsNorm(x, layer.FfnNorm.W, h2, n, d, eps);
         if (layer.Dense is { } dense)
         {
-            FfnPass.Forward(_device, _gemm, dense.W, h2, FfnActivations.Allocate(_ws, p + "dense", dense.W, n), x, n, accumulate: true);
+            FfnPass.Forward(_device, _gemm, dense.W, h2, FfnActivations.Allocate(_ws, names.Dense, dense.W, n), x, n, accumulate: true);
             return;
         }
-        MoeForward(layer, h2, x, n, routing, p);
+        MoeForward(layer, h2, x, n, routing, names);
         if (layer.Extra is { } extra)
         {
-            var extraIn = _ws.Get<float>(p + "extra.in", (long)n * d);
+            var extraIn = _ws.Get<float>(names.ExtraIn, (long)n * d);
             x.CopyTo(extraIn);
-            var h3 = _ws.Get<float>(p + "extra.normed", (long)n * d);
+            var h3 = _ws.Get<float>(names.ExtraNormed, (long)n * d);
             _device.Ops.RmsNorm(x, layer.ExtraNorm.W, h3, n, d, eps);
-            FfnPass.Forward(_device, _gemm, extra.W, h3, FfnActivations.Allocate(_ws, p + "extra", extra.W, n), x, n, accumulate: true);
+            FfnPass.Forward(_device, _gemm, extra.W, h3, FfnActivations.Allocate(_ws, names.Extra, extra.W, n), x, n, accumulate: true);
         }
     }
 
-    private void MoeForward(TrainableLayer layer, ArrayView<float> h, ArrayView<float> residual, int n, RoutingOptions options, string p)
+    private void MoeForward(TrainableLayer layer, ArrayView<float> h, ArrayView<float> residual, int n, RoutingOptions options, LayerNames names)
     {
         var config = Spec.Config;
         int d = config.Hidden, e = config.Experts, k = config.TopK;
-        var logits = _ws.Get<float>(p + "moe.logits", (long)n * e);
+        var logits = _ws.Get<float>(names.RouterLogits, (long)n * e);
         layer.Router.W.Apply(_gemm, h, logits, n);
         CheckFinite(logits, layer.Index);
-        var topK = _router.ChooseTopK(logits, n, e, k, options.Gating);
-        var routing = _router.Assign(topK.Choices.View, topK.ChoiceProbabilities.View, n, options);
-        var state = new MoeLayerState(topK, routing, routing.ExpertGroupOffsets.GetAsArray1D(), n / routing.TokensPerGroup);
-        _moeStates.Add(state);
+        var state = _moeStates[layer.Index]!;
+        var topK = state.TopK;
+        var routing = state.Routing;
+        _router.ChooseTopK(logits, e, options.Gating, topK);
+        _router.Assign(topK.Choices.View, topK.ChoiceProbabilities.View, options, routing);
+        state.DownloadOffsets();
         int kept = state.Kept;
 
         var combined = _ws.Get<float>("moe.combined", (long)n * d);
         if (kept > 0)
         {
-            var rowTokens = _ws.Get<int>(p + "moe.row_tokens", kept);
-            var assignments = ((ArrayView<int>)routing.DispatchOrder.View).SubView(0, kept).Download();
-            for (int i = 0; i < assignments.Length; i++) assignments[i] /= k;
-            rowTokens.CopyFromCPU(assignments);
-            var expertIn = _ws.Get<float>(p + "moe.expert_in", (long)kept * d);
-            var expertOut = _ws.Get<float>(p + "moe.expert_out", (long)kept * d);
+            int maxKept = n * k;
+            var rowTokens = KeptRows<int>(names.RowTokens, kept, maxKept, 1);
+            state.UploadRowTokens(rowTokens, k);
+            var expertIn = KeptRows<float>(names.ExpertIn, kept, maxKept, d);
+            var expertOut = KeptRows<float>(names.ExpertOut, kept, maxKept, d);
             _device.Ops.MoeDispatch(h, rowTokens, expertIn, kept, d);
-            var saved = FfnActivations.Allocate(_ws, p + "moe.expert", layer.Experts[0].W, kept);
+            var saved = FfnActivations.Allocate(_ws, names.Expert, layer.Experts[0].W, maxKept);
             for (int x = 0; x < e; x++)
             {
                 var (first, rows) = state.ExpertRows(x);
+                if (rows == 0)
+                    continue; // its views would start at the end of the kept rows, which ILGPU rejects
                 var ffn = layer.Experts[x].W;
                 FfnPass.Forward(_device, _gemm, ffn, expertIn.SubView((long)first * d, (long)rows * d), saved.Slice(ffn, first, rows),
                     expertOut.SubView((long)first * d, (long)rows * d), rows, accumulate: false);
@@ -229,41 +267,40 @@ public sealed class TrainingNetwork : IDisposable
         }
         _device.Ops.ResidualAdd(residual, combined, n * d);
         if (layer.Shared is { } shared)
-            FfnPass.Forward(_device, _gemm, shared.W, h, FfnActivations.Allocate(_ws, p + "moe.shared", shared.W, n), residual, n, accumulate: true);
+            FfnPass.Forward(_device, _gemm, shared.W, h, FfnActivations.Allocate(_ws, names.Shared, shared.W, n), residual, n, accumulate: true);
     }
 
     /// <summary>dx [N, D] is d loss / d (layer output) on entry and d loss / d (layer input) on exit.</summary>
-    private MoeLayerStep? LayerBackward(TrainableLayer layer, ArrayView<float> dx, int batch, int time, RoutingOptions routing, MoeLayerState? moe)
+    private void LayerBackward(TrainableLayer layer, ArrayView<float> dx, int batch, int time, RoutingOptions routing)
     {
         var config = Spec.Config;
         int n = batch * time, d = config.Hidden;
         float eps = (float)config.NormEps;
-        string p = $"L{layer.Index}.";
+        var names = _names[layer.Index];
         var dh = _ws.Get<float>("bw.dh", (long)n * d);
-        MoeLayerStep? step = null;
 
         if (layer.Dense is { } dense)
         {
-            FfnPass.Backward(_device, _kernels, _gemm, _ws, dense.W, dense.G, _ws.Get<float>(p + "ffn.normed", (long)n * d),
-                FfnActivations.Allocate(_ws, p + "dense", dense.W, n), dx, dh, n, accumulateDx: false);
-            _kernels.RmsNorm(_ws.Get<float>(p + "ffn.in", (long)n * d), layer.FfnNorm.W, dh, dx, layer.FfnNorm.G, RowScale(n), n, d, eps);
+            FfnPass.Backward(_device, _kernels, _gemm, _ws, dense.W, dense.G, _ws.Get<float>(names.FfnNormed, (long)n * d),
+                FfnActivations.Allocate(_ws, names.Dense, dense.W, n), dx, dh, n, n, accumulateDx: false);
+            _kernels.RmsNorm(_ws.Get<float>(names.FfnIn, (long)n * d), layer.FfnNorm.W, dh, dx, layer.FfnNorm.G, RowScale(n), n, d, eps);
         }
         else
         {
             if (layer.Extra is { } extra)
             {
-                FfnPass.Backward(_device, _kernels, _gemm, _ws, extra.W, extra.G, _ws.Get<float>(p + "extra.normed", (long)n * d),
-                    FfnActivations.Allocate(_ws, p + "extra", extra.W, n), dx, dh, n, accumulateDx: false);
-                _kernels.RmsNorm(_ws.Get<float>(p + "extra.in", (long)n * d), layer.ExtraNorm.W, dh, dx, layer.ExtraNorm.G, RowScale(n), n, d, eps);
+                FfnPass.Backward(_device, _kernels, _gemm, _ws, extra.W, extra.G, _ws.Get<float>(names.ExtraNormed, (long)n * d),
+                    FfnActivations.Allocate(_ws, names.Extra, extra.W, n), dx, dh, n, n, accumulateDx: false);
+                _kernels.RmsNorm(_ws.Get<float>(names.ExtraIn, (long)n * d), layer.ExtraNorm.W, dh, dx, layer.ExtraNorm.G, RowScale(n), n, d, eps);
             }
-            step = MoeBackward(layer, moe!, dx, dh, n, time, routing, p);
-            _kernels.RmsNorm(_ws.Get<float>(p + "ffn.in", (long)n * d), layer.FfnNorm.W, dh, dx, layer.FfnNorm.G, RowScale(n), n, d, eps);
+            MoeBackward(layer, _moeStates[layer.Index]!, dx, dh, n, time, routing, names);
+            _kernels.RmsNorm(_ws.Get<float>(names.FfnIn, (long)n * d), layer.FfnNorm.W, dh, dx, layer.FfnNorm.G, RowScale(n), n, d, eps);
         }
 
-        var q = _ws.Get<float>(p + "attn.q", (long)n * layer.Query.W.Out);
-        var k = _ws.Get<float>(p + "attn.k", (long)n * layer.Key.W.Out);
-        var v = _ws.Get<float>(p + "attn.v", (long)n * layer.Value.W.Out);
-        var o = _ws.Get<float>(p + "attn.o", (long)n * layer.Query.W.Out);
+        var q = _ws.Get<float>(names.Query, (long)n * layer.Query.W.Out);
+        var k = _ws.Get<float>(names.Key, (long)n * layer.Key.W.Out);
+        var v = _ws.Get<float>(names.Value, (long)n * layer.Value.W.Out);
+        var o = _ws.Get<float>(names.AttentionOut, (long)n * layer.Query.W.Out);
         var dO = _ws.Get<float>("bw.attn.do", (long)n * layer.Query.W.Out);
         var dq = _ws.Get<float>("bw.attn.dq", (long)n * layer.Query.W.Out);
         var dk = _ws.Get<float>("bw.attn.dk", (long)n * layer.Key.W.Out);
@@ -272,7 +309,7 @@ public sealed class TrainingNetwork : IDisposable
         if (UsesGemmAttention)
         {
             long scores = (long)batch * config.Heads * time * time;
-            GemmAttention.Backward(_gemm, _kernels, q, k, v, _ws.Get<float>(p + "attn.p", scores), dO, _ws.Get<float>("bw.attn.dp", scores),
+            GemmAttention.Backward(_gemm, _kernels, q, k, v, _ws.Get<float>(names.Probabilities, scores), dO, _ws.Get<float>("bw.attn.dp", scores),
                 dq, dk, dv, batch, time, config.Heads, config.HeadDim, AttentionBlock.LogitScale(config));
         }
         else
@@ -283,38 +320,40 @@ public sealed class TrainingNetwork : IDisposable
         var rope = RopeShape(batch, time);
         _kernels.Rope(dq, rope with { Heads = config.Heads });
         _kernels.Rope(dk, rope with { Heads = config.KvHeads });
-        var h = _ws.Get<float>(p + "attn.normed", (long)n * d);
+        var h = _ws.Get<float>(names.AttentionNormed, (long)n * d);
         layer.Query.W.Backward(_gemm, layer.Query.G, h, dq, dh, n);
         layer.Key.W.Backward(_gemm, layer.Key.G, h, dk, dh, n, accumulateDx: true);
         layer.Value.W.Backward(_gemm, layer.Value.G, h, dv, dh, n, accumulateDx: true);
-        _kernels.RmsNorm(_ws.Get<float>(p + "attn.in", (long)n * d), layer.AttentionNorm.W, dh, dx, layer.AttentionNorm.G, RowScale(n), n, d, eps);
-        return step;
+        _kernels.RmsNorm(_ws.Get<float>(names.AttentionIn, (long)n * d), layer.AttentionNorm.W, dh, dx, layer.AttentionNorm.G, RowScale(n), n, d, eps);
     }
 
     /// <summary>dy [N, D] = d loss / d (MoE output); writes dh [N, D] = d loss / d (MoE input, the normed x).</summary>
-    private MoeLayerStep MoeBackward(TrainableLayer layer, MoeLayerState state, ArrayView<float> dy, ArrayView<float> dh, int n, int time,
-        RoutingOptions options, string p)
+    private void MoeBackward(TrainableLayer layer, MoeLayerState state, ArrayView<float> dy, ArrayView<float> dh, int n, int time,
+        RoutingOptions options, LayerNames names)
     {
         var config = Spec.Config;
         int d = config.Hidden, e = config.Experts, k = config.TopK, kept = state.Kept;
-        var h = _ws.Get<float>(p + "ffn.normed", (long)n * d);
+        var h = _ws.Get<float>(names.FfnNormed, (long)n * d);
         var dWeights = _ws.Get<float>("bw.moe.dweights", (long)n * k);
         dh.MemSetToZero();
         if (kept > 0)
         {
-            var expertIn = _ws.Get<float>(p + "moe.expert_in", (long)kept * d);
-            var expertOut = _ws.Get<float>(p + "moe.expert_out", (long)kept * d);
-            var dExpertOut = _ws.Get<float>("bw.moe.dexpert_out", (long)kept * d);
-            var dExpertIn = _ws.Get<float>("bw.moe.dexpert_in", (long)kept * d);
+            int maxKept = n * k;
+            var expertIn = KeptRows<float>(names.ExpertIn, kept, maxKept, d);
+            var expertOut = KeptRows<float>(names.ExpertOut, kept, maxKept, d);
+            var dExpertOut = KeptRows<float>("bw.moe.dexpert_out", kept, maxKept, d);
+            var dExpertIn = KeptRows<float>("bw.moe.dexpert_in", kept, maxKept, d);
             _kernels.MoeCombine(dy, expertOut, state.Routing.Row.View, state.TopK.Weights.View, dExpertOut, dWeights, n, k, d);
-            var saved = FfnActivations.Allocate(_ws, p + "moe.expert", layer.Experts[0].W, kept);
+            var saved = FfnActivations.Allocate(_ws, names.Expert, layer.Experts[0].W, maxKept);
             for (int x = 0; x < e; x++)
             {
                 var (first, rows) = state.ExpertRows(x);
+                if (rows == 0)
+                    continue;
                 var (weights, gradients) = layer.Experts[x];
                 FfnPass.Backward(_device, _kernels, _gemm, _ws, weights, gradients, expertIn.SubView((long)first * d, (long)rows * d),
                     saved.Slice(weights, first, rows), dExpertOut.SubView((long)first * d, (long)rows * d),
-                    dExpertIn.SubView((long)first * d, (long)rows * d), rows, accumulateDx: false);
+                    dExpertIn.SubView((long)first * d, (long)rows * d), rows, maxKept, accumulateDx: false);
             }
             _kernels.MoeDispatch(dExpertIn, state.Routing.Row.View, dh, n, k, d);
         }
@@ -323,27 +362,29 @@ public sealed class TrainingNetwork : IDisposable
             dWeights.MemSetToZero();
         }
         if (layer.Shared is { } shared)
-            FfnPass.Backward(_device, _kernels, _gemm, _ws, shared.W, shared.G, h, FfnActivations.Allocate(_ws, p + "moe.shared", shared.W, n),
-                dy, dh, n, accumulateDx: true);
+            FfnPass.Backward(_device, _kernels, _gemm, _ws, shared.W, shared.G, h, FfnActivations.Allocate(_ws, names.Shared, shared.W, n),
+                dy, dh, n, n, accumulateDx: true);
 
-        var logits = _ws.Get<float>(p + "moe.logits", (long)n * e);
+        var logits = _ws.Get<float>(names.RouterLogits, (long)n * e);
         var dLogits = _ws.Get<float>("bw.moe.dlogits", (long)n * e);
         _kernels.RouterSoftmax(state.TopK.Probabilities.View, state.TopK.Choices.View, dWeights, dLogits, n, e, k,
             options.Gating == Gating.RenormalizedTopK);
-        int moeLayers = _moeStates.Count;
+        int moeLayers = _moeSteps.Length;
         var (lb, z) = _router.Losses(logits, state.TopK, options, dLogits,
-            LossWeights.LoadBalancingGradientScale(moeLayers), LossWeights.ZLossGradientScale(moeLayers));
+            LossWeights.LoadBalancingGradientScale(moeLayers), LossWeights.ZLossGradientScale(moeLayers), state.LossScratch);
         layer.Router.W.Backward(_gemm, layer.Router.G, h, dLogits, dh, n, accumulateDx: true);
-        return RoutingStep(layer.Index, state, lb, z, n, time);
+        RecordRouting(state, lb, z, n, time);
     }
 
-    private static MoeLayerStep RoutingStep(int layer, MoeLayerState state, double lb, double z, int n, int time)
+    /// <summary>Fills the layer's <see cref="MoeLayerStep"/>: losses, load per expert, drops per position.</summary>
+    private void RecordRouting(MoeLayerState state, double lb, double z, int n, int time)
     {
         int k = state.Routing.Options.TopK, e = state.Routing.Options.Experts;
-        var load = new int[e];
-        for (int x = 0; x < e; x++) load[x] = state.ExpertRows(x).Rows;
-        var rows = state.Routing.Row.GetAsArray1D();
-        var dropped = new int[time];
+        var step = state.Step;
+        for (int x = 0; x < e; x++) step.ExpertLoad[x] = state.ExpertRows(x).Rows;
+        var rows = state.DownloadRows();
+        var dropped = step.DroppedByPosition;
+        Array.Clear(dropped);
         int droppedTotal = 0;
         for (int i = 0; i < rows.Length; i++)
         {
@@ -351,7 +392,9 @@ public sealed class TrainingNetwork : IDisposable
             dropped[i / k % time]++;
             droppedTotal++;
         }
-        return new MoeLayerStep(layer, lb, z, (double)droppedTotal / ((long)n * k), load, dropped);
+        step.LoadBalancing = lb;
+        step.ZLoss = z;
+        step.DropRatio = (double)droppedTotal / ((long)n * k);
     }
 
     /// <summary>
@@ -360,11 +403,7 @@ public sealed class TrainingNetwork : IDisposable
     /// </summary>
     private void CheckFinite(ArrayView<float> logits, int layer)
     {
-        if (_hostLogits.Length < logits.Length)
-            _hostLogits = new float[logits.Length];
-        var host = _hostLogits.AsSpan(0, (int)logits.Length);
-        logits.CopyToCPU(host);
-        foreach (float value in host)
+        foreach (float value in _host.Download("router_logits", logits))
         {
             if (!float.IsFinite(value))
                 throw new NonFiniteValuesException($"Router logits of layer {layer} are NaN or infinite.");
@@ -373,18 +412,24 @@ public sealed class TrainingNetwork : IDisposable
 
     private void EmbeddingBackward(int[] tokens, ArrayView<float> dx, int n, int d, int v)
     {
-        if (_groupPositions.Length < n)
-            _groupPositions = new int[n];
-        var positions = _groupPositions;
-        int distinct = Kernels.Backward.EmbeddingBackward.GroupByToken(tokens, _tokenCounts, _groupIds, _groupStarts, positions.AsSpan(0, n));
-        var ids = _ws.Get<int>("bw.emb.ids", distinct);
-        var starts = _ws.Get<int>("bw.emb.starts", distinct + 1);
+        var positions = _host.Get<int>("bw.emb.positions", n);
+        int distinct = Kernels.Backward.EmbeddingBackward.GroupByToken(tokens, _tokenCounts, _groupIds.Array, _groupStarts.Array, positions.Array.AsSpan(0, n));
+        // Sized for n (distinct <= n) so batches with more distinct tokens reuse the same buffers.
+        var ids = _ws.Get<int>("bw.emb.ids", n).SubView(0, distinct);
+        var starts = _ws.Get<int>("bw.emb.starts", n + 1).SubView(0, distinct + 1);
         var pos = _ws.Get<int>("bw.emb.positions", n);
-        ids.CopyFromCPU(_groupIds.AsSpan(0, distinct));
-        starts.CopyFromCPU(_groupStarts.AsSpan(0, distinct + 1));
-        pos.CopyFromCPU(positions.AsSpan(0, n));
+        _groupIds.CopyTo(ids);
+        _groupStarts.CopyTo(starts);
+        positions.CopyTo(pos);
         _kernels.Embedding(ids, starts, pos, dx, _embedding.G, distinct, n, d, v);
     }
+
+    /// <summary>
+    /// The first <paramref name="rows"/> rows of a [maxRows, width] workspace buffer: the kept assignments
+    /// change every step, so buffers are made for the most there can be (N*K) and never regrow.
+    /// </summary>
+    private ArrayView<T> KeptRows<T>(string name, int rows, int maxRows, long width) where T : unmanaged =>
+        _ws.Get<T>(name, maxRows * width).SubView(0, rows * width);
 
     private void ZeroGradients()
     {
@@ -411,9 +456,11 @@ public sealed class TrainingNetwork : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
-        foreach (var state in _moeStates) state.Dispose();
-        _moeStates.Clear();
+        foreach (var state in _moeStates) state?.Dispose();
         _ws.Dispose();
+        _host.Dispose();
+        _groupIds.Dispose();
+        _groupStarts.Dispose();
         _gemm.Dispose();
         Gradients.Dispose();
         Weights.Dispose();

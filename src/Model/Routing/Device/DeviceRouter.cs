@@ -2,6 +2,7 @@ using ILGPU;
 using ILGPU.Runtime;
 using OpenMoE.Kernels.Routing;
 using OpenMoE.Model.Specs;
+using OpenMoE.Runtime.Devices;
 
 namespace OpenMoE.Model.Routing.Device;
 
@@ -9,6 +10,9 @@ namespace OpenMoE.Model.Routing.Device;
 /// Routing on an ILGPU accelerator: loads the routing kernels once per accelerator and launches
 /// them. Produces the same assignments as <see cref="ReferenceRouter"/>, bit for bit, given the
 /// same top-k choices; the softmax matches within <see cref="ProbabilityTolerance"/>.
+/// Each step comes in two forms: one that allocates its result (inference, tests, analysis) and
+/// one that fills buffers made once by <c>Create...</c> (training, where every MoE layer routes on
+/// every step and a steady step must allocate nothing).
 /// </summary>
 public sealed class DeviceRouter
 {
@@ -19,6 +23,7 @@ public sealed class DeviceRouter
     public const int DefaultChunk = 64;
 
     private readonly Accelerator _accelerator;
+    private readonly ComputeDevice? _device;
     private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, int, int> _softmaxTopK;
     private readonly Action<KernelConfig, ArrayView<float>, ArrayView<int>, int, int, int, int> _visitOrder;
     private readonly Action<KernelConfig, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, int, int> _count;
@@ -28,6 +33,13 @@ public sealed class DeviceRouter
     private readonly Action<KernelConfig, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, int> _fill;
     private readonly Action<KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, int, int> _expertLoad;
     private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, float, float> _lossGradient;
+
+    /// <summary>Compile the routing kernels for <paramref name="device"/>; buffers are allocated (and counted) through it.</summary>
+    public DeviceRouter(ComputeDevice device)
+        : this(device.Accelerator)
+    {
+        _device = device;
+    }
 
     /// <summary>Compile the routing kernels for <paramref name="accelerator"/>.</summary>
     public DeviceRouter(Accelerator accelerator)
@@ -44,95 +56,177 @@ public sealed class DeviceRouter
         _lossGradient = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, float, float>(RouterLossKernels.GradientKernel);
     }
 
-    /// <summary>Softmax and top-k of router logits already on the device. // logits [N, E]</summary>
+    /// <summary>Softmax and top-k of router logits already on the device, into new buffers. // logits [N, E]</summary>
     public DeviceTopK ChooseTopK(ArrayView<float> logits, int tokens, int experts, int topK, Gating gating)
     {
-        if (logits.Length != (long)tokens * experts || topK < 1 || topK > experts)
-            throw new ArgumentException($"Router logits hold {logits.Length} values, expected N*E = {tokens}*{experts}, with 1 <= K={topK} <= E.");
-        var result = new DeviceTopK
+        var result = CreateTopK(tokens, experts, topK);
+        try
         {
-            Tokens = tokens,
-            Probabilities = _accelerator.Allocate1D<float>((long)tokens * experts),
-            Choices = _accelerator.Allocate1D<int>((long)tokens * topK),
-            ChoiceProbabilities = _accelerator.Allocate1D<float>((long)tokens * topK),
-            Weights = _accelerator.Allocate1D<float>((long)tokens * topK),
-        };
-        _softmaxTopK(GridStrideLaunch.For(_accelerator, tokens), logits, result.Probabilities.View, result.Choices.View,
-            result.ChoiceProbabilities.View, result.Weights.View, tokens, experts, topK, gating == Gating.RenormalizedTopK ? 1 : 0);
+            ChooseTopK(logits, experts, gating, result);
+        }
+        catch
+        {
+            result.Dispose();
+            throw;
+        }
         return result;
     }
 
+    /// <summary>Buffers for <see cref="ChooseTopK(ArrayView{float}, int, Gating, DeviceTopK)"/> with N tokens, E experts, top-K.</summary>
+    public DeviceTopK CreateTopK(int tokens, int experts, int topK)
+    {
+        if (tokens < 1 || topK < 1 || topK > experts)
+            throw new ArgumentException($"Top-k needs N >= 1 tokens and 1 <= K={topK} <= E={experts}; got N = {tokens}.");
+        return new DeviceTopK
+        {
+            Tokens = tokens,
+            Probabilities = Allocate<float>((long)tokens * experts, "router probabilities [N, E]"),
+            Choices = Allocate<int>((long)tokens * topK, "router choices [N, K]"),
+            ChoiceProbabilities = Allocate<float>((long)tokens * topK, "router choice probabilities [N, K]"),
+            Weights = Allocate<float>((long)tokens * topK, "router weights [N, K]"),
+        };
+    }
+
+    /// <summary>Softmax and top-k of router logits already on the device, into <paramref name="result"/> (allocates nothing). // logits [N, E]</summary>
+    public void ChooseTopK(ArrayView<float> logits, int experts, Gating gating, DeviceTopK result)
+    {
+        int tokens = result.Tokens;
+        int topK = (int)(result.Choices.Length / tokens);
+        if (logits.Length != (long)tokens * experts || result.Probabilities.Length != logits.Length)
+            throw new ArgumentException($"Router logits hold {logits.Length} values, expected N*E = {tokens}*{experts} (the top-k buffers' shape).");
+        _softmaxTopK(GridStrideLaunch.For(_accelerator, tokens), logits, result.Probabilities.View, result.Choices.View,
+            result.ChoiceProbabilities.View, result.Weights.View, tokens, experts, topK, gating == Gating.RenormalizedTopK ? 1 : 0);
+    }
+
     /// <summary>
-    /// Capacity assignment and dispatch list for top-k choices on the device.
+    /// Capacity assignment and dispatch list for top-k choices on the device, into new buffers.
     /// // choices [N, K], choiceProbabilities [N, K] (rank 0 orders batch-prioritised routing)
     /// </summary>
     public DeviceRouting Assign(ArrayView<int> choices, ArrayView<float> choiceProbabilities, int tokens, RoutingOptions options, int chunk = DefaultChunk)
     {
+        var result = CreateRouting(tokens, options, chunk);
+        try
+        {
+            Assign(choices, choiceProbabilities, options, result);
+        }
+        catch
+        {
+            result.Dispose();
+            throw;
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// Buffers for <see cref="Assign(ArrayView{int}, ArrayView{float}, RoutingOptions, DeviceRouting)"/>: N tokens
+    /// routed with <paramref name="options"/>' experts, top-k and group size (the capacity factor may change between calls).
+    /// </summary>
+    public DeviceRouting CreateRouting(int tokens, RoutingOptions options, int chunk = DefaultChunk)
+    {
         options.Validated();
+        if (chunk < 1)
+            throw new ArgumentException($"The chunk must be positive (got {chunk}).");
         int k = options.TopK, e = options.Experts;
-        if (choices.Length != (long)tokens * k || choiceProbabilities.Length != choices.Length || chunk < 1)
-            throw new ArgumentException($"Choices and their probabilities must be [N, K] = [{tokens}, {k}]; chunk must be positive.");
         int groupSize = options.TokensPerGroup(tokens);
         int groups = tokens / groupSize;
-        int capacity = options.CapacityFor(groupSize);
-        int chunksPerGroup = ExpertSlotKernels.ChunksPerGroup(groupSize, k, chunk);
-
-        using var order = _accelerator.Allocate1D<int>(tokens);
-        using var counts = _accelerator.Allocate1D<int>((long)groups * chunksPerGroup * e);
-        var result = new DeviceRouting
+        return new DeviceRouting
         {
             Options = options,
             Tokens = tokens,
             TokensPerGroup = groupSize,
-            Capacity = capacity,
-            Slot = _accelerator.Allocate1D<int>((long)tokens * k),
-            Demand = _accelerator.Allocate1D<int>((long)groups * e),
-            KeptCount = _accelerator.Allocate1D<int>((long)groups * e),
-            ExpertGroupOffsets = _accelerator.Allocate1D<int>((long)e * groups + 1),
-            DispatchOrder = _accelerator.Allocate1D<int>((long)tokens * k),
-            Row = _accelerator.Allocate1D<int>((long)tokens * k),
+            Capacity = options.CapacityFor(groupSize),
+            Chunk = chunk,
+            Slot = Allocate<int>((long)tokens * k, "routing slots [N, K]"),
+            Demand = Allocate<int>((long)groups * e, "routing demand [G, E]"),
+            KeptCount = Allocate<int>((long)groups * e, "routing kept counts [G, E]"),
+            ExpertGroupOffsets = Allocate<int>((long)e * groups + 1, "routing offsets [E*G + 1]"),
+            DispatchOrder = Allocate<int>((long)tokens * k, "dispatch order [N*K]"),
+            Row = Allocate<int>((long)tokens * k, "dispatch rows [N, K]"),
+            VisitOrder = Allocate<int>(tokens, "routing visit order [N]"),
+            ChunkCounts = Allocate<int>((long)groups * ExpertSlotKernels.ChunksPerGroup(groupSize, k, chunk) * e, "routing chunk counts"),
         };
-        _visitOrder(GridStrideLaunch.For(_accelerator, tokens), choiceProbabilities, order.View, tokens, k, groupSize, options.BatchPrioritized ? 1 : 0);
-        _count(GridStrideLaunch.For(_accelerator, groups * chunksPerGroup), choices, order.View, counts.View, groups, groupSize, k, e, chunk);
-        _scan(GridStrideLaunch.For(_accelerator, groups * e), counts.View, result.Demand.View, result.KeptCount.View, groups, chunksPerGroup, e, capacity);
-        _assign(GridStrideLaunch.For(_accelerator, groups * chunksPerGroup), choices, order.View, counts.View, result.Slot.View, groups, groupSize, k, e, chunk, capacity);
+    }
+
+    /// <summary>
+    /// Capacity assignment and dispatch list into <paramref name="result"/> (allocates nothing), made by
+    /// <see cref="CreateRouting"/> for the same token count, experts, top-k and group size.
+    /// // choices [N, K], choiceProbabilities [N, K] (rank 0 orders batch-prioritised routing)
+    /// </summary>
+    public void Assign(ArrayView<int> choices, ArrayView<float> choiceProbabilities, RoutingOptions options, DeviceRouting result)
+    {
+        options.Validated();
+        int tokens = result.Tokens, k = options.TopK, e = options.Experts, chunk = result.Chunk;
+        if (choices.Length != (long)tokens * k || choiceProbabilities.Length != choices.Length)
+            throw new ArgumentException($"Choices and their probabilities must be [N, K] = [{tokens}, {k}].");
+        int groupSize = options.TokensPerGroup(tokens);
+        int groups = tokens / groupSize;
+        int chunksPerGroup = ExpertSlotKernels.ChunksPerGroup(groupSize, k, chunk);
+        if (result.Row.Length != choices.Length || result.Demand.Length != (long)groups * e || result.ChunkCounts.Length != (long)groups * chunksPerGroup * e)
+            throw new ArgumentException($"The routing buffers were made for another shape than N = {tokens}, K = {k}, E = {e}, {groups} groups.");
+        int capacity = options.CapacityFor(groupSize);
+        result.Reuse(options, groupSize, capacity);
+
+        var order = result.VisitOrder.View;
+        var counts = result.ChunkCounts.View;
+        _visitOrder(GridStrideLaunch.For(_accelerator, tokens), choiceProbabilities, order, tokens, k, groupSize, options.BatchPrioritized ? 1 : 0);
+        _count(GridStrideLaunch.For(_accelerator, groups * chunksPerGroup), choices, order, counts, groups, groupSize, k, e, chunk);
+        _scan(GridStrideLaunch.For(_accelerator, groups * e), counts, result.Demand.View, result.KeptCount.View, groups, chunksPerGroup, e, capacity);
+        _assign(GridStrideLaunch.For(_accelerator, groups * chunksPerGroup), choices, order, counts, result.Slot.View, groups, groupSize, k, e, chunk, capacity);
         _offsets(GridStrideLaunch.Single, result.KeptCount.View, result.ExpertGroupOffsets.View, groups, e);
         _fill(GridStrideLaunch.For(_accelerator, (long)tokens * k), choices, result.Slot.View, result.ExpertGroupOffsets.View,
             result.Row.View, result.DispatchOrder.View, tokens * k, k, groupSize, groups);
         _accelerator.Synchronize();
-        return result;
     }
 
     /// <summary>
     /// One layer's router losses (definitions in <see cref="RouterLosses"/>) and their gradient,
     /// scaled and added into <paramref name="gradLogits"/>: pass the layer's share of each loss weight
     /// (<see cref="RouterLossWeights.LoadBalancingGradientScale"/>). Returns the unweighted losses.
-    /// // logits [N, E], topK from <see cref="ChooseTopK"/>, gradLogits [N, E] (+=)
+    /// // logits [N, E], topK from <see cref="ChooseTopK(ArrayView{float}, int, int, int, Gating)"/>, gradLogits [N, E] (+=)
     /// </summary>
     public (double LoadBalancing, double ZLoss) Losses(
         ArrayView<float> logits, DeviceTopK topK, RoutingOptions options, ArrayView<float> gradLogits,
         double loadBalancingScale, double zLossScale)
+    {
+        using var scratch = CreateLossScratch(topK.Tokens, options);
+        return Losses(logits, topK, options, gradLogits, loadBalancingScale, zLossScale, scratch);
+    }
+
+    /// <summary>Scratch for <see cref="Losses(ArrayView{float}, DeviceTopK, RoutingOptions, ArrayView{float}, double, double, RouterLossScratch)"/> with N tokens.</summary>
+    public RouterLossScratch CreateLossScratch(int tokens, RoutingOptions options)
+    {
+        int groups = tokens / options.TokensPerGroup(tokens);
+        long perExpert = (long)groups * options.Experts;
+        return new RouterLossScratch(_accelerator,
+            Allocate<float>(perExpert, "router load fraction [G, E]"),
+            Allocate<float>(perExpert, "router mean probability [G, E]"),
+            Allocate<float>(tokens, "router z [N]"));
+    }
+
+    /// <summary>As the allocating overload, with scratch from <see cref="CreateLossScratch"/> for the same N and groups (allocates nothing).</summary>
+    public (double LoadBalancing, double ZLoss) Losses(
+        ArrayView<float> logits, DeviceTopK topK, RoutingOptions options, ArrayView<float> gradLogits,
+        double loadBalancingScale, double zLossScale, RouterLossScratch scratch)
     {
         int n = topK.Tokens, e = options.Experts;
         if (logits.Length != (long)n * e || gradLogits.Length != logits.Length)
             throw new ArgumentException($"Logits and their gradient must be [N, E] = [{n}, {e}].");
         int groupSize = options.TokensPerGroup(n);
         int groups = n / groupSize;
-        using var fraction = _accelerator.Allocate1D<float>((long)groups * e);
-        using var meanProbability = _accelerator.Allocate1D<float>((long)groups * e);
-        using var z = _accelerator.Allocate1D<float>(n);
+        if (scratch.Fraction.Length != (long)groups * e || scratch.Z.Length != n)
+            throw new ArgumentException($"The router-loss scratch was made for another shape than N = {n}, E = {e}, {groups} groups.");
         _expertLoad(GridStrideLaunch.For(_accelerator, groups * e), topK.Probabilities.View, topK.Choices.View,
-            fraction.View, meanProbability.View, groups, groupSize, e, options.TopK);
-        _lossGradient(GridStrideLaunch.For(_accelerator, n), logits, topK.Probabilities.View, fraction.View, z.View, gradLogits,
+            scratch.Fraction.View, scratch.MeanProbability.View, groups, groupSize, e, options.TopK);
+        _lossGradient(GridStrideLaunch.For(_accelerator, n), logits, topK.Probabilities.View, scratch.Fraction.View, scratch.Z.View, gradLogits,
             n, e, groupSize, (float)loadBalancingScale, (float)zLossScale);
-        _accelerator.Synchronize();
-        var f = fraction.GetAsArray1D();
-        var p = meanProbability.GetAsArray1D();
+        var (f, p, z) = scratch.Download();
         double balance = 0;
         for (int i = 0; i < f.Length; i++)
             balance += (double)f[i] * p[i];
-        double zLoss = z.GetAsArray1D().Sum(v => (double)v) / n;
-        return (e * balance / groups, zLoss);
+        double zSum = 0;
+        foreach (float value in z)
+            zSum += value;
+        return (e * balance / groups, zSum / n);
     }
 
     /// <summary>
@@ -147,4 +241,7 @@ public sealed class DeviceRouter
         using var routing = Assign(topK.Choices.View, topK.ChoiceProbabilities.View, tokens, options);
         return routing.ToHost(topK.Choices.GetAsArray1D(), topK.Weights.GetAsArray1D());
     }
+
+    private MemoryBuffer1D<T, Stride1D.Dense> Allocate<T>(long length, string what) where T : unmanaged =>
+        _device is { } device ? device.Allocate<T>(length, what) : _accelerator.Allocate1D<T>(length);
 }
