@@ -1,11 +1,7 @@
-using System.Collections.Concurrent;
-using System.Reflection;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using ILGPU.Backends.IL;
 using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
-using OpenMoE.Runtime.Kernels;
 
 namespace OpenMoE.Tests.Training;
 
@@ -25,9 +21,6 @@ internal sealed class IlgpuLaunchLedger : IDisposable
 
     [UnsafeAccessor(UnsafeAccessorKind.Field, Name = "currentTask")]
     private static extern ref CPUAcceleratorTask CurrentTask(CPUAccelerator accelerator);
-
-    [UnsafeAccessor(UnsafeAccessorKind.Field, Name = "_loaded")]
-    private static extern ref ConcurrentDictionary<MethodInfo, Delegate> LoadedKernels(KernelCache cache);
 
     private readonly CPUAccelerator _accelerator;
     private readonly Barrier _original;
@@ -84,18 +77,6 @@ internal sealed class IlgpuLaunchLedger : IDisposable
             foreach (var (_, entry) in _launches) total += entry.Launches * SizeOf(entry.Task);
             return total;
         }
-    }
-
-    /// <summary>Launches of kernels loaded through <paramref name="cache"/> (the launchers of <see cref="KernelOps"/>).</summary>
-    public long LaunchesThrough(KernelCache cache)
-    {
-        var handlers = new HashSet<object>(ReferenceEqualityComparer.Instance);
-        foreach (var launcher in LoadedKernels(cache).Values)
-            handlers.Add(((ILCompiledKernel)((Kernel)launcher.Target!).CompiledKernel).ExecutionHandler);
-        long total = 0;
-        foreach (var (handler, entry) in _launches)
-            total += handlers.Contains(handler) ? entry.Launches : 0;
-        return total;
     }
 
     /// <summary>Forgets the counts (kernels already seen keep their entries, so recording stays allocation-free).</summary>
