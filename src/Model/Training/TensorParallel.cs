@@ -1,32 +1,27 @@
+using OpenMoE.Runtime.Threading;
+
 namespace OpenMoE.Model.Training;
 
 /// <summary>
-/// Runs one job per tensor index on dedicated threads, the caller included. The host optimizer
-/// and gradient clipping use it instead of <see cref="Parallel.For(int, int, Action{int})"/>, which
-/// allocates tasks and closures on every call; tensors are independent, so any schedule gives
-/// bit-identical results. One job runs at a time (callers from several threads take turns).
+/// Runs one job per tensor index on the dedicated threads of a <see cref="HostWorkerPool"/>, the
+/// caller included, each thread taking the next free index. The host optimizer and gradient
+/// clipping use it instead of <see cref="Parallel.For(int, int, Action{int})"/>, which allocates
+/// tasks and closures on every call; tensors are independent, so any schedule gives bit-identical
+/// results. One job runs at a time (callers from several threads take turns).
 /// </summary>
 internal sealed class TensorParallel
 {
-    private readonly SemaphoreSlim[] _start;
+    private readonly HostWorkerPool _pool = new(Environment.ProcessorCount, "tensors");
     private readonly object _turn = new();
+    private readonly Action<int> _runShare;
     private Action<int>? _job;
-    private int _count, _next, _pending;
+    private int _count, _next;
     private long _workerBytes;
-    private Exception? _failure;
 
-    private TensorParallel(int threads)
-    {
-        _start = new SemaphoreSlim[Math.Max(0, threads - 1)];
-        for (int i = 0; i < _start.Length; i++)
-        {
-            var gate = _start[i] = new SemaphoreSlim(0);
-            new Thread(() => WorkerLoop(gate)) { IsBackground = true, Name = $"openmoe-tensors-{i + 1}" }.Start();
-        }
-    }
+    private TensorParallel() => _runShare = RunShare;
 
     /// <summary>The process-wide pool: one thread per core (background threads, never stopped).</summary>
-    public static TensorParallel Shared { get; } = new(Environment.ProcessorCount);
+    public static TensorParallel Shared { get; } = new();
 
     /// <summary>
     /// Managed bytes allocated on the pool's own threads while running jobs, since it started (the caller's
@@ -41,47 +36,26 @@ internal sealed class TensorParallel
         {
             _job = job;
             _count = count;
-            _failure = null;
             Volatile.Write(ref _next, 0);
-            int helpers = Math.Min(_start.Length, count - 1);
-            Volatile.Write(ref _pending, Math.Max(0, helpers));
-            for (int i = 0; i < helpers; i++)
-                _start[i].Release();
-            RunJobs();
-            var spin = new SpinWait();
-            while (Volatile.Read(ref _pending) != 0)
-                spin.SpinOnce(sleep1Threshold: -1);
-            _job = null;
-            if (_failure is not null)
-                throw new AggregateException("A tensor job failed.", _failure);
-        }
-    }
-
-    private void RunJobs()
-    {
-        var job = _job!;
-        for (int i = Interlocked.Increment(ref _next) - 1; i < _count; i = Interlocked.Increment(ref _next) - 1)
-        {
             try
             {
-                job(i);
+                _pool.Run(_runShare, Math.Min(_pool.Threads, count));
             }
-            catch (Exception e)
+            finally
             {
-                Interlocked.CompareExchange(ref _failure, e, null);
+                _job = null;
             }
         }
     }
 
-    private void WorkerLoop(SemaphoreSlim gate)
+    private void RunShare(int part)
     {
-        while (true)
-        {
-            gate.Wait();
-            long before = GC.GetAllocatedBytesForCurrentThread();
-            RunJobs();
+        bool worker = part != 0;
+        long before = worker ? GC.GetAllocatedBytesForCurrentThread() : 0;
+        var job = _job!;
+        for (int i = Interlocked.Increment(ref _next) - 1; i < _count; i = Interlocked.Increment(ref _next) - 1)
+            job(i);
+        if (worker)
             Interlocked.Add(ref _workerBytes, GC.GetAllocatedBytesForCurrentThread() - before);
-            Interlocked.Decrement(ref _pending);
-        }
     }
 }

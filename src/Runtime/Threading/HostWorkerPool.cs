@@ -6,7 +6,7 @@ namespace OpenMoE.Runtime.Threading;
 /// CPU attention) free of allocations and of queueing behind unrelated work; workers block on
 /// a semaphore between calls.
 /// </summary>
-internal sealed class HostWorkerPool : IDisposable
+public sealed class HostWorkerPool : IDisposable
 {
     private readonly string name;
     private readonly Thread[] workers;
@@ -16,6 +16,7 @@ internal sealed class HostWorkerPool : IDisposable
     private volatile bool disposed;
     private Exception? failure;
 
+    /// <summary>Starts <paramref name="threads"/> - 1 background threads named <c>openmoe-{name}-{i}</c>.</summary>
     public HostWorkerPool(int threads, string name)
     {
         this.name = name;
@@ -82,6 +83,7 @@ internal sealed class HostWorkerPool : IDisposable
         }
     }
 
+    /// <summary>Stops and joins the worker threads.</summary>
     public void Dispose()
     {
         if (disposed)
