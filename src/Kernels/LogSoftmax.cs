@@ -22,7 +22,6 @@ public static class LogSoftmax
         }
     }
 
-    /// <summary>Log-softmax with V = TDims.Vocab folded in.</summary>
     /// <summary>
     /// <see cref="Forward(ArrayView{float}, ArrayView{float}, int, int)"/> in packs of eight (the CPU
     /// accelerator's form, see <see cref="Pack8"/>) for one-thread row groups: V must be a multiple
@@ -51,6 +50,7 @@ public static class LogSoftmax
         }
     }
 
+    /// <summary>Log-softmax with V = TDims.Vocab folded in.</summary>
     public static void Forward<TDims>(ArrayView<float> logits, ArrayView<float> output, int n)
         where TDims : struct, IModelDims
         => Forward(logits, output, n, TDims.Vocab);

@@ -16,18 +16,11 @@ internal sealed class TensorParallel
     private readonly Action<int> _runShare;
     private Action<int>? _job;
     private int _count, _next;
-    private long _workerBytes;
 
     private TensorParallel() => _runShare = RunShare;
 
     /// <summary>The process-wide pool: one thread per core (background threads, never stopped).</summary>
     public static TensorParallel Shared { get; } = new();
-
-    /// <summary>
-    /// Managed bytes allocated on the pool's own threads while running jobs, since it started (the caller's
-    /// share is on the caller's thread): lets a test prove that a job allocates nothing wherever it runs.
-    /// </summary>
-    public long WorkerAllocatedBytes => Interlocked.Read(ref _workerBytes);
 
     /// <summary>Calls <paramref name="job"/>(i) for every i in [0, <paramref name="count"/>) and waits for all of them.</summary>
     public void For(int count, Action<int> job)
@@ -50,12 +43,8 @@ internal sealed class TensorParallel
 
     private void RunShare(int part)
     {
-        bool worker = part != 0;
-        long before = worker ? GC.GetAllocatedBytesForCurrentThread() : 0;
         var job = _job!;
         for (int i = Interlocked.Increment(ref _next) - 1; i < _count; i = Interlocked.Increment(ref _next) - 1)
             job(i);
-        if (worker)
-            Interlocked.Add(ref _workerBytes, GC.GetAllocatedBytesForCurrentThread() - before);
     }
 }

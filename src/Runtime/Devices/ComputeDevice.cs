@@ -80,7 +80,7 @@ public sealed class ComputeDevice : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
-        Ops.Dispose();
+        Ops.Release();
         Accelerator.Dispose();
         Context.Dispose();
     }

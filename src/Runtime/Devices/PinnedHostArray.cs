@@ -9,7 +9,9 @@ namespace OpenMoE.Runtime.Devices;
 /// A host array pinned for its whole life and wrapped once as a buffer of the accelerator, so a
 /// transfer is a plain view copy. ILGPU's CopyToCPU/CopyFromCPU do the same wrapping (a
 /// <see cref="CPUMemoryBuffer"/> over the pinned host memory), but per call: 80-112 bytes of
-/// managed garbage per transfer, which a steady training step must not produce.
+/// managed garbage per transfer, which a steady training step must not produce. "Pinned" means
+/// GC-pinned (the array never moves), not CUDA page-locked: on CUDA these copies are pageable.
+/// Dispose it: the pin is what keeps a large array from being collected or moved.
 /// </summary>
 public sealed class PinnedHostArray<T> : IDisposable where T : unmanaged
 {
@@ -21,7 +23,7 @@ public sealed class PinnedHostArray<T> : IDisposable where T : unmanaged
     {
         Array = array;
         _pin = GCHandle.Alloc(array, GCHandleType.Pinned);
-        _wrapper = CPUMemoryBuffer.Create(accelerator, _pin.AddrOfPinnedObject(), Math.Max(1, array.LongLength), Marshal.SizeOf<T>());
+        _wrapper = CPUMemoryBuffer.Create(accelerator, _pin.AddrOfPinnedObject(), Math.Max(1, array.LongLength), System.Runtime.CompilerServices.Unsafe.SizeOf<T>());
         View = _wrapper.AsArrayView<T>(0, array.LongLength);
     }
 

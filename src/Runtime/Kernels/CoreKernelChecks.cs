@@ -24,11 +24,11 @@ public static class CoreKernelChecks
         new("cross-entropy", new Tolerance(1e-4, 1e-5), [typeof(CrossEntropy)], CheckCrossEntropy),
     ];
 
-    /// <summary>Row sizes (n = d) and input offsets: odd sizes, pack multiples, and a view that is not pack-aligned.</summary>
-    private static readonly (int Size, int Offset)[] PackSizes = [(1, 0), (7, 0), (129, 0), (8, 0), (136, 0), (64, 3)];
+    /// <summary>Row sizes (n = d), input and output offsets: odd sizes, pack multiples, and an input or an output view that is not pack-aligned.</summary>
+    private static readonly (int Size, int Offset, int OutOffset)[] PackSizes = [(1, 0, 0), (7, 0, 0), (129, 0, 0), (8, 0, 0), (136, 0, 0), (64, 3, 0), (64, 0, 5)];
 
-    /// <summary>Element counts and input offsets: tails of 0, 1 and 7 after whole packs, and a view that is not pack-aligned.</summary>
-    private static readonly (int Count, int Offset)[] ElementCounts = [(1, 0), (7, 0), (8, 0), (129 * 129, 0), (1031, 0), (1000, 5)];
+    /// <summary>Element counts, input and output offsets: tails of 0, 1 and 7 after whole packs, and an input or an output view that is not pack-aligned.</summary>
+    private static readonly (int Count, int Offset, int OutOffset)[] ElementCounts = [(1, 0, 0), (7, 0, 0), (8, 0, 0), (129 * 129, 0, 0), (1031, 0, 0), (1000, 5, 0), (1000, 0, 3)];
 
     /// <summary>
     /// Runs an elementwise check with the one-float kernels and with the packed kernels
@@ -53,16 +53,16 @@ public static class CoreKernelChecks
 
     private static void CheckEmbedding(KernelCheckContext c) => BothLayouts(c, layout =>
     {
-        foreach (var (size, offset) in PackSizes)
+        foreach (var (size, offset, outOffset) in PackSizes)
         {
             int n = size, d = size, v = size + 3;
             var tokens = c.RandomInts(n, -1, v + 1);
             var table = c.RandomFloats((long)v * d);
             var expected = new float[n * d];
             Embedding.Reference(tokens, table, expected, n, d, v);
-            var output = c.Zeros<float>(n * d);
+            var output = c.UploadAt(new float[n * d], outOffset);
             c.Device.Ops.Embedding(c.Upload(tokens), c.UploadAt(table, offset), output, n, d, v);
-            c.Compare($"{layout}n=d={size},offset={offset}", c.Download(output), expected);
+            c.Compare($"{layout}n=d={size},offsets={offset}/{outOffset}", c.Download(output), expected);
         }
         {
             int n = 7, d = SelfTestDims.Hidden, v = SelfTestDims.Vocab;
@@ -72,22 +72,22 @@ public static class CoreKernelChecks
             Embedding.Reference(tokens, table, expected, n, d, v);
             var output = c.Zeros<float>(n * d);
             c.Device.Ops.Embedding<SelfTestDims>(c.Upload(tokens), c.Upload(table), output, n);
-            c.Compare($"{layout}dims", c.Download(output), expected);
+            c.Compare("dims", c.Download(output), expected);
         }
     });
 
     private static void CheckRmsNorm(KernelCheckContext c) => BothLayouts(c, layout =>
     {
         const float eps = 1e-6f;
-        foreach (var (n, d, offset) in new[] { (1, 1, 0), (7, 7, 0), (129, 129, 0), (3, 1000, 0), (9, 136, 0), (5, 64, 3) })
+        foreach (var (n, d, offset, outOffset) in new[] { (1, 1, 0, 0), (7, 7, 0, 0), (129, 129, 0, 0), (3, 1000, 0, 0), (9, 136, 0, 0), (5, 64, 3, 0), (5, 64, 0, 5) })
         {
             var x = c.RandomFloats((long)n * d, 2);
             var w = c.RandomFloats(d);
             var expected = new float[n * d];
             RmsNorm.Reference(x, w, expected, n, d, eps);
-            var y = c.Zeros<float>(n * d);
+            var y = c.UploadAt(new float[n * d], outOffset);
             c.Device.Ops.RmsNorm(c.UploadAt(x, offset), c.Upload(w), y, n, d, eps);
-            c.Compare($"{layout}n={n},d={d},offset={offset}", c.Download(y), expected);
+            c.Compare($"{layout}n={n},d={d},offsets={offset}/{outOffset}", c.Download(y), expected);
         }
         {
             int n = 7, d = SelfTestDims.Hidden;
@@ -97,7 +97,7 @@ public static class CoreKernelChecks
             RmsNorm.Reference(x, w, expected, n, d, eps);
             var inPlace = c.Upload(x);
             c.Device.Ops.RmsNorm<SelfTestDims>(inPlace, c.Upload(w), inPlace, n, eps);
-            c.Compare($"{layout}dims,in-place", c.Download(inPlace), expected);
+            c.Compare("dims,in-place", c.Download(inPlace), expected);
         }
     });
 
@@ -177,51 +177,51 @@ public static class CoreKernelChecks
 
     private static void CheckOpenMoeGated(KernelCheckContext c) => BothLayouts(c, layout =>
     {
-        foreach (var (size, offset) in PackSizes)
+        foreach (var (size, offset, outOffset) in PackSizes)
         {
             int n = size, f = size;
             var g = c.RandomFloats(2L * n * f, 4);
             var u = c.RandomFloats((long)n * f, 2);
             var expected = new float[n * f];
             OpenMoeGatedActivation.Reference(g, u, expected, n, f);
-            var h = c.Zeros<float>(n * f);
+            var h = c.UploadAt(new float[n * f], outOffset);
             c.Device.Ops.OpenMoeGatedActivation(c.UploadAt(g, offset), c.Upload(u), h, n, f);
-            c.Compare($"{layout}n=f={size},offset={offset}", c.Download(h), expected);
+            c.Compare($"{layout}n=f={size},offsets={offset}/{outOffset}", c.Download(h), expected);
         }
     });
 
     private static void CheckSwiGlu(KernelCheckContext c) => BothLayouts(c, layout =>
     {
-        foreach (var (count, offset) in ElementCounts)
+        foreach (var (count, offset, outOffset) in ElementCounts)
         {
             var gate = c.RandomFloats(count, 4);
             var up = c.RandomFloats(count, 2);
             var expected = new float[count];
             SwiGlu.Reference(gate, up, expected, count);
-            var h = c.Zeros<float>(count);
+            var h = c.UploadAt(new float[count], outOffset);
             c.Device.Ops.SwiGlu(c.Upload(gate), c.UploadAt(up, offset), h, count);
-            c.Compare($"{layout}count={count},offset={offset}", c.Download(h), expected);
+            c.Compare($"{layout}count={count},offsets={offset}/{outOffset}", c.Download(h), expected);
         }
     });
 
     private static void CheckDispatch(KernelCheckContext c) => BothLayouts(c, layout =>
     {
-        foreach (var (size, offset) in PackSizes)
+        foreach (var (size, offset, outOffset) in PackSizes)
         {
             int n = size, d = size, slots = 3 * size + 1;
             var x = c.RandomFloats((long)n * d);
             var slotTokens = c.RandomInts(slots, -1, n);
             var expected = new float[(long)slots * d];
             MoeDispatch.Reference(x, slotTokens, expected, slots, d);
-            var output = c.Zeros<float>((long)slots * d);
+            var output = c.UploadAt(new float[slots * d], outOffset);
             c.Device.Ops.MoeDispatch(c.UploadAt(x, offset), c.Upload(slotTokens), output, slots, d);
-            c.Compare($"{layout}n=d={size},slots={slots},offset={offset}", c.Download(output), expected);
+            c.Compare($"{layout}n=d={size},slots={slots},offsets={offset}/{outOffset}", c.Download(output), expected);
         }
     });
 
     private static void CheckCombine(KernelCheckContext c) => BothLayouts(c, layout =>
     {
-        foreach (var (n, k, d, offset) in new[] { (1, 1, 1, 0), (7, 2, 7, 0), (129, 2, 129, 0), (5, 4, 3, 0), (9, 2, 136, 0), (6, 2, 64, 3) })
+        foreach (var (n, k, d, offset, outOffset) in new[] { (1, 1, 1, 0, 0), (7, 2, 7, 0, 0), (129, 2, 129, 0, 0), (5, 4, 3, 0, 0), (9, 2, 136, 0, 0), (6, 2, 64, 3, 0), (6, 2, 64, 0, 5) })
         {
             int rows = 2 * n + 1;
             var expertOutput = c.RandomFloats((long)rows * d, 3);
@@ -229,23 +229,23 @@ public static class CoreKernelChecks
             var weights = c.RandomFloats((long)n * k);
             var expected = new float[(long)n * d];
             MoeCombine.Reference(expertOutput, tokenRows, weights, expected, n, k, d);
-            var output = c.Zeros<float>((long)n * d);
+            var output = c.UploadAt(new float[n * d], outOffset);
             c.Device.Ops.MoeCombine(c.UploadAt(expertOutput, offset), c.Upload(tokenRows), c.Upload(weights), output, n, k, d);
-            c.Compare($"{layout}n={n},k={k},d={d},offset={offset}", c.Download(output), expected);
+            c.Compare($"{layout}n={n},k={k},d={d},offsets={offset}/{outOffset}", c.Download(output), expected);
         }
     });
 
     private static void CheckResidual(KernelCheckContext c) => BothLayouts(c, layout =>
     {
-        foreach (var (count, offset) in ElementCounts)
+        foreach (var (count, offset, outOffset) in ElementCounts)
         {
             var x = c.RandomFloats(count);
             var delta = c.RandomFloats(count);
             var expected = (float[])x.Clone();
             ResidualAdd.Reference(expected, delta, count);
-            var view = c.Upload(x);
+            var view = c.UploadAt(x, outOffset);
             c.Device.Ops.ResidualAdd(view, c.UploadAt(delta, offset), count);
-            c.Compare($"{layout}count={count},offset={offset}", c.Download(view), expected);
+            c.Compare($"{layout}count={count},offsets={offset}/{outOffset}", c.Download(view), expected);
         }
     });
 
@@ -253,14 +253,14 @@ public static class CoreKernelChecks
 
     private static void CheckLogSoftmax(KernelCheckContext c) => BothLayouts(c, layout =>
     {
-        foreach (var (n, v, offset) in SoftmaxSizes.Select(s => (s.N, s.V, 0)).Concat([(4, 1000, 0), (3, 64, 3)]))
+        foreach (var (n, v, offset, outOffset) in SoftmaxSizes.Select(s => (s.N, s.V, 0, 0)).Concat([(4, 1000, 0, 0), (3, 64, 3, 0), (3, 64, 0, 5)]))
         {
             var logits = c.RandomFloats((long)n * v, 8);
             var expected = new float[(long)n * v];
             LogSoftmax.Reference(logits, expected, n, v);
-            var output = c.Zeros<float>((long)n * v);
+            var output = c.UploadAt(new float[n * v], outOffset);
             c.Device.Ops.LogSoftmax(c.UploadAt(logits, offset), output, n, v);
-            c.Compare($"{layout}n={n},v={v},offset={offset}", c.Download(output), expected);
+            c.Compare($"{layout}n={n},v={v},offsets={offset}/{outOffset}", c.Download(output), expected);
         }
         {
             int n = 5, v = SelfTestDims.Vocab;
@@ -269,7 +269,7 @@ public static class CoreKernelChecks
             LogSoftmax.Reference(logits, expected, n, v);
             var inPlace = c.Upload(logits);
             c.Device.Ops.LogSoftmax<SelfTestDims>(inPlace, inPlace, n);
-            c.Compare($"{layout}dims,in-place", c.Download(inPlace), expected);
+            c.Compare("dims,in-place", c.Download(inPlace), expected);
         }
     });
 

@@ -13,11 +13,12 @@ namespace OpenMoE.Runtime.Kernels;
 /// other device runs the ILGPU kernel. Same contract and argument layout as <see cref="Attention.Causal"/>;
 /// memory per worker is one score row of PastLength + Tq floats, never T x T. A call allocates
 /// nothing once the score rows have reached the longest context seen: dedicated worker threads,
-/// one cached delegate, the call's arguments in fields.
+/// one cached delegate, the call's arguments in fields (so calls from several threads take turns).
 /// </summary>
 internal sealed unsafe class CpuAttention : IDisposable
 {
     private readonly HostWorkerPool _pool = new(Environment.ProcessorCount, "attention");
+    private readonly object _turn = new();
     private readonly Action<int> _runPart;
     private readonly float[][] _scores;
     private float* _q, _k, _v, _o;
@@ -34,6 +35,12 @@ internal sealed unsafe class CpuAttention : IDisposable
 
     /// <summary>o [B, Tq, H, hd] from q and the cache k, v [B, S, KvH, hd] (see <see cref="AttentionShape"/>).</summary>
     public void Run(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> o, AttentionShape s)
+    {
+        lock (_turn)
+            RunAlone(q, k, v, o, s);
+    }
+
+    private void RunAlone(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> o, AttentionShape s)
     {
         _q = Pointer(q); _k = Pointer(k); _v = Pointer(v); _o = Pointer(o);
         _shape = s;

@@ -19,6 +19,9 @@ public sealed class KernelCache(Accelerator accelerator)
     /// <summary>Number of distinct kernels loaded so far.</summary>
     public int Count => _loaded.Count;
 
+    /// <summary>Whether <paramref name="kernel"/> has been loaded (a launcher ran it at least once).</summary>
+    public bool IsLoaded(Delegate kernel) => _loaded.ContainsKey(kernel.Method);
+
     /// <summary>The launcher of a 2-argument kernel, loading it on first use.</summary>
     public Action<AcceleratorStream, KernelConfig, T1, T2> Get<T1, T2>(Action<T1, T2> kernel)
         where T1 : struct where T2 : struct

@@ -13,7 +13,7 @@ namespace OpenMoE.Runtime.Kernels;
 /// All tensors are row-major float32 views; shapes use B batch, T time, N = B*T rows, D hidden,
 /// H heads, hd head dim, F ffn width, E experts, C capacity, K top-k, V vocab.
 /// </summary>
-public sealed class KernelOps : IDisposable
+public sealed class KernelOps
 {
     private readonly ComputeDevice _device;
     private readonly bool _isCpu;
@@ -31,8 +31,9 @@ public sealed class KernelOps : IDisposable
     /// Whether the elementwise launchers (embedding, RMSNorm, SwiGLU, OpenMoE activation, residual
     /// add, MoE dispatch and combine, log-softmax) run the packed kernels (<see cref="Pack8"/>) when the sizes and view offsets allow.
     /// Default: on the CPU accelerator only, where an element access costs more than the op;
-    /// CUDA keeps the coalesced one-float kernels. Self-test runs both on every device. The
-    /// size-specialised (<c>TDims</c>) launchers always run the one-float kernels.
+    /// CUDA keeps the coalesced one-float kernels; turning packing on there is for testing (the
+    /// packed row kernels of RMSNorm and log-softmax then run one thread per row). Self-test runs
+    /// both on every device. The size-specialised (<c>TDims</c>) launchers always run the one-float kernels.
     /// </summary>
     public bool PackedElementwise { get; set; }
 
@@ -115,7 +116,7 @@ public sealed class KernelOps : IDisposable
         {
             CheckAttention(q, k, v, o, shape);
             Stream.Synchronize();
-            (_cpuAttention ??= new CpuAttention()).Run(q, k, v, o, shape);
+            LazyInitializer.EnsureInitialized(ref _cpuAttention).Run(q, k, v, o, shape);
             return;
         }
         AttentionKernel(q, k, v, o, shape);
@@ -261,8 +262,8 @@ public sealed class KernelOps : IDisposable
             (Stream, Shapes.SingleGroup(), rowLoss, targets, result, n, v);
     }
 
-    /// <summary>Stops the CPU attention's worker threads (called by <see cref="ComputeDevice.Dispose"/>).</summary>
-    public void Dispose() => _cpuAttention?.Dispose();
+    /// <summary>Stops the CPU attention's worker threads (the owning <see cref="ComputeDevice"/> calls it when disposed).</summary>
+    internal void Release() => _cpuAttention?.Dispose();
 
     private static void CheckAttention(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> o, AttentionShape s)
     {

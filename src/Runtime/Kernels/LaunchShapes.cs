@@ -60,7 +60,7 @@ public sealed class LaunchShapes
     /// <summary>For a loop over <paramref name="rows"/> rows, one group of <see cref="RowGroupSize"/> threads per row.</summary>
     public KernelConfig Rows(long rows) => new((int)Math.Clamp(rows, 1, _maxThreads / RowGroupSize), RowGroupSize);
 
-    /// <summary>For a loop over <paramref name="rows"/> rows with one thread per row (the packed RMSNorm).</summary>
+    /// <summary>For a loop over <paramref name="rows"/> rows with one thread per row (the packed RMSNorm and log-softmax, whose rows are sequential sums).</summary>
     public KernelConfig SingleThreadRows(long rows) => new((int)Math.Clamp(rows, 1, _maxThreads), 1);
 
     /// <summary>A single group (small reductions whose order must be fixed).</summary>

@@ -4,10 +4,12 @@ namespace OpenMoE.Runtime.Threading;
 /// A few dedicated threads that run one job index each, with the caller running index 0.
 /// Dedicated threads (not the .NET pool, not Parallel.For) keep a host-side op (SIMD GEMM,
 /// CPU attention) free of allocations and of queueing behind unrelated work; workers block on
-/// a semaphore between calls.
+/// a semaphore between calls. Calls from several threads take turns (the job lives in fields).
 /// </summary>
 public sealed class HostWorkerPool : IDisposable
 {
+    private static long workerAllocatedBytes;
+    private readonly object turn = new();
     private readonly string name;
     private readonly Thread[] workers;
     private readonly SemaphoreSlim[] start;
@@ -35,8 +37,21 @@ public sealed class HostWorkerPool : IDisposable
     /// <summary>Threads a job can use, the caller included.</summary>
     public int Threads { get; }
 
+    /// <summary>
+    /// Managed bytes allocated by jobs on the worker threads of every pool in the process since it
+    /// started (the caller's share is on the caller's thread): with the caller's own count, a test
+    /// sees every allocation of a parallel host op wherever it ran.
+    /// </summary>
+    public static long WorkerAllocatedBytes => Interlocked.Read(ref workerAllocatedBytes);
+
     /// <summary>Runs job(0..parts-1) in parallel (parts &lt;= Threads) and waits for all of them.</summary>
     public void Run(Action<int> work, int parts)
+    {
+        lock (turn)
+            RunAlone(work, parts);
+    }
+
+    private void RunAlone(Action<int> work, int parts)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
         parts = Math.Clamp(parts, 1, Threads);
@@ -68,6 +83,7 @@ public sealed class HostWorkerPool : IDisposable
             gate.Wait();
             if (disposed)
                 return;
+            long before = GC.GetAllocatedBytesForCurrentThread();
             try
             {
                 job!(index);
@@ -78,6 +94,7 @@ public sealed class HostWorkerPool : IDisposable
             }
             finally
             {
+                Interlocked.Add(ref workerAllocatedBytes, GC.GetAllocatedBytesForCurrentThread() - before);
                 Interlocked.Decrement(ref pending);
             }
         }

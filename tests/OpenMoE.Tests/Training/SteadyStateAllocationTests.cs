@@ -3,6 +3,7 @@ using OpenMoE.Model.Data;
 using OpenMoE.Model.Specs;
 using OpenMoE.Model.Training;
 using OpenMoE.Runtime.Devices;
+using OpenMoE.Runtime.Threading;
 using OpenMoE.Tests.Data;
 
 namespace OpenMoE.Tests.Training;
@@ -93,12 +94,13 @@ public sealed class SteadyStateAllocationTests : IDisposable
     }
 
     /// <summary>
-    /// Managed bytes allocated so far by the threads that run our step code: this one and the tensor pool's
-    /// workers (the optimizer and clipping run there too). Not the whole process: the test host reports
-    /// results on its own threads meanwhile, and ILGPU's worker threads run only ILGPU.
+    /// Managed bytes allocated so far by the threads that run our step code: this one and the worker
+    /// threads of every <see cref="HostWorkerPool"/> (optimizer, clipping, SIMD GEMM, CPU attention).
+    /// Not the whole process: the test host reports results on its own threads meanwhile, and ILGPU's
+    /// worker threads run only ILGPU.
     /// </summary>
     private static long AllocatedByStepThreads() =>
-        GC.GetAllocatedBytesForCurrentThread() + TensorParallel.Shared.WorkerAllocatedBytes;
+        GC.GetAllocatedBytesForCurrentThread() + HostWorkerPool.WorkerAllocatedBytes;
 
     private TrainerOptions Options(string spec, string optimizer) => new()
     {

@@ -7,7 +7,8 @@ namespace OpenMoE.Runtime.Gemm.Simd;
 /// <summary>
 /// Multi-threaded blocked SIMD GEMM on host pointers. C is split into one rectangle per
 /// thread along whichever of M or N has more register tiles; each thread packs its own
-/// blocks into buffers allocated once, so a call allocates nothing.
+/// blocks into buffers allocated once, so a call allocates nothing. The call's arguments live in
+/// fields, so calls from several threads take turns.
 /// </summary>
 public sealed unsafe class SimdGemm : IDisposable
 {
@@ -15,6 +16,7 @@ public sealed unsafe class SimdGemm : IDisposable
     private const double MinParallelMacs = 96.0 * 96 * 96;
 
     private readonly HostWorkerPool pool;
+    private readonly object turn = new();
     private readonly float*[] packA;
     private readonly float*[] packB;
     private readonly Action<int> runPart;
@@ -61,6 +63,12 @@ public sealed unsafe class SimdGemm : IDisposable
     /// <see cref="GemmDesc.AExtent"/>, <see cref="GemmDesc.BExtent"/> and <see cref="GemmDesc.CExtent"/> floats.
     /// </summary>
     public void Sgemm(in GemmDesc d, float* a, float* b, float* c)
+    {
+        lock (turn)
+            SgemmAlone(d, a, b, c);
+    }
+
+    private void SgemmAlone(in GemmDesc d, float* a, float* b, float* c)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
         if (d.M == 0 || d.N == 0)
