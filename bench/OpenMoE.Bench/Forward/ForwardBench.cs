@@ -11,7 +11,7 @@ using OpenMoE.Runtime.Gemm;
 namespace OpenMoE.Bench.Forward;
 
 /// <summary>
-/// <c>bench forward [--spec NAME] [--batch B] [--seq T] [--repeats R] [--logits all|last] [--device cpu|cuda]</c>:
+/// <c>bench forward [--spec NAME] [--batch B] [--seq T] [--repeats R] [--logits all|last] [--device cpu|cuda] [--one-float-kernels]</c>:
 /// forward tokens/s of a randomly initialised model, and its FLOP rate as a ratio of the GEMM
 /// provider's rate on one of the model's own shapes measured in the same process (how close the
 /// whole forward gets to its matrix-product ceiling). Also peak memory next to the fp32 weights.
@@ -31,6 +31,9 @@ public static class ForwardBench
         time = Math.Min(time, config.ContextLength);
 
         using var device = DeviceFactory.Create(DeviceFactory.Parse(Arg(args, "--device", "cpu")));
+        // --one-float-kernels: the elementwise kernels CUDA runs, for comparing with the CPU's packed ones.
+        if (args.Contains("--one-float-kernels"))
+            device.Ops.PackedElementwise = false;
         Console.Error.WriteLine($"device {device.Description}; initialising {spec.Name} ({spec.TotalParams:N0} parameters)...");
         var weights = DeviceWeights.Load(device, spec, (p, sink) => WeightInitializer.Stream(config, p, 1, sink));
         using var model = new MoeTransformer(device, spec, weights);
@@ -62,6 +65,7 @@ public static class ForwardBench
             batch,
             seq = time,
             logits = lastOnly ? "last position" : "all positions",
+            packedElementwise = device.Ops.PackedElementwise,
             medianSeconds = median,
             tokensPerSecond = batch * time / median,
             forwardGflops = flops / 1e9,
