@@ -39,6 +39,14 @@ public sealed class KernelOps
 
     private bool PackRows(int rowLength) => PackedElementwise && rowLength % Pack8.Width == 0;
 
+    /// <summary>Grid and span of an elementwise launch: over the elements, or over the whole packs (the packed kernels do the tail themselves).</summary>
+    private (KernelConfig Config, int Span) ElementLaunch(int count, bool packed)
+    {
+        long work = packed ? count / Pack8.Width : count;
+        var config = Shapes.Elements(work);
+        return (config, Shapes.ElementSpan(work, config));
+    }
+
     /// <summary>Grid/group sizes used by these launchers.</summary>
     public LaunchShapes Shapes { get; }
 
@@ -166,32 +174,20 @@ public sealed class KernelOps
     public void SwiGlu(ArrayView<float> gate, ArrayView<float> up, ArrayView<float> h, int count)
     {
         Require(gate, count, "gate"); Require(up, count, "up"); Require(h, count, "h");
-        if (PackedElementwise && PackedViews.Aligned(gate, up, h))
-        {
-            var packConfig = Shapes.Elements(count / Pack8.Width);
-            Cache.Get<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(OpenMoE.Kernels.SwiGlu.ForwardPacked)
-                (Stream, packConfig, gate, up, h, count, Shapes.ElementSpan(count / Pack8.Width, packConfig));
-            return;
-        }
-        var config = Shapes.Elements(count);
-        Cache.Get<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(OpenMoE.Kernels.SwiGlu.Forward)
-            (Stream, config, gate, up, h, count, Shapes.ElementSpan(count, config));
+        bool packed = PackedElementwise && PackedViews.Aligned(gate, up, h);
+        var (config, span) = ElementLaunch(count, packed);
+        Cache.Get<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(packed ? OpenMoE.Kernels.SwiGlu.ForwardPacked : OpenMoE.Kernels.SwiGlu.Forward)
+            (Stream, config, gate, up, h, count, span);
     }
 
     /// <summary>x [count] += delta [count].</summary>
     public void ResidualAdd(ArrayView<float> x, ArrayView<float> delta, int count)
     {
         Require(x, count, "x"); Require(delta, count, "delta");
-        if (PackedElementwise && PackedViews.Aligned(x, delta))
-        {
-            var packConfig = Shapes.Elements(count / Pack8.Width);
-            Cache.Get<ArrayView<float>, ArrayView<float>, int, int>(OpenMoE.Kernels.ResidualAdd.ForwardPacked)
-                (Stream, packConfig, x, delta, count, Shapes.ElementSpan(count / Pack8.Width, packConfig));
-            return;
-        }
-        var config = Shapes.Elements(count);
-        Cache.Get<ArrayView<float>, ArrayView<float>, int, int>(OpenMoE.Kernels.ResidualAdd.Forward)
-            (Stream, config, x, delta, count, Shapes.ElementSpan(count, config));
+        bool packed = PackedElementwise && PackedViews.Aligned(x, delta);
+        var (config, span) = ElementLaunch(count, packed);
+        Cache.Get<ArrayView<float>, ArrayView<float>, int, int>(packed ? OpenMoE.Kernels.ResidualAdd.ForwardPacked : OpenMoE.Kernels.ResidualAdd.Forward)
+            (Stream, config, x, delta, count, span);
     }
 
     /// <summary>expertInput [E*C, D] row r = x [N, D] row slotTokens[r], zeros where slotTokens[r] = -1.</summary>
