@@ -1,8 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
-using OpenMoE.Model.Network;
-using OpenMoE.Model.Network.Backward;
+using OpenMoE.Model.Data;
 using OpenMoE.Model.Specs;
 using OpenMoE.Model.Training;
 using OpenMoE.Runtime.Devices;
@@ -12,8 +11,9 @@ namespace OpenMoE.Bench.Training;
 /// <summary>
 /// Training throughput: <c>bench training [--spec S] [--batch B] [--seq T] [--steps N] [--warmup W] [--device cpu|cuda] [--optimizer adafactor|adamw]</c>
 /// (with <c>--optimizer-only</c>, the host optimizer alone: <see cref="OptimizerBench"/>).
-/// Times forward+backward, the gradient download, and the optimizer step separately on random
-/// tokens, after W untimed warmup steps (kernel compilation). Prints one JSON object, with the managed
+/// Runs <see cref="Trainer"/> steps on one batch of random tokens and reports the phase times of
+/// <see cref="StepTimings"/> (forward+backward, gradient download, clipping + optimizer + weight
+/// upload), after W untimed warmup steps (kernel compilation). Prints one JSON object, with the managed
 /// bytes allocated per timed step on all threads (ILGPU's own per-launch objects included; the test
 /// SteadyStateAllocationTests separates them) and the device buffers allocated per timed step.
 /// </summary>
@@ -37,49 +37,65 @@ public static class TrainingBench
             return OptimizerBench.Run(spec, steps, optimizerName);
 
         using var device = DeviceFactory.Create(DeviceFactory.Parse(Arg("--device", "cpu")));
-        var parameters = new HostParameters(spec, p => OpenMoE.Model.Initialization.WeightInitializer.Create(spec.Config, p, 1));
-        using var network = new TrainingNetwork(device, spec, DeviceWeights.Load(device, spec, p => parameters.Values[Array.IndexOf(parameters.Infos, p)]));
-        var optimizer = Optimizers.Create(optimizerName, parameters);
-        using var transfers = new ParameterTransfers(parameters, device, network.Weights, network.Gradients);
-        var clipping = new GradientClipping(parameters.Gradients);
-        var random = new Random(1);
-        int n = batch * seq;
-        var tokens = Enumerable.Range(0, n).Select(_ => random.Next(spec.Config.Vocab)).ToArray();
-        var targets = tokens.Select((_, i) => i % seq == seq - 1 ? -1 : tokens[i + 1]).ToArray();
+        string run = Directory.CreateTempSubdirectory("openmoe-bench-training-").FullName;
+        try
+        {
+            var options = new TrainerOptions
+            {
+                Spec = spec.Name, Data = Arg("--data", "data/corpus"), Out = run, Steps = warmup + steps, Batch = batch,
+                SequenceLength = seq, Objective = "causal", Optimizer = optimizerName, LearningRate = 1e-3,
+            };
+            using var trainer = new Trainer(options, device);
+            using var metrics = new MetricsLog(run, 0);
+            var tokens = RandomBatch(batch, seq, spec.Config.Vocab);
+            int n = batch * seq;
 
-        double forwardBackward = 0, download = 0, update = 0;
-        long allocated = 0, deviceBuffers = 0;
-        for (int step = 1; step <= warmup + steps; step++)
-        {
-            bool timed = step > warmup;
-            long bytes = GC.GetTotalAllocatedBytes(precise: true), buffers = device.Allocations;
-            long start = Stopwatch.GetTimestamp();
-            network.ForwardBackward(tokens, targets, batch, spec.Config.TrainCapacityFactor);
-            double t1 = Stopwatch.GetElapsedTime(start).TotalSeconds;
-            transfers.DownloadGradients();
-            double t2 = Stopwatch.GetElapsedTime(start).TotalSeconds;
-            clipping.Clip(1.0);
-            optimizer.Step(parameters, step, 1e-3);
-            transfers.UploadValues();
-            double t3 = Stopwatch.GetElapsedTime(start).TotalSeconds;
-            if (!timed) continue;
-            forwardBackward += t1; download += t2 - t1; update += t3 - t2;
-            allocated += GC.GetTotalAllocatedBytes(precise: true) - bytes;
-            deviceBuffers += device.Allocations - buffers;
+            double forwardBackward = 0, download = 0, update = 0;
+            long allocated = 0, deviceBuffers = 0;
+            for (int step = 1; step <= warmup + steps; step++)
+            {
+                long bytes = GC.GetTotalAllocatedBytes(precise: true), buffers = device.Allocations;
+                var timings = trainer.TrainStep(tokens, metrics, Stopwatch.GetTimestamp()).Timings;
+                if (step <= warmup)
+                    continue;
+                forwardBackward += timings.ForwardBackward; download += timings.GradientDownload; update += timings.Update;
+                allocated += GC.GetTotalAllocatedBytes(precise: true) - bytes;
+                deviceBuffers += device.Allocations - buffers;
+            }
+            double total = forwardBackward + download + update;
+            var result = new
+            {
+                bench = "training", spec = spec.Name, device = device.Description, gemm = trainer.GemmName, optimizer = optimizerName,
+                parameters = trainer.Parameters.Count, batch, seq, steps,
+                tokens_per_s = n * steps / total,
+                forward_backward_tokens_per_s = n * steps / forwardBackward,
+                seconds_per_step = total / steps,
+                forward_backward_s = forwardBackward / steps, gradient_download_s = download / steps, update_s = update / steps,
+                host_bytes_allocated_per_step = allocated / steps,
+                device_buffers_allocated_per_step = (double)deviceBuffers / steps,
+            };
+            Console.WriteLine(JsonSerializer.Serialize(result, new JsonSerializerOptions { WriteIndented = true }));
+            return 0;
         }
-        double total = forwardBackward + download + update;
-        var result = new
+        finally
         {
-            bench = "training", spec = spec.Name, device = device.Description, gemm = network.GemmName, optimizer = optimizerName,
-            parameters = parameters.Count, batch, seq, steps,
-            tokens_per_s = n * steps / total,
-            forward_backward_tokens_per_s = n * steps / forwardBackward,
-            seconds_per_step = total / steps,
-            forward_backward_s = forwardBackward / steps, gradient_download_s = download / steps, optimizer_s = update / steps,
-            host_bytes_allocated_per_step = allocated / steps,
-            device_buffers_allocated_per_step = (double)deviceBuffers / steps,
-        };
-        Console.WriteLine(JsonSerializer.Serialize(result, new JsonSerializerOptions { WriteIndented = true }));
-        return 0;
+            Directory.Delete(run, recursive: true);
+        }
+    }
+
+    /// <summary>B x T random tokens, each position's target the next token (none after the last).</summary>
+    private static PackedBatch RandomBatch(int batch, int seq, int vocab)
+    {
+        var random = new Random(1);
+        var packed = new PackedBatch(batch, seq, ["random"], ["none"]);
+        for (int i = 0; i < packed.Inputs.Length; i++)
+            packed.Inputs[i] = random.Next(vocab);
+        for (int i = 0; i < packed.Inputs.Length; i++)
+        {
+            bool last = i % seq == seq - 1;
+            packed.Labels[i] = last ? 0 : packed.Inputs[i + 1];
+            packed.LossMask[i] = last ? 0f : 1f;
+        }
+        return packed;
     }
 }

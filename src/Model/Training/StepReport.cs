@@ -10,11 +10,17 @@ namespace OpenMoE.Model.Training;
 /// </summary>
 public readonly record struct StepReport(
     long Step, double Loss, double CrossEntropy, double LoadBalancing, double ZLoss, double LearningRate, double GradientNorm,
-    double TokensPerSecond, int Tokens, ImmutableArray<MoeLayerStep> MoeLayers)
+    double TokensPerSecond, int Tokens, ImmutableArray<MoeLayerStep> MoeLayers, StepTimings Timings)
 {
     /// <summary>Mean drop ratio over the MoE layers.</summary>
     public double DropRatio => MoeLayerStep.MeanDropRatio(MoeLayers);
 }
+
+/// <summary>Seconds spent in the phases of one training step (the training bench reports them).</summary>
+/// <param name="ForwardBackward">Forward and backward on the device.</param>
+/// <param name="GradientDownload">Copying the gradients to the host.</param>
+/// <param name="Update">Clipping, the optimizer and copying the weights back.</param>
+public readonly record struct StepTimings(double ForwardBackward, double GradientDownload, double Update);
 
 /// <summary>The loss or the gradient became NaN or infinite: training stopped before applying the step.</summary>
 public sealed class TrainingDivergedException(long step, long? lastCheckpoint, string run)

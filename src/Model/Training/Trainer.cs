@@ -120,6 +120,7 @@ public sealed class Trainer : IDisposable
         for (int i = 0; i < tokens; i++)
             _targets[i] = batch.LossMask[i] != 0 ? batch.Labels[i] : -1;
         StepLosses losses;
+        long phase = Stopwatch.GetTimestamp();
         try
         {
             losses = _network.ForwardBackward(batch.Inputs, _targets, _options.Batch, _capacityFactor);
@@ -128,7 +129,11 @@ public sealed class Trainer : IDisposable
         {
             throw new TrainingDivergedException(step, _lastCheckpoint > 0 ? _lastCheckpoint : null, _options.Out);
         }
+        double forwardBackward = Stopwatch.GetElapsedTime(phase).TotalSeconds;
+        phase = Stopwatch.GetTimestamp();
         _transfers.DownloadGradients();
+        double download = Stopwatch.GetElapsedTime(phase).TotalSeconds;
+        phase = Stopwatch.GetTimestamp();
         double norm = _clipping.Clip(_options.ClipNorm);
         if (!double.IsFinite(losses.Total) || !double.IsFinite(norm))
             throw new TrainingDivergedException(step, _lastCheckpoint > 0 ? _lastCheckpoint : null, _options.Out);
@@ -137,8 +142,9 @@ public sealed class Trainer : IDisposable
         _transfers.UploadValues();
         Step = step;
 
+        var timings = new StepTimings(forwardBackward, download, Stopwatch.GetElapsedTime(phase).TotalSeconds);
         var report = new StepReport(step, losses.Total, losses.CrossEntropy, losses.LoadBalancing, losses.ZLoss, lr, norm,
-            tokens / Math.Max(Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds, 1e-9), tokens, losses.MoeLayers);
+            tokens / Math.Max(Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds, 1e-9), tokens, losses.MoeLayers, timings);
         metrics.Write(report);
         return report;
     }
