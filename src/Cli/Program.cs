@@ -25,7 +25,7 @@ public static class Program
         root.Subcommands.Add(ConvertCommand.Create());
         root.Subcommands.Add(InitCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
-        root.Subcommands.Add(AnalyzeCommand.Create(OpenMoE.Model.Analysis.AnalysisModelSource.FromWeights));
+        root.Subcommands.Add(AnalyzeCommand.Create(OpenMoE.Analysis.AnalysisModelSource.FromWeights));
         root.Subcommands.Add(TrainCommand.Create());
         root.Subcommands.Add(DemoCommand.Create());
         return root;

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using OpenMoE.Model.Specs;
-using OpenMoE.Model.Training;
+using OpenMoE.Training;
 
 namespace OpenMoE.Bench.Training;
 

@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
-using OpenMoE.Model.Data;
+using OpenMoE.Training.Data;
 using OpenMoE.Model.Specs;
-using OpenMoE.Model.Training;
+using OpenMoE.Training;
 using OpenMoE.Runtime.Devices;
 
 namespace OpenMoE.Bench.Training;

@@ -1,9 +1,9 @@
 using System.CommandLine;
 using System.Globalization;
-using OpenMoE.Model.Analysis;
-using OpenMoE.Model.Data;
+using OpenMoE.Analysis;
+using OpenMoE.Training.Data;
 using OpenMoE.Model.Specs;
-using OpenMoE.Model.Tokenization;
+using OpenMoE.Training.Tokenization;
 using OpenMoE.Runtime.Devices;
 using Spectre.Console;
 

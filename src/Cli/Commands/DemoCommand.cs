@@ -3,7 +3,8 @@ using System.Diagnostics;
 using System.Globalization;
 using OpenMoE.Model.Generation;
 using OpenMoE.Model.Network;
-using OpenMoE.Model.Training;
+using OpenMoE.Analysis;
+using OpenMoE.Training;
 using OpenMoE.Runtime.Devices;
 using Spectre.Console;
 

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using OpenMoE.Model.Evaluation;
-using OpenMoE.Model.Tokenization;
+using OpenMoE.Training.Tokenization;
 using Spectre.Console;
 
 namespace OpenMoE.Cli.Commands;

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using OpenMoE.Model.Evaluation;
 using OpenMoE.Model.Generation;
-using OpenMoE.Model.Tokenization;
+using OpenMoE.Training.Tokenization;
 using Spectre.Console;
 
 namespace OpenMoE.Cli.Commands;

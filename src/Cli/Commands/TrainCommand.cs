@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
-using OpenMoE.Model.Training;
+using OpenMoE.Training;
 using OpenMoE.Runtime.Devices;
 using Spectre.Console;
 

@@ -1,4 +1,4 @@
-using OpenMoE.Model.Analysis;
+using OpenMoE.Analysis;
 
 namespace OpenMoE.Tests.Analysis;
 

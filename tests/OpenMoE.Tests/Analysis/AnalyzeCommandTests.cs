@@ -1,5 +1,5 @@
 using OpenMoE.Cli.Commands;
-using OpenMoE.Model.Analysis;
+using OpenMoE.Analysis;
 using OpenMoE.Model.Specs;
 using OpenMoE.Tests.Data;
 using Spectre.Console;

@@ -1,4 +1,4 @@
-using OpenMoE.Model.Analysis;
+using OpenMoE.Analysis;
 using OpenMoE.Model.Routing;
 using OpenMoE.Model.Specs;
 

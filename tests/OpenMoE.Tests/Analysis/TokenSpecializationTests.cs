@@ -1,5 +1,5 @@
-using OpenMoE.Model.Analysis;
-using OpenMoE.Model.Tokenization;
+using OpenMoE.Analysis;
+using OpenMoE.Training.Tokenization;
 
 namespace OpenMoE.Tests.Analysis;
 

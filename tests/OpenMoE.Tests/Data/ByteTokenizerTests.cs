@@ -1,6 +1,6 @@
 using System.Text;
 using FsCheck.Xunit;
-using OpenMoE.Model.Tokenization;
+using OpenMoE.Training.Tokenization;
 
 namespace OpenMoE.Tests.Data;
 
@@ -75,7 +75,7 @@ public class TokenizerFactoryTests
     [Fact]
     public void Without_a_model_file_the_byte_tokenizer_fills_the_model_vocabulary()
     {
-        var tokenizer = OpenMoE.Model.Tokenization.Tokenizers.Open(null, 512);
+        var tokenizer = OpenMoE.Training.Tokenization.Tokenizers.Open(null, 512);
         Assert.IsType<ByteTokenizer>(tokenizer);
         Assert.Equal(511, tokenizer.SentinelId(0));
     }
@@ -90,8 +90,8 @@ public class TokenizerFactoryTests
         File.WriteAllBytes(path, builder.Build());
         try
         {
-            Assert.Equal(4 + 300, OpenMoE.Model.Tokenization.Tokenizers.Open(path, 512).VocabSize);
-            var error = Assert.Throws<ArgumentException>(() => OpenMoE.Model.Tokenization.Tokenizers.Open(path, 300));
+            Assert.Equal(4 + 300, OpenMoE.Training.Tokenization.Tokenizers.Open(path, 512).VocabSize);
+            var error = Assert.Throws<ArgumentException>(() => OpenMoE.Training.Tokenization.Tokenizers.Open(path, 300));
             Assert.Contains("304", error.Message);
         }
         finally

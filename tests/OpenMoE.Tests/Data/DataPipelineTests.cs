@@ -1,6 +1,6 @@
-using OpenMoE.Model.Data;
-using OpenMoE.Model.Objectives;
-using OpenMoE.Model.Tokenization;
+using OpenMoE.Training.Data;
+using OpenMoE.Training.Objectives;
+using OpenMoE.Training.Tokenization;
 
 namespace OpenMoE.Tests.Data;
 

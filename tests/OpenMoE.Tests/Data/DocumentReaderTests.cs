@@ -1,4 +1,4 @@
-using OpenMoE.Model.Data;
+using OpenMoE.Training.Data;
 
 namespace OpenMoE.Tests.Data;
 

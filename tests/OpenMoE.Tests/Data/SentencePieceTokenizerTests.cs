@@ -1,4 +1,4 @@
-using OpenMoE.Model.Tokenization;
+using OpenMoE.Training.Tokenization;
 
 namespace OpenMoE.Tests.Data;
 

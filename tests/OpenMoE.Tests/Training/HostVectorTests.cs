@@ -1,5 +1,5 @@
 using OpenMoE.Model.Specs;
-using OpenMoE.Model.Training;
+using OpenMoE.Training;
 
 namespace OpenMoE.Tests.Training;
 

@@ -1,7 +1,7 @@
 using System.Diagnostics;
-using OpenMoE.Model.Data;
+using OpenMoE.Training.Data;
 using OpenMoE.Model.Specs;
-using OpenMoE.Model.Training;
+using OpenMoE.Training;
 using OpenMoE.Runtime.Devices;
 using OpenMoE.Runtime.Threading;
 using OpenMoE.Tests.Data;

@@ -1,7 +1,7 @@
 using OpenMoE.Model.Network;
 using OpenMoE.Model.Network.Backward;
 using OpenMoE.Model.Specs;
-using OpenMoE.Model.Training;
+using OpenMoE.Training;
 using OpenMoE.Runtime.Devices;
 using OpenMoE.Tests.Data;
 using OpenMoE.Tests.Kernels;

@@ -1,6 +1,6 @@
 using OpenMoE.Cli;
 using OpenMoE.Cli.Commands;
-using OpenMoE.Model.Training;
+using OpenMoE.Training;
 using OpenMoE.Tests.Data;
 using Spectre.Console;
 

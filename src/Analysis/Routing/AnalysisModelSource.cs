@@ -1,0 +1,58 @@
+using OpenMoE.Model.Checkpointing;
+using OpenMoE.Model.Initialization;
+using OpenMoE.Model.Network;
+using OpenMoE.Model.Specs;
+using OpenMoE.Runtime.Devices;
+
+namespace OpenMoE.Analysis;
+
+/// <summary>
+/// A model the analysis can run, without loading it yet: its spec, a label, its training step when
+/// known, and how to build it on a device. The analysis opens one model at a time and disposes it
+/// before opening the next, so a run over many checkpoints needs the memory of one.
+/// </summary>
+/// <param name="Label">What to call it in the report (checkpoint path, "random init (seed 3)").</param>
+/// <param name="Step">Training step, or null when unknown (random initialisation counts as step 0).</param>
+/// <param name="Spec">The spec the weights belong to.</param>
+/// <param name="Open">Builds the network on a device; the caller disposes it.</param>
+public sealed record AnalysisModelSource(string Label, long? Step, ModelSpecInfo Spec, Func<ComputeDevice, MoeTransformer> Open)
+{
+    /// <summary>A model of <paramref name="spec"/> with OpenMoE's initialisation (<see cref="WeightInitializer"/>), labelled with its seed.</summary>
+    public static AnalysisModelSource RandomInit(ModelSpecInfo spec, int seed) => new(
+        $"random init (seed {seed})", 0, spec,
+        device => new MoeTransformer(device, spec,
+            DeviceWeights.Load(device, spec, (p, sink) => WeightInitializer.Stream(spec.Config, p, (ulong)seed, sink))));
+
+    /// <summary>
+    /// A checkpoint, run folder or safetensors file (<see cref="WeightFile"/>): spec, step and checksums
+    /// are checked when it is opened here; the weights are streamed to the device when the analysis asks.
+    /// </summary>
+    public static AnalysisModelSource FromWeights(string path)
+    {
+        using var file = WeightFile.Open(path, expectedSpec: null);
+        var spec = file.Spec;
+        return new AnalysisModelSource(file.Description, file.Checkpoint?.Metadata.Step, spec, device =>
+        {
+            using var weights = WeightFile.Open(path, spec);
+            return new MoeTransformer(device, spec, DeviceWeights.Load(device, spec, weights.Stream));
+        });
+    }
+
+    /// <summary>
+    /// Fails with a message naming the checkpoint when any source was built for a spec other than
+    /// <paramref name="expected"/> (the one given with --spec, or the first checkpoint's).
+    /// </summary>
+    public static void CheckSameSpec(IReadOnlyList<AnalysisModelSource> sources, ModelSpecInfo expected)
+    {
+        foreach (var source in sources)
+        {
+            if (source.Spec.Name != expected.Name || source.Spec.Config != expected.Config)
+                throw new ArgumentException(
+                    $"{source.Label} holds a {source.Spec.Name} model but the analysis is for {expected.Name}; " +
+                    $"pass --spec {source.Spec.Name} or checkpoints of {expected.Name}.");
+        }
+    }
+}
+
+/// <summary>Opens a checkpoint for analysis: reads its spec and step, and loads its weights on demand.</summary>
+public delegate AnalysisModelSource CheckpointOpener(string path);

@@ -1,0 +1,42 @@
+namespace OpenMoE.Analysis;
+
+/// <summary>How much data the analysis streams and how it summarises it.</summary>
+public sealed record AnalysisOptions
+{
+    /// <summary>Batches per data set (and per checkpoint).</summary>
+    public int Batches { get; init; } = 4;
+    /// <summary>Rows per batch B (the whole batch is one routing group, as in OpenMoE).</summary>
+    public int BatchSize { get; init; } = 8;
+    /// <summary>Sequence length T (at most the spec's context length).</summary>
+    public int SequenceLength { get; init; } = 256;
+    /// <summary>Data pipeline seed: every model sees exactly the same tokens.</summary>
+    public ulong Seed { get; init; } = 1;
+    /// <summary>Token ids seen fewer times are left out of the token-id statistics.</summary>
+    public int MinCount { get; init; } = 8;
+    /// <summary>Equal-width position buckets for position specialization and drops.</summary>
+    public int PositionBuckets { get; init; } = 8;
+    /// <summary>Most frequent tokens listed per expert.</summary>
+    public int TopTokensPerExpert { get; init; } = 10;
+    /// <summary>Frequent tokens whose distributions are followed across checkpoints.</summary>
+    public int ChosenTokens { get; init; } = 4;
+    /// <summary>Capacity factor; null = the spec's training factor (where drops matter, 1.25 for OpenMoE).</summary>
+    public double? CapacityFactor { get; init; }
+    /// <summary>Domain of the held-out instruction data set compared against the pre-training mixture.</summary>
+    public string InstructionDomain { get; init; } = "instruction";
+
+    /// <summary>Throws with a message that says what to change.</summary>
+    public AnalysisOptions Validated(int contextLength)
+    {
+        if (Batches < 1 || BatchSize < 1)
+            throw new ArgumentException($"--batches and --batch must be at least 1 (got {Batches} and {BatchSize}).");
+        if (SequenceLength < 16 || SequenceLength > contextLength)
+            throw new ArgumentException($"--seq must lie in 16..{contextLength} (the spec's context length); got {SequenceLength}.");
+        if (PositionBuckets < 1 || PositionBuckets > SequenceLength)
+            throw new ArgumentException($"--position-buckets must lie in 1..{SequenceLength}; got {PositionBuckets}.");
+        if (MinCount < 1 || TopTokensPerExpert < 1 || ChosenTokens < 0)
+            throw new ArgumentException("--min-count and the token list sizes must be positive.");
+        if (CapacityFactor is < 0 or double.NaN or double.PositiveInfinity)
+            throw new ArgumentException($"--capacity-factor must be finite and non-negative; got {CapacityFactor}.");
+        return this;
+    }
+}

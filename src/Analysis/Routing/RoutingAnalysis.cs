@@ -1,0 +1,181 @@
+using System.Diagnostics;
+using OpenMoE.Training.Data;
+using OpenMoE.Model.Network;
+using OpenMoE.Training.Objectives;
+using OpenMoE.Model.Specs;
+using OpenMoE.Training.Tokenization;
+using OpenMoE.Runtime.Devices;
+
+namespace OpenMoE.Analysis;
+
+/// <summary>
+/// Runs the routing analysis (DESIGN §2.7) of one or more models of a run on the same data:
+/// <list type="number">
+/// <item>the final model on the pre-training mixture: token-id, position-id, domain, language and
+/// position-bucket specialization, and drops; its top-1 experts are spilled to a temporary file;</item>
+/// <item>the final model on the held-out instruction domain (when the data has one): drops;</item>
+/// <item>every earlier model on the same pre-training batches: agreement of its top-1 experts with
+/// the final model's, and the chosen tokens' distributions.</item>
+/// </list>
+/// Everything streams: one batch, one model and fixed-size counters are alive at a time. Data is
+/// packed with the causal-LM objective (raw document text, no UL2 sentinels).
+/// </summary>
+public static class RoutingAnalysis
+{
+    /// <summary>Name of the pre-training data set in the report.</summary>
+    public const string PretrainingDataSet = "pre-training mixture";
+
+    /// <summary>
+    /// Analyses <paramref name="models"/> (checkpoints of one run; ordered by step when every step is
+    /// known, else as given; the last is the final model) on <paramref name="data"/>.
+    /// </summary>
+    public static AnalysisReport Run(
+        IReadOnlyList<AnalysisModelSource> models, DataSpec data, string dataLabel, ITokenizer tokenizer,
+        AnalysisOptions options, ComputeDevice device, Action<AnalysisProgress>? progress = null)
+    {
+        if (models.Count == 0)
+            throw new ArgumentException("The analysis needs at least one model.");
+        var clock = Stopwatch.StartNew();
+        var ordered = models.All(m => m.Step is not null) ? models.OrderBy(m => m.Step).ToArray() : models.ToArray();
+        var final = ordered[^1];
+        var spec = final.Spec;
+        AnalysisModelSource.CheckSameSpec(ordered, spec);
+        var config = spec.Config;
+        options.Validated(config.ContextLength);
+        if (tokenizer.VocabSize > config.Vocab)
+            throw new ArgumentException($"The tokenizer has {tokenizer.VocabSize} ids but {spec.Name} has a vocabulary of {config.Vocab}.");
+
+        var layers = config.MoeLayers;
+        int experts = config.Experts, topK = config.TopK;
+        if (layers.Count == 0)
+            throw new ArgumentException($"{spec.Name} has no MoE layer: there is no routing to analyse.");
+        double capacityFactor = options.CapacityFactor ?? config.TrainCapacityFactor;
+        var forwardOptions = new ForwardOptions { CapacityFactor = capacityFactor };
+        var instructionWeights = InstructionWeights(data, options.InstructionDomain);
+        int total = options.Batches * (ordered.Length + (instructionWeights is null ? 0 : 1));
+        int done = 0;
+        void Step(string stage) => progress?.Invoke(new AnalysisProgress(++done, total, stage));
+
+        var tokens = new TokenSpecializationAccumulator(layers, experts, topK, options.SequenceLength);
+        var pipeline = Pipeline(data, data.Mixture, tokenizer, options);
+        var domains = LabelShareAccumulator.ByDomain(pipeline.Domains, layers, experts);
+        var languages = LabelShareAccumulator.ByLanguage(pipeline.Languages, layers, experts);
+        var positions = LabelShareAccumulator.ByPosition(options.SequenceLength, options.PositionBuckets, layers, experts);
+        var pretrainDrops = new DropAccumulator(PretrainingDataSet, layers, options.SequenceLength, options.PositionBuckets);
+        var instructionDrops = new DropAccumulator(options.InstructionDomain, layers, options.SequenceLength, options.PositionBuckets);
+        using var store = ordered.Length > 1 ? new Top1Store() : null;
+        long textTokens = 0;
+
+        using (var model = final.Open(device))
+        {
+            foreach (var batch in Batches(model, pipeline, options, forwardOptions))
+            {
+                tokens.Add(batch);
+                domains.Add(batch);
+                languages.Add(batch);
+                positions.Add(batch);
+                pretrainDrops.Add(batch);
+                store?.Write(batch);
+                textTokens += Enumerable.Range(0, batch.Tokens).Count(batch.IsText);
+                Step($"{final.Label}: {PretrainingDataSet}");
+            }
+            if (instructionWeights is not null)
+            {
+                var instructionPipeline = Pipeline(data, MixtureSchedule.Constant(instructionWeights), tokenizer, options);
+                foreach (var batch in Batches(model, instructionPipeline, options, forwardOptions))
+                {
+                    instructionDrops.Add(batch);
+                    Step($"{final.Label}: {options.InstructionDomain}");
+                }
+            }
+        }
+
+        var chosen = tokens.TokenFrequencies.OrderByDescending(p => p.Value).ThenBy(p => p.Key).Take(options.ChosenTokens).Select(p => p.Key).ToArray();
+        var distributions = chosen.ToDictionary(id => id, _ => layers.Select(_ => new List<double[]>()).ToArray());
+        var points = new List<AgreementPoint>();
+        for (int c = 0; c < ordered.Length - 1; c++)
+        {
+            var checkpoint = ordered[c];
+            var agreement = new AgreementAccumulator(layers, experts);
+            var counts = new TokenSpecializationAccumulator(layers, experts, topK, options.SequenceLength);
+            store!.StartReading();
+            using (var model = checkpoint.Open(device))
+            {
+                foreach (var batch in Batches(model, Pipeline(data, data.Mixture, tokenizer, options), options, forwardOptions))
+                {
+                    agreement.Add(batch, store.ReadNext(batch));
+                    counts.Add(batch);
+                    Step(checkpoint.Label);
+                }
+            }
+            points.AddRange(agreement.Results(c, Label(checkpoint), m => AgreementAccumulator.TokenIdAgreement(
+                counts.MostFrequentTop1(m, options.MinCount), tokens.MostFrequentTop1(m, options.MinCount))));
+            AddDistributions(counts);
+        }
+        AddDistributions(tokens);
+        if (ordered.Length > 1)
+            points.AddRange(FinalPoints(tokens, layers, experts, ordered.Length - 1, Label(final)));
+
+        var drops = new DropAnalysis(
+            config.CapacityRule == CapacityRule.Dropless, config.CapacityRule.ToString(), capacityFactor, config.MinCapacity,
+            pretrainDrops.LastTokens, pretrainDrops.LastCapacity, options.PositionBuckets,
+            instructionWeights is null ? [pretrainDrops.Result()] : [pretrainDrops.Result(), instructionDrops.Result()]);
+        var run = new RunDescription(
+            spec.Name, ordered.Select(Label).ToArray(), device.Description, dataLabel, TokenizerName(tokenizer),
+            options.Batches, options.BatchSize, options.SequenceLength, options.Seed, textTokens,
+            experts, topK, layers, clock.Elapsed.TotalSeconds);
+        var specialization = tokens.Results(options.MinCount, tokenizer, options.TopTokensPerExpert);
+        var labels = new LabelSpecialization(domains.Results(), languages.Results(), positions.Results());
+        var early = new EarlyLearning(ordered.Length > 1, points,
+            chosen.SelectMany(id => layers.Select((layer, m) => new TokenOverTime(id, TokenText.Of(tokenizer, id), layer, [.. distributions[id][m]]))).ToArray());
+        return new AnalysisReport(run, specialization, labels, early, drops, Findings.From(specialization, early, drops, options.InstructionDomain));
+
+        void AddDistributions(TokenSpecializationAccumulator counts)
+        {
+            foreach (var id in chosen)
+                for (int m = 0; m < layers.Count; m++)
+                    distributions[id][m].Add(counts.Top1Distribution(m, id));
+        }
+    }
+
+    private static ModelLabel Label(AnalysisModelSource source) => new(source.Label, source.Step);
+
+    // The final checkpoint agrees with itself; its chance level is sum_e p_e^2 of its own top-1 shares.
+    private static IEnumerable<AgreementPoint> FinalPoints(TokenSpecializationAccumulator tokens, IReadOnlyList<int> layers, int experts, int index, ModelLabel label)
+    {
+        var frequencies = tokens.TokenFrequencies;
+        double total = frequencies.Values.Sum();
+        return layers.Select((layer, m) =>
+        {
+            var shares = new double[experts];
+            foreach (var (id, count) in frequencies)
+            {
+                var distribution = tokens.Top1Distribution(m, id);
+                for (int e = 0; e < experts; e++)
+                    shares[e] += distribution[e] * count / total;
+            }
+            return new AgreementPoint(index, label.Label, label.Step, layer, 1.0, shares.Sum(s => s * s), 1.0);
+        });
+    }
+
+    private static IEnumerable<RoutingBatch> Batches(MoeTransformer model, DataPipeline pipeline, AnalysisOptions options, ForwardOptions forward)
+    {
+        for (int b = 0; b < options.Batches; b++)
+        {
+            var batch = pipeline.NextBatch(options.BatchSize, step: 0);
+            yield return RoutingBatch.From(batch, model.Forward(batch.Inputs, batch.Batch, forward));
+        }
+    }
+
+    private static DataPipeline Pipeline(DataSpec data, MixtureSchedule mixture, ITokenizer tokenizer, AnalysisOptions options) =>
+        new(data.Sources, mixture, ObjectiveSchedule.Constant(new CausalLm(tokenizer)), tokenizer, options.SequenceLength, options.Seed);
+
+    // Every source holding documents of the instruction domain, weight 1; null when there is none.
+    private static Dictionary<string, double>? InstructionWeights(DataSpec data, string domain)
+    {
+        var weights = data.Sources.Where(s => s.Documents.Any(d => d.Domain == domain)).ToDictionary(s => s.Name, _ => 1.0);
+        return weights.Count == 0 ? null : weights;
+    }
+
+    private static string TokenizerName(ITokenizer tokenizer) => $"{tokenizer.GetType().Name} ({tokenizer.VocabSize} ids)";
+}

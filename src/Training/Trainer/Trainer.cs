@@ -1,0 +1,189 @@
+using OpenMoE.Model.Initialization;
+using System.Diagnostics;
+using OpenMoE.Training.Data;
+using OpenMoE.Model.Network;
+using OpenMoE.Model.Network.Backward;
+using OpenMoE.Training.Objectives;
+using OpenMoE.Model.Specs;
+using OpenMoE.Training.Tokenization;
+using OpenMoE.Runtime.Devices;
+
+namespace OpenMoE.Training;
+
+/// <summary>
+/// The training loop: packed batches from the data pipeline, forward/backward on the device,
+/// global-norm clipping, the optimizer on host copies of the parameters, metrics.jsonl, and
+/// checkpoints through <see cref="ITrainingStore"/>. Deterministic given the options: on the CPU
+/// accelerator a run of N steps equals k steps plus a resume for N - k, bit for bit. After the first
+/// step of a run, a step allocates no device memory and no managed memory of its own (the data
+/// pipeline's batch and checkpoints aside; README, Training, Throughput says what is counted).
+/// </summary>
+public sealed class Trainer : IDisposable
+{
+    private readonly TrainerOptions _options;
+    private readonly ITrainingStore _store;
+    private readonly DataPipeline _pipeline;
+    private readonly HostParameters _parameters;
+    private readonly IOptimizer _optimizer;
+    private readonly ILearningRateSchedule _schedule;
+    private readonly TrainingNetwork _network;
+    private readonly ParameterTransfers _transfers;
+    private readonly GradientClipping _clipping;
+    private readonly double _capacityFactor;
+    private readonly int[] _targets;
+    private long _lastCheckpoint;
+
+    /// <summary>Sets up a run on <paramref name="device"/> (owned by the caller); resumes when the options say so.</summary>
+    public Trainer(TrainerOptions options, ComputeDevice device, ITrainingStore? store = null)
+    {
+        _options = options;
+        Spec = ModelSpecs.Find(options.Spec);
+        var config = Spec.Config;
+        if (options.SequenceLength > config.ContextLength)
+            throw new ArgumentException($"--seq {options.SequenceLength} exceeds the context length {config.ContextLength} of {config.Name}.");
+        _store = store ?? new CheckpointTrainingStore(Spec, options.Out, options.KeepCheckpoints == 0 ? int.MaxValue : options.KeepCheckpoints);
+        Tokenizer = Tokenizers.Open(options.SentencePiece, config.Vocab);
+        var data = DataSpec.Load(options.Data);
+        var objectives = ObjectiveSchedule.Parse(options.Objective, Tokenizer, options.SwitchStep ?? Math.Max(1, options.Steps / 2));
+        _pipeline = new DataPipeline(data.Sources, data.Mixture, objectives, Tokenizer, options.SequenceLength, options.Seed);
+        _capacityFactor = options.CapacityFactor ?? config.TrainCapacityFactor;
+        _schedule = options.CreateSchedule();
+
+        var checkpoint = options.Resume ? _store.LoadLatest() : null;
+        if (options.Resume && checkpoint is null)
+            throw new InvalidOperationException($"--resume: no checkpoint in {options.Out}.");
+        if (checkpoint is not null)
+        {
+            if (checkpoint.State.Spec != config.Name || checkpoint.State.Optimizer != options.Optimizer)
+                throw new InvalidOperationException(
+                    $"The checkpoint is for {checkpoint.State.Spec} with {checkpoint.State.Optimizer}; this run asks for {config.Name} with {options.Optimizer}.");
+            _parameters = new HostParameters(Spec, p => checkpoint.Weights[p.Name]);
+            _pipeline.Restore(checkpoint.State.Data);
+            Step = checkpoint.State.Step;
+            _lastCheckpoint = Step;
+        }
+        else
+        {
+            _parameters = new HostParameters(Spec, p => WeightInitializer.Create(Spec.Config, p, options.Seed));
+        }
+        _optimizer = Optimizers.Create(options.Optimizer, _parameters);
+        if (checkpoint is not null)
+            _optimizer.Restore(checkpoint.Optimizer);
+        _network = new TrainingNetwork(device, Spec, DeviceWeights.Load(device, Spec, p => _parameters.Values[Array.IndexOf(_parameters.Infos, p)]));
+        _transfers = new ParameterTransfers(_parameters, device, _network.Weights, _network.Gradients);
+        _clipping = new GradientClipping(_parameters.Gradients);
+        _targets = new int[options.Batch * options.SequenceLength];
+    }
+
+    /// <summary>The spec trained.</summary>
+    public ModelSpecInfo Spec { get; }
+
+    /// <summary>The tokenizer of the data.</summary>
+    public ITokenizer Tokenizer { get; }
+
+    /// <summary>Updates completed so far.</summary>
+    public long Step { get; private set; }
+
+    /// <summary>Host copies of the current parameters.</summary>
+    public HostParameters Parameters => _parameters;
+
+    /// <summary>Name of the GEMM provider in use.</summary>
+    public string GemmName => _network.GemmName;
+
+    /// <summary>
+    /// Trains until <see cref="TrainerOptions.Steps"/>, calling <paramref name="onStep"/> after each step.
+    /// Throws <see cref="TrainingDivergedException"/> (without applying the step) when the loss or gradient is not finite.
+    /// </summary>
+    public void Run(Action<StepReport>? onStep = null, CancellationToken cancel = default)
+    {
+        using var metrics = new MetricsLog(_options.Out, Step);
+        while (Step < _options.Steps && !cancel.IsCancellationRequested)
+        {
+            long start = Stopwatch.GetTimestamp();
+            var batch = _pipeline.NextBatch(_options.Batch, Step);
+            var report = TrainStep(batch, metrics, start);
+            if ((_options.CheckpointEvery > 0 && report.Step % _options.CheckpointEvery == 0) || report.Step == _options.Steps)
+                Save(report.Loss);
+            onStep?.Invoke(report);
+        }
+    }
+
+    /// <summary>
+    /// One update from <paramref name="batch"/> ([Batch, SequenceLength] of the options), logged to
+    /// <paramref name="metrics"/>; <paramref name="startTimestamp"/> (<see cref="Stopwatch.GetTimestamp"/>)
+    /// is when the step began, for tokens/s. Allocates nothing once a first step has run.
+    /// </summary>
+    internal StepReport TrainStep(PackedBatch batch, MetricsLog metrics, long startTimestamp)
+    {
+        long step = Step + 1;
+        int tokens = _targets.Length;
+        for (int i = 0; i < tokens; i++)
+            _targets[i] = batch.LossMask[i] != 0 ? batch.Labels[i] : -1;
+        StepLosses losses;
+        long phase = Stopwatch.GetTimestamp();
+        try
+        {
+            losses = _network.ForwardBackward(batch.Inputs, _targets, _options.Batch, _capacityFactor);
+        }
+        catch (NonFiniteValuesException)
+        {
+            throw new TrainingDivergedException(step, _lastCheckpoint > 0 ? _lastCheckpoint : null, _options.Out);
+        }
+        double forwardBackward = Stopwatch.GetElapsedTime(phase).TotalSeconds;
+        phase = Stopwatch.GetTimestamp();
+        _transfers.DownloadGradients();
+        double download = Stopwatch.GetElapsedTime(phase).TotalSeconds;
+        phase = Stopwatch.GetTimestamp();
+        double norm = _clipping.Clip(_options.ClipNorm);
+        if (!double.IsFinite(losses.Total) || !double.IsFinite(norm))
+            throw new TrainingDivergedException(step, _lastCheckpoint > 0 ? _lastCheckpoint : null, _options.Out);
+        double lr = _schedule.At(step);
+        _optimizer.Step(_parameters, step, lr);
+        _transfers.UploadValues();
+        Step = step;
+
+        var timings = new StepTimings(forwardBackward, download, Stopwatch.GetElapsedTime(phase).TotalSeconds);
+        var report = new StepReport(step, losses.Total, losses.CrossEntropy, losses.LoadBalancing, losses.ZLoss, lr, norm,
+            tokens / Math.Max(Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds, 1e-9), tokens, losses.MoeLayers, timings);
+        metrics.Write(report);
+        return report;
+    }
+
+    /// <summary>
+    /// Mean cross-entropy over the target tokens of <paramref name="batches"/> at the spec's evaluation
+    /// capacity factor (2.0 for OpenMoE). Uses the training forward; the gradients it computes are not applied.
+    /// </summary>
+    public double EvaluateLoss(IEnumerable<PackedBatch> batches)
+    {
+        double sum = 0;
+        long count = 0;
+        foreach (var batch in batches)
+        {
+            var targets = batch.Labels.Select((label, i) => batch.LossMask[i] != 0 ? label : -1).ToArray();
+            var losses = _network.ForwardBackward(batch.Inputs, targets, batch.Batch, Spec.Config.EvalCapacityFactor);
+            sum += losses.CrossEntropy * losses.Targets;
+            count += losses.Targets;
+        }
+        return sum / Math.Max(1, count);
+    }
+
+    /// <summary>Saves the current step through the store.</summary>
+    public void Save(double lastLoss = double.NaN)
+    {
+        var weights = _parameters.Infos.Select((p, i) => (p.Name, _parameters.Values[i])).ToDictionary(e => e.Name, e => e.Item2, StringComparer.Ordinal);
+        var state = new TrainingState
+        {
+            Step = Step, Spec = Spec.Name, Optimizer = _optimizer.Name, Seed = _options.Seed, Data = _pipeline.State,
+            LastLoss = double.IsFinite(lastLoss) ? lastLoss : 0,
+        };
+        _store.Save(new TrainingCheckpoint(state, weights, _optimizer.State));
+        _lastCheckpoint = Step;
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _transfers.Dispose();
+        _network.Dispose();
+    }
+}
