@@ -1,40 +1,33 @@
 using ILGPU;
 using ILGPU.Runtime;
-using OpenMoE.Model.Routing;
-using OpenMoE.Model.Routing.Device;
 using OpenMoE.Model.Specs;
-using OpenMoE.Runtime.Devices;
-using OpenMoE.Runtime.Gemm;
 
 namespace OpenMoE.Model.Network;
 
-/// <summary>Everything one layer's forward needs besides its own weights.</summary>
-internal sealed record LayerContext(
-    ComputeDevice Device, IGemmProvider Gemm, DeviceRouter Router, Workspace Workspace,
-    int Batch, int Time, KvCache? Cache, RoutingOptions Routing, bool CollectTrace)
-{
-    public int Tokens => Batch * Time;
-}
-
 /// <summary>
 /// One pre-norm decoder layer (DESIGN §2.1): attention, then a dense FFN or a MoE sublayer
-/// (followed by OpenMoE's sequential extra FFN with its own norm).
+/// (followed by OpenMoE's sequential extra FFN with its own norm). The same type bound to the
+/// gradient buffers is the layer's gradient in <see cref="Backward"/>.
 /// </summary>
-internal sealed class DecoderLayer
+internal sealed class DecoderLayer : IDisposable
 {
     private readonly ModelConfig _config;
-    private readonly AttentionBlock _attention;
+    private readonly LayerNames _names;
+    private readonly AttentionLayer _attention;
     private readonly ArrayView<float> _attentionNorm;
     private readonly ArrayView<float> _ffnNorm;
     private readonly FeedForward? _dense;
-    private readonly MoeBlock? _moe;
+    private readonly MoeLayer? _moe;
     private readonly FeedForward? _extra;
     private readonly ArrayView<float> _extraNorm;
 
+    /// <summary>Binds layer <paramref name="layer"/>'s tensors in <paramref name="weights"/> (the weights, or their gradients).</summary>
     public DecoderLayer(ModelConfig config, DeviceWeights weights, int layer)
     {
         _config = config;
-        _attention = new AttentionBlock(config, weights, layer);
+        Index = layer;
+        _names = LayerNames.ForLayer(layer);
+        _attention = new AttentionLayer(config, weights, layer);
         _attentionNorm = weights.Get(layer, ParameterRole.AttentionNorm);
         _ffnNorm = weights.Get(layer, ParameterRole.FfnNorm);
         if (!config.IsMoeLayer(layer))
@@ -42,7 +35,7 @@ internal sealed class DecoderLayer
             _dense = FeedForward.Linear(weights, config, layer, ParameterRole.DenseGate, ParameterRole.DenseUp, ParameterRole.DenseDown);
             return;
         }
-        _moe = new MoeBlock(config, weights, layer);
+        _moe = new MoeLayer(config, weights, layer);
         if (config.SharedExpertKind == SharedExpertKind.SequentialExtraFfn)
         {
             _extra = FeedForward.Linear(weights, config, layer, ParameterRole.ExtraGate, ParameterRole.ExtraUp, ParameterRole.ExtraDown);
@@ -50,26 +43,90 @@ internal sealed class DecoderLayer
         }
     }
 
-    /// <summary>x [N, D] is updated in place; h [N, D] is scratch. Returns the MoE trace, if any.</summary>
-    public MoeLayerTrace? Forward(LayerContext c, ArrayView<float> x, ArrayView<float> h)
-    {
-        int n = c.Tokens, d = _config.Hidden;
-        float eps = (float)_config.NormEps;
-        c.Device.Ops.RmsNorm(x, _attentionNorm, h, n, d, eps);
-        _attention.AddTo(c.Device, c.Gemm, c.Workspace, h, x, c.Batch, c.Time, c.Cache);
+    public int Index { get; }
 
-        c.Device.Ops.RmsNorm(x, _ffnNorm, h, n, d, eps);
+    /// <summary>The MoE sublayer, or null in a dense layer.</summary>
+    public MoeLayer? Moe => _moe;
+
+    /// <summary>The names this layer's intermediates have in a pass that keeps them.</summary>
+    public LayerNames KeptNames => _names;
+
+    private LayerNames Names(in ForwardPass pass) => pass.KeepActivations ? _names : LayerNames.SharedScratch;
+
+    /// <summary>x [N, D] is updated in place. Returns the MoE trace when the pass collects one.</summary>
+    public MoeLayerTrace? Forward(in ForwardPass pass, ArrayView<float> x)
+    {
+        var names = Names(pass);
+        var h = Normed(pass, names.AttentionIn, names.AttentionNormed, x, _attentionNorm);
+        _attention.Forward(pass, names, h, x);
+
+        h = Normed(pass, names.FfnIn, names.FfnNormed, x, _ffnNorm);
         if (_dense is { } dense)
         {
-            dense.Apply(c.Device, c.Gemm, c.Workspace, h, x, n, accumulate: true);
+            dense.Forward(pass, h, FfnActivations.Allocate(pass, names.Dense, dense, pass.Tokens), x, pass.Tokens, accumulate: true);
             return null;
         }
-        var trace = _moe!.AddTo(c.Device, c.Gemm, c.Router, c.Workspace, h, x, n, c.Routing, c.CollectTrace);
+        var trace = _moe!.Forward(pass, names, h, x);
         if (_extra is { } extra)
         {
-            c.Device.Ops.RmsNorm(x, _extraNorm, h, n, d, eps);
-            extra.Apply(c.Device, c.Gemm, c.Workspace, h, x, n, accumulate: true);
+            h = Normed(pass, names.ExtraIn, names.ExtraNormed, x, _extraNorm);
+            extra.Forward(pass, h, FfnActivations.Allocate(pass, names.Extra, extra, pass.Tokens), x, pass.Tokens, accumulate: true);
         }
         return trace;
     }
+
+    /// <summary>
+    /// RMSNorm(x) into the buffer <paramref name="normedName"/>; a pass that keeps activations also
+    /// copies x (the residual stream at this point, which the layer then updates in place) to <paramref name="inputName"/>.
+    /// </summary>
+    private ArrayView<float> Normed(in ForwardPass pass, string inputName, string normedName, ArrayView<float> x, ArrayView<float> weight)
+    {
+        long size = (long)pass.Tokens * _config.Hidden;
+        if (pass.KeepActivations)
+            x.CopyTo(pass.Workspace.Get<float>(inputName, size));
+        var h = pass.Workspace.Get<float>(normedName, size);
+        pass.Device.Ops.RmsNorm(x, weight, h, pass.Tokens, _config.Hidden, (float)_config.NormEps);
+        return h;
+    }
+
+    /// <summary>
+    /// dx [N, D] is d loss / d (layer output) on entry and d loss / d (layer input) on exit, after a
+    /// forward that kept its activations; weight gradients go into <paramref name="gradient"/>.
+    /// </summary>
+    public void Backward(in ForwardPass pass, DecoderLayer gradient, ArrayView<float> dx)
+    {
+        var names = _names;
+        var ws = pass.Workspace;
+        int n = pass.Tokens;
+        var dh = ws.Get<float>("bw.dh", (long)n * _config.Hidden);
+        if (_dense is { } dense)
+        {
+            dense.Backward(pass, gradient._dense!.Value, ws.Get<float>(names.FfnNormed, (long)n * _config.Hidden),
+                FfnActivations.Allocate(pass, names.Dense, dense, n), dx, dh, n, n, accumulateDx: false);
+        }
+        else
+        {
+            if (_extra is { } extra)
+            {
+                extra.Backward(pass, gradient._extra!.Value, ws.Get<float>(names.ExtraNormed, (long)n * _config.Hidden),
+                    FfnActivations.Allocate(pass, names.Extra, extra, n), dx, dh, n, n, accumulateDx: false);
+                NormBackward(pass, names.ExtraIn, _extraNorm, gradient._extraNorm, dh, dx);
+            }
+            _moe!.Backward(pass, names, gradient._moe!, dx, dh);
+        }
+        NormBackward(pass, names.FfnIn, _ffnNorm, gradient._ffnNorm, dh, dx);
+        _attention.Backward(pass, names, gradient._attention, dx, dh);
+        NormBackward(pass, names.AttentionIn, _attentionNorm, gradient._attentionNorm, dh, dx);
+    }
+
+    /// <summary>dx += RMSNorm backward of dh at the kept input; the weight's gradient into dWeight.</summary>
+    private void NormBackward(in ForwardPass pass, string inputName, ArrayView<float> weight, ArrayView<float> dWeight, ArrayView<float> dh, ArrayView<float> dx)
+    {
+        int n = pass.Tokens, d = _config.Hidden;
+        var ws = pass.Workspace;
+        pass.Device.Backward.RmsNorm(ws.Get<float>(inputName, (long)n * d), weight, dh, dx, dWeight, ws.Get<float>("bw.row_scale", n),
+            n, d, (float)_config.NormEps);
+    }
+
+    public void Dispose() => _moe?.Dispose();
 }

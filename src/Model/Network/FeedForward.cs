@@ -1,8 +1,6 @@
 using ILGPU;
 using ILGPU.Runtime;
 using OpenMoE.Model.Specs;
-using OpenMoE.Runtime.Devices;
-using OpenMoE.Runtime.Gemm;
 
 namespace OpenMoE.Model.Network;
 
@@ -11,26 +9,47 @@ namespace OpenMoE.Model.Network;
 /// OpenMoE gated: <c>g = x·Wg</c> of width 2F, <c>h = g[:F] * silu(g[F:]) * (x·Wup)</c>, <c>out = h·Wdown</c>;
 /// SwiGLU: <c>h = silu(x·Wgate) * (x·Wup)</c>, <c>out = h·Wdown</c>.
 /// </summary>
-public readonly record struct FeedForward(FfnKind Kind, int Width, Projection Gate, Projection Up, Projection Down)
+internal readonly record struct FeedForward(FfnKind Kind, int Width, Projection Gate, Projection Up, Projection Down)
 {
     /// <summary>
-    /// y [rows, D] = FFN(x [rows, D]), or y += FFN(x) with <paramref name="accumulate"/>.
-    /// Scratch comes from <paramref name="workspace"/> under <paramref name="scratchName"/>.
+    /// y [rows, D] = FFN(x [rows, D]), or y += FFN(x) with <paramref name="accumulate"/>; the
+    /// activations go to <paramref name="saved"/> (kept for <see cref="Backward"/> in training).
     /// </summary>
-    public void Apply(ComputeDevice device, IGemmProvider gemm, Workspace workspace, ArrayView<float> x, ArrayView<float> y,
-        int rows, bool accumulate = false, string scratchName = "ffn")
+    public void Forward(in ForwardPass pass, ArrayView<float> x, FfnActivations saved, ArrayView<float> y, int rows, bool accumulate)
     {
         if (rows == 0)
             return;
-        var gate = workspace.Get<float>(scratchName + ".gate", (long)rows * Gate.Out);
-        var up = workspace.Get<float>(scratchName + ".up", (long)rows * Width);
-        Gate.Apply(gemm, x, gate, rows);
-        Up.Apply(gemm, x, up, rows);
+        Gate.Apply(pass.Gemm, x, saved.Gate, rows);
+        Up.Apply(pass.Gemm, x, saved.Up, rows);
         if (Kind == FfnKind.OpenMoEGated)
-            device.Ops.OpenMoeGatedActivation(gate, up, up, rows, Width);
+            pass.Device.Ops.OpenMoeGatedActivation(saved.Gate, saved.Up, saved.Act, rows, Width);
         else
-            device.Ops.SwiGlu(gate, up, up, rows * Width);
-        Down.Apply(gemm, up, y, rows, accumulate);
+            pass.Device.Ops.SwiGlu(saved.Gate, saved.Up, saved.Act, rows * Width);
+        Down.Apply(pass.Gemm, saved.Act, y, rows, accumulate);
+    }
+
+    /// <summary>
+    /// Weight gradients into <paramref name="gradient"/> (this FFN bound to the gradient buffers, +=)
+    /// and dx [rows, D] (=, or += with <paramref name="accumulateDx"/>) from dy [rows, D], at the input
+    /// x and the activations <paramref name="saved"/> of the forward. Scratch is sized for
+    /// <paramref name="scratchRows"/> (>= rows; the most rows any call of the step has) so it never regrows.
+    /// </summary>
+    public void Backward(in ForwardPass pass, FeedForward gradient, ArrayView<float> x, FfnActivations saved, ArrayView<float> dy, ArrayView<float> dx,
+        int rows, int scratchRows, bool accumulateDx)
+    {
+        if (rows == 0)
+            return;
+        var ws = pass.Workspace;
+        var dAct = ws.Get<float>("bw.ffn.dact", (long)scratchRows * Width).SubView(0, (long)rows * Width);
+        var dGate = ws.Get<float>("bw.ffn.dgate", (long)scratchRows * Gate.Out).SubView(0, (long)rows * Gate.Out);
+        var dUp = ws.Get<float>("bw.ffn.dup", (long)scratchRows * Width).SubView(0, (long)rows * Width);
+        Down.Backward(pass.Gemm, gradient.Down, saved.Act, dy, dAct, rows);
+        if (Kind == FfnKind.OpenMoEGated)
+            pass.Device.Backward.OpenMoeGated(saved.Gate, saved.Up, dAct, dGate, dUp, rows, Width);
+        else
+            pass.Device.Backward.SwiGlu(saved.Gate, saved.Up, dAct, dGate, dUp, rows * Width);
+        Gate.Backward(pass.Gemm, gradient.Gate, x, dGate, dx, rows, accumulateDx);
+        Up.Backward(pass.Gemm, gradient.Up, x, dUp, dx, rows, accumulateDx: true);
     }
 
     /// <summary>
@@ -61,4 +80,25 @@ public readonly record struct FeedForward(FfnKind Kind, int Width, Projection Ga
     }
 
     private static int GateWidth(FfnKind kind, int width) => kind == FfnKind.OpenMoEGated ? 2 * width : width;
+}
+
+/// <summary>
+/// One FFN call's activations. // gate [rows, 2F or F], up [rows, F], act [rows, F]
+/// When the pass keeps nothing, act is up (the activation runs in place), as inference needs no copy.
+/// </summary>
+internal readonly record struct FfnActivations(ArrayView<float> Gate, ArrayView<float> Up, ArrayView<float> Act)
+{
+    public static FfnActivations Allocate(in ForwardPass pass, FfnNames names, FeedForward ffn, int rows)
+    {
+        var ws = pass.Workspace;
+        var up = ws.Get<float>(names.Up, (long)rows * ffn.Width);
+        return new(ws.Get<float>(names.Gate, (long)rows * ffn.Gate.Out), up,
+            pass.KeepActivations ? ws.Get<float>(names.Act, (long)rows * ffn.Width) : up);
+    }
+
+    /// <summary>Rows [first, first + rows) of activations allocated for more rows.</summary>
+    public FfnActivations Slice(FeedForward ffn, int first, int rows) => new(
+        Gate.SubView((long)first * ffn.Gate.Out, (long)rows * ffn.Gate.Out),
+        Up.SubView((long)first * ffn.Width, (long)rows * ffn.Width),
+        Act.SubView((long)first * ffn.Width, (long)rows * ffn.Width));
 }

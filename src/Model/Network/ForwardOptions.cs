@@ -17,4 +17,10 @@ public sealed record ForwardOptions
 
     /// <summary>Compute logits only at each sequence's last position (generation): [B, V] instead of [B, T, V].</summary>
     public bool LastPositionOnly { get; init; }
+
+    /// <summary>
+    /// Keep every layer's intermediates under layer-scoped names ("L3.attn.q") for
+    /// <see cref="MoeTransformer.Intermediates"/> (debugging: more memory, a copy per norm input).
+    /// </summary>
+    public bool KeepIntermediates { get; init; }
 }

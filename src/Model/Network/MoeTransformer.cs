@@ -17,6 +17,9 @@ namespace OpenMoE.Model.Network;
 ///                  MoE layer:   x += MoE(RMSNorm(x)); OpenMoE: then x += ExtraFFN(RMSNorm_extra(x))
 /// logits = LMHead(RMSNorm_final(x))
 /// </code>
+/// The one network: inference, evaluation and generation call <see cref="Forward"/>; training
+/// (<see cref="TrainingNetwork"/>) runs the same layers with a pass that keeps their activations,
+/// then their backwards.
 /// </summary>
 public sealed class MoeTransformer : IDisposable
 {
@@ -24,10 +27,6 @@ public sealed class MoeTransformer : IDisposable
     private readonly IGemmProvider _gemm;
     private readonly DeviceRouter _router;
     private readonly Workspace _workspace;
-    private readonly DecoderLayer[] _layers;
-    private readonly ArrayView<float> _embedding;
-    private readonly ArrayView<float> _finalNorm;
-    private readonly Projection _lmHead;
 
     /// <summary>Builds the network over <paramref name="weights"/> (which it then owns) on <paramref name="device"/>.</summary>
     public MoeTransformer(ComputeDevice device, ModelSpecInfo spec, DeviceWeights weights)
@@ -36,14 +35,12 @@ public sealed class MoeTransformer : IDisposable
         Spec = spec;
         Weights = weights;
         _gemm = GemmProviders.Create(device.Accelerator);
-        _router = new DeviceRouter(device.Accelerator);
+        _router = new DeviceRouter(device);
         _workspace = new Workspace(device);
         var config = spec.Config;
-        _layers = Enumerable.Range(0, config.Layers).Select(l => new DecoderLayer(config, weights, l)).ToArray();
-        _embedding = weights.Get(-1, ParameterRole.Embedding);
-        _finalNorm = weights.Get(-1, ParameterRole.FinalNorm);
-        var head = config.TiedEmbeddings ? _embedding : weights.Get(-1, ParameterRole.LmHead);
-        _lmHead = Projection.Linear(head, config.Hidden, config.Vocab);
+        Embedding = new EmbeddingLayer(config, weights);
+        Layers = Enumerable.Range(0, config.Layers).Select(l => new DecoderLayer(config, weights, l)).ToArray();
+        Head = new OutputHead(config, weights);
     }
 
     /// <summary>The spec this network was built for.</summary>
@@ -57,6 +54,11 @@ public sealed class MoeTransformer : IDisposable
 
     /// <summary>Name of the GEMM provider in use (for logs).</summary>
     public string GemmName => _gemm.Name;
+
+    internal EmbeddingLayer Embedding { get; }
+    internal DecoderLayer[] Layers { get; }
+    internal OutputHead Head { get; }
+    internal Workspace Workspace => _workspace;
 
     /// <summary>A KV cache for <paramref name="batch"/> sequences of up to <paramref name="capacity"/> positions.</summary>
     public KvCache CreateCache(int batch, int capacity)
@@ -76,35 +78,54 @@ public sealed class MoeTransformer : IDisposable
         options ??= new ForwardOptions();
         var config = Spec.Config;
         int time = CheckTokens(tokens, batch, cache);
-        int n = batch * time, d = config.Hidden;
         var routing = RoutingOptions.FromConfig(config, options.Training) is var fromSpec && options.CapacityFactor is double cf
             ? fromSpec with { CapacityFactor = cf }
             : fromSpec;
+        var pass = Pass(batch, time, cache, routing, options.KeepIntermediates, options.CollectTrace,
+            routerLosses: options.CollectTrace, loadBalancingScale: 0, zLossScale: 0);
 
-        var tokenView = _workspace.Get<int>("tokens", n);
+        var tokenView = _workspace.Get<int>("tokens", pass.Tokens);
         tokenView.CopyFromCPU(tokens);
-        var x = _workspace.Get<float>("x", (long)n * d);
-        var h = _workspace.Get<float>("h", (long)n * d);
-        _device.Ops.Embedding(tokenView, _embedding, x, n, d, config.Vocab);
-
+        var x = Embedding.Forward(pass, tokenView);
         var traces = new List<MoeLayerTrace>();
-        var context = new LayerContext(_device, _gemm, _router, _workspace, batch, time, cache, routing, options.CollectTrace);
-        foreach (var layer in _layers)
+        foreach (var layer in Layers)
         {
-            if (layer.Forward(context, x, h) is { } trace)
+            if (layer.Forward(pass, x) is { } trace)
                 traces.Add(trace);
         }
         cache?.Advance(time);
 
-        int rows = options.LastPositionOnly ? batch : n;
-        var headInput = options.LastPositionOnly ? GatherLastPositions(x, batch, time) : x;
-        var normed = _workspace.Get<float>("final_norm", (long)rows * d);
-        _device.Ops.RmsNorm(headInput, _finalNorm, normed, rows, d, (float)config.NormEps);
-        var logits = _workspace.Get<float>("logits", (long)rows * config.Vocab);
-        _lmHead.Apply(_gemm, normed, logits, rows);
+        int rows = options.LastPositionOnly ? batch : pass.Tokens;
+        var logits = Head.Forward(pass, options.LastPositionOnly ? GatherLastPositions(x, batch, time) : x, rows);
         _device.Synchronize();
         return new ForwardResult(logits.Download(), batch, time, config.Vocab, traces);
     }
+
+    /// <summary>
+    /// Every named intermediate of the last forward run with <see cref="ForwardOptions.KeepIntermediates"/>
+    /// (or the last training step), in forward order: per layer "L{l}.attn.in", ".attn.normed", ".attn.q"
+    /// (after RoPE), ".attn.k", ".attn.v", ".attn.o", ".ffn.in", ".ffn.normed", ".moe.router_logits",
+    /// ".extra.in", ".extra.normed" as the layer has them, then "final.x", "final.normed", "final.logits".
+    /// Each is [N, *] with rows in batch-major token order.
+    /// </summary>
+    public IReadOnlyList<(string Name, float[] Values)> Intermediates()
+    {
+        _device.Synchronize();
+        var names = Layers.SelectMany(layer => layer.KeptNames.Intermediates).Concat(["final.x", "final.normed", "final.logits"]);
+        var result = new List<(string, float[])>();
+        foreach (string name in names)
+        {
+            if (_workspace.TryGetLatest(name, out var view))
+                result.Add((name, view.Download()));
+        }
+        return result;
+    }
+
+    /// <summary>The pass of one forward (and backward) of B sequences of T tokens.</summary>
+    internal ForwardPass Pass(int batch, int time, KvCache? cache, RoutingOptions routing, bool keepActivations, bool collectTrace,
+        bool routerLosses, double loadBalancingScale, double zLossScale) =>
+        new(_device, _gemm, _router, _workspace, batch, time, cache, routing, keepActivations, collectTrace, routerLosses,
+            loadBalancingScale, zLossScale);
 
     private ArrayView<float> GatherLastPositions(ArrayView<float> x, int batch, int time)
     {
@@ -139,6 +160,8 @@ public sealed class MoeTransformer : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
+        foreach (var layer in Layers)
+            layer.Dispose();
         _workspace.Dispose();
         _gemm.Dispose();
         Weights.Dispose();

@@ -31,4 +31,23 @@ public readonly record struct Projection(ArrayView<float> Weight, int In, int Ou
         var desc = GemmDesc.Create(rows, Out, In, transA: false, transB: StoredOutIn, beta: accumulate ? 1f : 0f);
         gemm.Sgemm(desc, x, Weight, y);
     }
+
+    /// <summary>
+    /// Backward of <see cref="Apply"/>: gradient.Weight += the weight gradient (in W's storage layout)
+    /// and, when <paramref name="dx"/> is given, dx [rows, In] = dy [rows, Out] @ W^T (or += with
+    /// <paramref name="accumulateDx"/>). <paramref name="gradient"/> is this projection bound to the gradient buffers.
+    /// </summary>
+    public void Backward(IGemmProvider gemm, Projection gradient, ArrayView<float> x, ArrayView<float> dy,
+        ArrayView<float>? dx, int rows, bool accumulateDx = false)
+    {
+        if (rows == 0)
+            return;
+        // HF linear W [Out, In]: dW += dy^T x. Stacked slice W [In, Out]: dW += x^T dy.
+        if (StoredOutIn)
+            gemm.Sgemm(GemmDesc.Create(Out, In, rows, transA: true, transB: false, beta: 1f), dy, x, gradient.Weight);
+        else
+            gemm.Sgemm(GemmDesc.Create(In, Out, rows, transA: true, transB: false, beta: 1f), x, dy, gradient.Weight);
+        if (dx is { } target)
+            gemm.Sgemm(GemmDesc.Create(rows, In, Out, transA: false, transB: !StoredOutIn, beta: accumulateDx ? 1f : 0f), dy, Weight, target);
+    }
 }

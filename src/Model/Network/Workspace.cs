@@ -11,10 +11,13 @@ namespace OpenMoE.Model.Network;
 public sealed class Workspace(ComputeDevice device) : IDisposable
 {
     private readonly Dictionary<string, MemoryBuffer> _buffers = new(StringComparer.Ordinal);
+    /// <summary>The length last asked for under each name (updating an existing key allocates nothing).</summary>
+    private readonly Dictionary<string, long> _latest = new(StringComparer.Ordinal);
 
     /// <summary>A view of at least <paramref name="length"/> elements named <paramref name="name"/> (contents undefined).</summary>
     public ArrayView<T> Get<T>(string name, long length) where T : unmanaged
     {
+        _latest[name] = length;
         if (_buffers.TryGetValue(name, out var existing) && existing is MemoryBuffer1D<T, Stride1D.Dense> buffer && buffer.Length >= length)
             return buffer.View.SubView(0, length);
         existing?.Dispose();
@@ -23,11 +26,22 @@ public sealed class Workspace(ComputeDevice device) : IDisposable
         return grown.View.SubView(0, length);
     }
 
+    /// <summary>The float buffer named <paramref name="name"/> at the length it was last asked for, if there is one.</summary>
+    public bool TryGetLatest(string name, out ArrayView<float> view)
+    {
+        view = default;
+        if (!_buffers.TryGetValue(name, out var buffer) || buffer is not MemoryBuffer1D<float, Stride1D.Dense> floats)
+            return false;
+        view = floats.View.SubView(0, _latest[name]);
+        return true;
+    }
+
     /// <inheritdoc />
     public void Dispose()
     {
         foreach (var buffer in _buffers.Values)
             buffer.Dispose();
         _buffers.Clear();
+        _latest.Clear();
     }
 }

@@ -1,3 +1,4 @@
+using ILGPU.Runtime;
 using OpenMoE.Kernels.Routing;
 using OpenMoE.Model.Routing;
 using OpenMoE.Model.Routing.Device;
@@ -19,6 +20,7 @@ public static class RoutingKernelChecks
         new("routing (top-k, capacity, dispatch list)", Tolerance.Exact,
             [typeof(RouterSoftmaxTopKKernel), typeof(RoutingVisitOrderKernel), typeof(ExpertSlotKernels), typeof(DispatchListKernels)],
             CheckAssignments),
+        new("router softmax", new Tolerance(1e-6, 1e-5), [typeof(RouterSoftmaxTopKKernel)], CheckProbabilities),
         new("router losses + gradient", new Tolerance(1e-5, 1e-4), [typeof(RouterLossKernels)], CheckLosses),
     ];
 
@@ -31,7 +33,7 @@ public static class RoutingKernelChecks
 
     private static void CheckAssignments(KernelCheckContext c)
     {
-        var router = new DeviceRouter(c.Device.Accelerator);
+        var router = new DeviceRouter(c.Device);
         foreach (int n in new[] { 1, 7, 129 })
         {
             foreach (var rule in new[] { CapacityRule.T5x, CapacityRule.Cai, CapacityRule.Dropless })
@@ -48,9 +50,25 @@ public static class RoutingKernelChecks
         }
     }
 
+    private static void CheckProbabilities(KernelCheckContext c)
+    {
+        var router = new DeviceRouter(c.Device);
+        foreach (int n in new[] { 1, 7, 129 })
+        {
+            foreach (var gating in new[] { Gating.RawSoftmax, Gating.RenormalizedTopK })
+            {
+                var logits = c.RandomFloats((long)n * Experts, 3);
+                var expected = RouterProbabilities.Choose(logits, n, Experts, TopK, gating);
+                using var topK = router.ChooseTopK(c.Upload(logits), n, Experts, TopK, gating);
+                c.Compare($"n={n} {gating} probabilities", topK.Probabilities.GetAsArray1D(), expected.Probabilities);
+                c.Compare($"n={n} {gating} weights", topK.Weights.GetAsArray1D(), expected.Weights);
+            }
+        }
+    }
+
     private static void CheckLosses(KernelCheckContext c)
     {
-        var router = new DeviceRouter(c.Device.Accelerator);
+        var router = new DeviceRouter(c.Device);
         foreach (int n in new[] { 1, 7, 129 })
         {
             var logits = c.RandomFloats((long)n * Experts, 3);

@@ -10,4 +10,12 @@ public static class SelfTestCatalog
 {
     /// <summary>All checks, forward-pass order first.</summary>
     public static IReadOnlyList<KernelCheck> Checks { get; } = [.. KernelCatalog.Checks, .. RoutingKernelChecks.All];
+
+    /// <summary>
+    /// The tolerance op <paramref name="name"/> declares: the one place it is written; tests that
+    /// compare the op outside its check read it here.
+    /// </summary>
+    public static Tolerance ToleranceOf(string name) =>
+        Checks.SingleOrDefault(check => check.Name == name)?.Tolerance
+        ?? throw new ArgumentException($"No kernel check is named '{name}'.");
 }

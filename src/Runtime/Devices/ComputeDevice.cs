@@ -19,6 +19,8 @@ public sealed class ComputeDevice : IDisposable
         Kind = kind;
         Kernels = new KernelCache(accelerator);
         Ops = new KernelOps(this);
+        Backward = new BackwardOps(this);
+        Routing = new RoutingOps(this);
     }
 
     /// <summary>The ILGPU context (algorithms enabled, O2 optimisation).</summary>
@@ -35,6 +37,12 @@ public sealed class ComputeDevice : IDisposable
 
     /// <summary>Typed launchers for every kernel (the forward pass's entry point).</summary>
     public KernelOps Ops { get; }
+
+    /// <summary>Typed launchers for the backward kernels (training).</summary>
+    public BackwardOps Backward { get; }
+
+    /// <summary>Typed launchers for the routing kernels (top-k, capacity, dispatch list, router losses).</summary>
+    public RoutingOps Routing { get; }
 
     /// <summary>One line for users, e.g. <c>cuda: NVIDIA H200 (139.8 GiB, sm_90)</c>.</summary>
     public string Description => DeviceDescription.Describe(Accelerator, Kind);

@@ -51,4 +51,19 @@ public sealed class KernelCache(Accelerator accelerator)
     public Action<AcceleratorStream, KernelConfig, T1, T2, T3, T4, T5, T6, T7> Get<T1, T2, T3, T4, T5, T6, T7>(Action<T1, T2, T3, T4, T5, T6, T7> kernel)
         where T1 : struct where T2 : struct where T3 : struct where T4 : struct where T5 : struct where T6 : struct where T7 : struct
         => (Action<AcceleratorStream, KernelConfig, T1, T2, T3, T4, T5, T6, T7>)_loaded.GetOrAdd(kernel.Method, static (_, load) => load.Accelerator.LoadKernel(load.Kernel), (Accelerator: accelerator, Kernel: kernel));
+
+    /// <summary>The launcher of a 8-argument kernel, loading it on first use.</summary>
+    public Action<AcceleratorStream, KernelConfig, T1, T2, T3, T4, T5, T6, T7, T8> Get<T1, T2, T3, T4, T5, T6, T7, T8>(Action<T1, T2, T3, T4, T5, T6, T7, T8> kernel)
+        where T1 : struct where T2 : struct where T3 : struct where T4 : struct where T5 : struct where T6 : struct where T7 : struct where T8 : struct
+        => (Action<AcceleratorStream, KernelConfig, T1, T2, T3, T4, T5, T6, T7, T8>)_loaded.GetOrAdd(kernel.Method, static (_, load) => load.Accelerator.LoadKernel(load.Kernel), (Accelerator: accelerator, Kernel: kernel));
+
+    /// <summary>The launcher of a 9-argument kernel, loading it on first use.</summary>
+    public Action<AcceleratorStream, KernelConfig, T1, T2, T3, T4, T5, T6, T7, T8, T9> Get<T1, T2, T3, T4, T5, T6, T7, T8, T9>(Action<T1, T2, T3, T4, T5, T6, T7, T8, T9> kernel)
+        where T1 : struct where T2 : struct where T3 : struct where T4 : struct where T5 : struct where T6 : struct where T7 : struct where T8 : struct where T9 : struct
+        => (Action<AcceleratorStream, KernelConfig, T1, T2, T3, T4, T5, T6, T7, T8, T9>)_loaded.GetOrAdd(kernel.Method, static (_, load) => load.Accelerator.LoadKernel(load.Kernel), (Accelerator: accelerator, Kernel: kernel));
+
+    /// <summary>The launcher of a 10-argument kernel, loading it on first use.</summary>
+    public Action<AcceleratorStream, KernelConfig, T1, T2, T3, T4, T5, T6, T7, T8, T9, T10> Get<T1, T2, T3, T4, T5, T6, T7, T8, T9, T10>(Action<T1, T2, T3, T4, T5, T6, T7, T8, T9, T10> kernel)
+        where T1 : struct where T2 : struct where T3 : struct where T4 : struct where T5 : struct where T6 : struct where T7 : struct where T8 : struct where T9 : struct where T10 : struct
+        => (Action<AcceleratorStream, KernelConfig, T1, T2, T3, T4, T5, T6, T7, T8, T9, T10>)_loaded.GetOrAdd(kernel.Method, static (_, load) => load.Accelerator.LoadKernel(load.Kernel), (Accelerator: accelerator, Kernel: kernel));
 }

@@ -1,4 +1,4 @@
-using OpenMoE.Model.Network.Backward;
+using OpenMoE.Model.Network;
 
 namespace OpenMoE.Training;
 

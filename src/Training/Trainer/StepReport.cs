@@ -1,5 +1,5 @@
 using System.Collections.Immutable;
-using OpenMoE.Model.Network.Backward;
+using OpenMoE.Model.Network;
 
 namespace OpenMoE.Training;
 

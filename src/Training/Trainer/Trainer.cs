@@ -2,7 +2,6 @@ using OpenMoE.Model.Initialization;
 using System.Diagnostics;
 using OpenMoE.Training.Data;
 using OpenMoE.Model.Network;
-using OpenMoE.Model.Network.Backward;
 using OpenMoE.Training.Objectives;
 using OpenMoE.Model.Specs;
 using OpenMoE.Training.Tokenization;

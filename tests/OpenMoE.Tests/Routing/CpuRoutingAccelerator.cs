@@ -1,11 +1,10 @@
-using ILGPU;
 using ILGPU.Runtime;
-using ILGPU.Runtime.CPU;
 using OpenMoE.Model.Routing.Device;
+using OpenMoE.Runtime.Devices;
 
 namespace OpenMoE.Tests.Routing;
 
-/// <summary>An accelerator with the routing kernels loaded, for the device laws.</summary>
+/// <summary>A device with its router, for the device laws.</summary>
 public interface IRoutingDevice : IDisposable
 {
     Accelerator Accelerator { get; }
@@ -13,25 +12,17 @@ public interface IRoutingDevice : IDisposable
 }
 
 /// <summary>
-/// One small CPU accelerator (2-thread groups, a group per core, DESIGN §3) and its compiled
-/// routing kernels, shared by all device routing tests.
+/// The small CPU device every command uses (a group per core, DESIGN §3) and its router, shared
+/// by all device routing tests.
 /// </summary>
 public sealed class CpuRoutingAccelerator : IRoutingDevice
 {
-    public Context Context { get; }
-    public Accelerator Accelerator { get; }
+    private readonly ComputeDevice _device = DeviceFactory.Create(DeviceKind.Cpu);
+
+    public CpuRoutingAccelerator() => Router = new DeviceRouter(_device);
+
+    public Accelerator Accelerator => _device.Accelerator;
     public DeviceRouter Router { get; }
 
-    public CpuRoutingAccelerator()
-    {
-        Context = Context.Create(builder => builder.CPU(new CPUDevice(2, 1, Environment.ProcessorCount)).EnableAlgorithms());
-        Accelerator = Context.CreateCPUAccelerator(0);
-        Router = new DeviceRouter(Accelerator);
-    }
-
-    public void Dispose()
-    {
-        Accelerator.Dispose();
-        Context.Dispose();
-    }
+    public void Dispose() => _device.Dispose();
 }

@@ -2,8 +2,8 @@ using ILGPU;
 using ILGPU.Runtime;
 using OpenMoE.Kernels;
 using OpenMoE.Kernels.Backward;
-using OpenMoE.Model.Network;
-using OpenMoE.Model.Network.Backward;
+using OpenMoE.Model.SelfTest;
+using OpenMoE.Runtime.Kernels;
 using OpenMoE.Runtime.Devices;
 using OpenMoE.Tests.Kernels;
 
@@ -13,8 +13,7 @@ namespace OpenMoE.Tests.Training;
 public abstract class BackwardKernelTests<TFixture>(TFixture fixture) : IClassFixture<TFixture> where TFixture : DeviceFixture
 {
     private ComputeDevice Device => fixture.Device;
-    private BackwardKernels Kernels => _kernels ??= new BackwardKernels(Device);
-    private BackwardKernels? _kernels;
+    private BackwardOps Kernels => Device.Backward;
 
     [Fact]
     public void RmsNorm_backward_matches_reference()
@@ -27,8 +26,8 @@ public abstract class BackwardKernelTests<TFixture>(TFixture fixture) : IClassFi
         using var bdx = Device.Upload(dx0, "dx"); using var bdw = Device.Upload(dw0, "dw"); using var scale = Device.Allocate<float>(n, "scale");
         Kernels.RmsNorm(bx.View, bw.View, bdy.View, bdx.View, bdw.View, scale.View, n, d, 1e-6f);
         Device.Synchronize();
-        AssertClose(dxRef, bdx.GetAsArray1D(), 1e-5, 1e-4, "dx");
-        AssertClose(dwRef, bdw.GetAsArray1D(), 1e-5, 1e-4, "dw");
+        AssertClose(dxRef, bdx.GetAsArray1D(), "rmsnorm-backward", "dx");
+        AssertClose(dwRef, bdw.GetAsArray1D(), "rmsnorm-backward", "dw");
     }
 
     [Fact]
@@ -41,10 +40,10 @@ public abstract class BackwardKernelTests<TFixture>(TFixture fixture) : IClassFi
         using var buffer = Device.Upload(x, "x");
         Kernels.Rope(buffer.View, shape);
         Device.Synchronize();
-        AssertClose(expected, buffer.GetAsArray1D(), 1e-5, 1e-4, "rope backward");
+        AssertClose(expected, buffer.GetAsArray1D(), "rope-backward", "rope backward");
         // A rotation's transpose is its inverse.
         Rope.Reference(expected, shape);
-        AssertClose(x, expected, 1e-5, 1e-4, "rope(rope backward(x))");
+        AssertClose(x, expected, "rope-backward", "rope(rope backward(x))");
     }
 
     [Theory]
@@ -65,9 +64,9 @@ public abstract class BackwardKernelTests<TFixture>(TFixture fixture) : IClassFi
         using var lse = Device.Allocate<float>(2 * 9 * heads, "lse"); using var delta = Device.Allocate<float>(2 * 9 * heads, "delta");
         Kernels.Attention(bq.View, bk.View, bv.View, bo.View, bdo.View, bdq.View, bdk.View, bdv.View, lse.View, delta.View, s);
         Device.Synchronize();
-        AssertClose(dq, bdq.GetAsArray1D(), 1e-5, 1e-4, "dq");
-        AssertClose(dk, bdk.GetAsArray1D(), 1e-5, 1e-4, "dk");
-        AssertClose(dv, bdv.GetAsArray1D(), 1e-5, 1e-4, "dv");
+        AssertClose(dq, bdq.GetAsArray1D(), "attention-backward", "dq");
+        AssertClose(dk, bdk.GetAsArray1D(), "attention-backward", "dk");
+        AssertClose(dv, bdv.GetAsArray1D(), "attention-backward", "dv");
     }
 
     [Fact]
@@ -81,8 +80,8 @@ public abstract class BackwardKernelTests<TFixture>(TFixture fixture) : IClassFi
         using var bdg = Device.Allocate<float>(2 * n * f, "dg"); using var bdu = Device.Allocate<float>(n * f, "du");
         Kernels.OpenMoeGated(bg.View, bu.View, bdh.View, bdg.View, bdu.View, n, f);
         Device.Synchronize();
-        AssertClose(dg, bdg.GetAsArray1D(), 1e-6, 1e-5, "dg");
-        AssertClose(du, bdu.GetAsArray1D(), 1e-6, 1e-5, "du");
+        AssertClose(dg, bdg.GetAsArray1D(), "activation-backward", "dg");
+        AssertClose(du, bdu.GetAsArray1D(), "activation-backward", "du");
 
         var a = Random(n * f, 14);
         float[] da = new float[n * f], db = new float[n * f];
@@ -90,8 +89,8 @@ public abstract class BackwardKernelTests<TFixture>(TFixture fixture) : IClassFi
         using var ba = Device.Upload(a, "a");
         Kernels.SwiGlu(ba.View, bu.View, bdh.View, bdg.View, bdu.View, n * f);
         Device.Synchronize();
-        AssertClose(da, bdg.GetAsArray1D()[..(n * f)], 1e-6, 1e-5, "da");
-        AssertClose(db, bdu.GetAsArray1D(), 1e-6, 1e-5, "db");
+        AssertClose(da, bdg.GetAsArray1D()[..(n * f)], "activation-backward", "da");
+        AssertClose(db, bdu.GetAsArray1D(), "activation-backward", "db");
     }
 
     [Fact]
@@ -110,7 +109,7 @@ public abstract class BackwardKernelTests<TFixture>(TFixture fixture) : IClassFi
         using var bdx = Device.Upload(dx, "dx"); using var btable = Device.Upload(table, "table");
         Kernels.Embedding(bids.View, bstarts.View, bpos.View, bdx.View, btable.View, distinct, n, d, v);
         Device.Synchronize();
-        AssertClose(expected, btable.GetAsArray1D(), 1e-6, 1e-5, "dTable");
+        AssertClose(expected, btable.GetAsArray1D(), "embedding-backward", "dTable");
     }
 
     [Fact]
@@ -126,8 +125,8 @@ public abstract class BackwardKernelTests<TFixture>(TFixture fixture) : IClassFi
         bdExpert.MemSetToZero();
         Kernels.MoeCombine(bdOut.View, bOut.View, brows.View, bw.View, bdExpert.View, bdw.View, n, k, d);
         Device.Synchronize();
-        AssertClose(dExpert, bdExpert.GetAsArray1D(), 1e-6, 1e-5, "dExpertOut");
-        AssertClose(dWeights, bdw.GetAsArray1D(), 1e-6, 1e-5, "dWeights");
+        AssertClose(dExpert, bdExpert.GetAsArray1D(), "moe-backward", "dExpertOut");
+        AssertClose(dWeights, bdw.GetAsArray1D(), "moe-backward", "dWeights");
         Assert.Equal(0f, bdw.GetAsArray1D()[3]);
 
         var dIn = Random(9 * d, 21); var dx = Random(n * d, 22);
@@ -136,7 +135,7 @@ public abstract class BackwardKernelTests<TFixture>(TFixture fixture) : IClassFi
         using var bdIn = Device.Upload(dIn, "dIn"); using var bdx = Device.Upload(dx, "dx");
         Kernels.MoeDispatch(bdIn.View, brows.View, bdx.View, n, k, d);
         Device.Synchronize();
-        AssertClose(expectedDx, bdx.GetAsArray1D(), 1e-6, 1e-5, "dx");
+        AssertClose(expectedDx, bdx.GetAsArray1D(), "moe-backward", "dx");
 
         var probabilities = Softmax(Random(n * e, 23), n, e);
         int[] choices = [0, 1, 2, 3, 1, 0, 3, 2, 2, 0, 1, 3];
@@ -148,7 +147,7 @@ public abstract class BackwardKernelTests<TFixture>(TFixture fixture) : IClassFi
             using var bdl = Device.Allocate<float>(n * e, "dLogits");
             Kernels.RouterSoftmax(bp.View, bc.View, bdw.View, bdl.View, n, e, k, renormalized);
             Device.Synchronize();
-            AssertClose(expected, bdl.GetAsArray1D(), 1e-6, 1e-5, $"dLogits (renormalized {renormalized})");
+            AssertClose(expected, bdl.GetAsArray1D(), "moe-backward", $"dLogits (renormalized {renormalized})");
         }
     }
 
@@ -166,7 +165,7 @@ public abstract class BackwardKernelTests<TFixture>(TFixture fixture) : IClassFi
         Kernels.CrossEntropy(bl.View, bt.View, lse.View, bl.View, n, v, 1f / 3);
         Device.Synchronize();
         var actual = bl.GetAsArray1D();
-        AssertClose(expected, actual, 1e-6, 1e-5, "dLogits");
+        AssertClose(expected, actual, "cross-entropy-backward", "dLogits");
         Assert.All(actual.Skip(v).Take(v), g => Assert.Equal(0f, g));
     }
 
@@ -183,8 +182,8 @@ public abstract class BackwardKernelTests<TFixture>(TFixture fixture) : IClassFi
         Kernels.CausalSoftmax(bs.View, rows, t, 0.7f);
         Kernels.CausalSoftmaxBackward(bs.View, bg.View, rows, t, 0.7f);
         Device.Synchronize();
-        AssertClose(p, bs.GetAsArray1D(), 1e-6, 1e-5, "p");
-        AssertClose(ds, bg.GetAsArray1D(), 1e-6, 1e-5, "dS");
+        AssertClose(p, bs.GetAsArray1D(), "causal-softmax", "p");
+        AssertClose(ds, bg.GetAsArray1D(), "causal-softmax", "dS");
         Assert.Equal(0f, bs.GetAsArray1D()[1]); // row 0 sees only position 0
     }
 
@@ -206,12 +205,14 @@ public abstract class BackwardKernelTests<TFixture>(TFixture fixture) : IClassFi
         return p;
     }
 
-    internal static void AssertClose(float[] expected, float[] actual, double abs, double rel, string what)
+    /// <summary>Within the tolerance the op declares in the kernel catalog (the one place it is written).</summary>
+    internal static void AssertClose(float[] expected, float[] actual, string check, string what)
     {
+        var tolerance = SelfTestCatalog.ToleranceOf(check);
         Assert.Equal(expected.Length, actual.Length);
         for (int i = 0; i < expected.Length; i++)
         {
-            double bound = abs + rel * Math.Abs(expected[i]);
+            double bound = tolerance.Bound(expected[i]);
             Assert.True(Math.Abs(expected[i] - actual[i]) <= bound, $"{what}[{i}]: {actual[i]} vs reference {expected[i]} (bound {bound:G3})");
         }
     }
@@ -219,6 +220,11 @@ public abstract class BackwardKernelTests<TFixture>(TFixture fixture) : IClassFi
 
 /// <summary>On ILGPU's CPU accelerator (always).</summary>
 public sealed class CpuBackwardKernelTests(CpuDeviceFixture fixture) : BackwardKernelTests<CpuDeviceFixture>(fixture);
+
+#if OPENMOE_CUDA_TESTS
+/// <summary>On the first CUDA GPU (OPENMOE_CUDA_TESTS=1 builds).</summary>
+public sealed class CudaBackwardKernelTests(CudaDeviceFixture fixture) : BackwardKernelTests<CudaDeviceFixture>(fixture);
+#endif
 
 /// <summary>Every backward kernel compiles to PTX for sm_80 without a GPU.</summary>
 public class BackwardPtxTests

@@ -1,5 +1,4 @@
 using OpenMoE.Model.Network;
-using OpenMoE.Model.Network.Backward;
 using OpenMoE.Model.Specs;
 using OpenMoE.Runtime.Devices;
 using OpenMoE.Tests.Kernels;
@@ -102,3 +101,8 @@ public abstract class DeviceGradientTests<TFixture>(TFixture fixture) : IClassFi
 
 /// <summary>On ILGPU's CPU accelerator (always).</summary>
 public sealed class CpuDeviceGradientTests(CpuDeviceFixture fixture) : DeviceGradientTests<CpuDeviceFixture>(fixture);
+
+#if OPENMOE_CUDA_TESTS
+/// <summary>On the first CUDA GPU (OPENMOE_CUDA_TESTS=1 builds).</summary>
+public sealed class CudaDeviceGradientTests(CudaDeviceFixture fixture) : DeviceGradientTests<CudaDeviceFixture>(fixture);
+#endif

@@ -1,5 +1,4 @@
 using OpenMoE.Model.Network;
-using OpenMoE.Model.Network.Backward;
 using OpenMoE.Model.Specs;
 using OpenMoE.Training;
 using OpenMoE.Runtime.Devices;

@@ -3,58 +3,29 @@ using ILGPU.Runtime;
 using OpenMoE.Kernels.Routing;
 using OpenMoE.Model.Specs;
 using OpenMoE.Runtime.Devices;
+using OpenMoE.Runtime.Kernels;
 
 namespace OpenMoE.Model.Routing.Device;
 
 /// <summary>
-/// Routing on an ILGPU accelerator: loads the routing kernels once per accelerator and launches
-/// them. Produces the same assignments as <see cref="ReferenceRouter"/>, bit for bit, given the
-/// same top-k choices; the softmax matches within <see cref="ProbabilityTolerance"/>.
+/// Routing on a device: owns the order of the steps and their buffers, launching the kernels
+/// through the device's <see cref="RoutingOps"/>. Produces the same assignments as <see cref="ReferenceRouter"/>, bit for bit, given the
+/// same top-k choices; the softmax matches within the "router softmax" check's tolerance (selftest catalog).
 /// Each step comes in two forms: one that allocates its result (inference, tests, analysis) and
 /// one that fills buffers made once by <c>Create...</c> (training, where every MoE layer routes on
 /// every step and a steady step must allocate nothing).
 /// </summary>
 public sealed class DeviceRouter
 {
-    /// <summary>Declared tolerance of device vs reference probabilities and weights: |d - r| &lt;= Abs + Rel * |r|.</summary>
-    public static readonly (double Abs, double Rel) ProbabilityTolerance = (1e-6, 1e-5);
-
     /// <summary>Priority positions per chunk of the capacity pass; any value gives the same result.</summary>
     public const int DefaultChunk = 64;
 
-    private readonly Accelerator _accelerator;
-    private readonly ComputeDevice? _device;
-    private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, int, int> _softmaxTopK;
-    private readonly Action<KernelConfig, ArrayView<float>, ArrayView<int>, int, int, int, int> _visitOrder;
-    private readonly Action<KernelConfig, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, int, int> _count;
-    private readonly Action<KernelConfig, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, int> _scan;
-    private readonly Action<KernelConfig, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, int, int, int> _assign;
-    private readonly Action<KernelConfig, ArrayView<int>, ArrayView<int>, int, int> _offsets;
-    private readonly Action<KernelConfig, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, int> _fill;
-    private readonly Action<KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, int, int> _expertLoad;
-    private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, float, float> _lossGradient;
+    private readonly ComputeDevice _device;
 
-    /// <summary>Compile the routing kernels for <paramref name="device"/>; buffers are allocated (and counted) through it.</summary>
-    public DeviceRouter(ComputeDevice device)
-        : this(device.Accelerator)
-    {
-        _device = device;
-    }
+    /// <summary>Routes on <paramref name="device"/>: its routing launchers, its buffers (counted).</summary>
+    public DeviceRouter(ComputeDevice device) => _device = device;
 
-    /// <summary>Compile the routing kernels for <paramref name="accelerator"/>.</summary>
-    public DeviceRouter(Accelerator accelerator)
-    {
-        _accelerator = accelerator;
-        _softmaxTopK = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, int, int>(RouterSoftmaxTopKKernel.Kernel);
-        _visitOrder = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<int>, int, int, int, int>(RoutingVisitOrderKernel.Kernel);
-        _count = accelerator.LoadStreamKernel<ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, int, int>(ExpertSlotKernels.CountKernel);
-        _scan = accelerator.LoadStreamKernel<ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, int>(ExpertSlotKernels.ScanKernel);
-        _assign = accelerator.LoadStreamKernel<ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, int, int, int>(ExpertSlotKernels.AssignKernel);
-        _offsets = accelerator.LoadStreamKernel<ArrayView<int>, ArrayView<int>, int, int>(DispatchListKernels.OffsetsKernel);
-        _fill = accelerator.LoadStreamKernel<ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, int>(DispatchListKernels.FillKernel);
-        _expertLoad = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, int, int>(RouterLossKernels.ExpertLoadKernel);
-        _lossGradient = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, float, float>(RouterLossKernels.GradientKernel);
-    }
+    private RoutingOps Ops => _device.Routing;
 
     /// <summary>Softmax and top-k of router logits already on the device, into new buffers. // logits [N, E]</summary>
     public DeviceTopK ChooseTopK(ArrayView<float> logits, int tokens, int experts, int topK, Gating gating)
@@ -94,8 +65,8 @@ public sealed class DeviceRouter
         int topK = (int)(result.Choices.Length / tokens);
         if (logits.Length != (long)tokens * experts || result.Probabilities.Length != logits.Length)
             throw new ArgumentException($"Router logits hold {logits.Length} values, expected N*E = {tokens}*{experts} (the top-k buffers' shape).");
-        _softmaxTopK(GridStrideLaunch.For(_accelerator, tokens), logits, result.Probabilities.View, result.Choices.View,
-            result.ChoiceProbabilities.View, result.Weights.View, tokens, experts, topK, gating == Gating.RenormalizedTopK ? 1 : 0);
+        Ops.SoftmaxTopK(logits, result.Probabilities.View, result.Choices.View, result.ChoiceProbabilities.View, result.Weights.View,
+            tokens, experts, topK, gating == Gating.RenormalizedTopK);
     }
 
     /// <summary>
@@ -168,14 +139,13 @@ public sealed class DeviceRouter
 
         var order = result.VisitOrder.View;
         var counts = result.ChunkCounts.View;
-        _visitOrder(GridStrideLaunch.For(_accelerator, tokens), choiceProbabilities, order, tokens, k, groupSize, options.BatchPrioritized ? 1 : 0);
-        _count(GridStrideLaunch.For(_accelerator, groups * chunksPerGroup), choices, order, counts, groups, groupSize, k, e, chunk);
-        _scan(GridStrideLaunch.For(_accelerator, groups * e), counts, result.Demand.View, result.KeptCount.View, groups, chunksPerGroup, e, capacity);
-        _assign(GridStrideLaunch.For(_accelerator, groups * chunksPerGroup), choices, order, counts, result.Slot.View, groups, groupSize, k, e, chunk, capacity);
-        _offsets(GridStrideLaunch.Single, result.KeptCount.View, result.ExpertGroupOffsets.View, groups, e);
-        _fill(GridStrideLaunch.For(_accelerator, (long)tokens * k), choices, result.Slot.View, result.ExpertGroupOffsets.View,
-            result.Row.View, result.DispatchOrder.View, tokens * k, k, groupSize, groups);
-        _accelerator.Synchronize();
+        Ops.VisitOrder(choiceProbabilities, order, tokens, k, groupSize, options.BatchPrioritized);
+        Ops.CountSlots(choices, order, counts, groups, groupSize, k, e, chunk, chunksPerGroup);
+        Ops.ScanSlots(counts, result.Demand.View, result.KeptCount.View, groups, chunksPerGroup, e, capacity);
+        Ops.AssignSlots(choices, order, counts, result.Slot.View, groups, groupSize, k, e, chunk, chunksPerGroup, capacity);
+        Ops.DispatchOffsets(result.KeptCount.View, result.ExpertGroupOffsets.View, groups, e);
+        Ops.FillDispatch(choices, result.Slot.View, result.ExpertGroupOffsets.View, result.Row.View, result.DispatchOrder.View, tokens * k, k, groupSize, groups);
+        _device.Synchronize();
     }
 
     /// <summary>
@@ -197,7 +167,7 @@ public sealed class DeviceRouter
     {
         int groups = tokens / options.TokensPerGroup(tokens);
         long perExpert = (long)groups * options.Experts;
-        return new RouterLossScratch(_accelerator,
+        return new RouterLossScratch(_device.Accelerator,
             Allocate<float>(perExpert, "router load fraction [G, E]"),
             Allocate<float>(perExpert, "router mean probability [G, E]"),
             Allocate<float>(tokens, "router z [N]"));
@@ -215,9 +185,8 @@ public sealed class DeviceRouter
         int groups = n / groupSize;
         if (scratch.Fraction.Length != (long)groups * e || scratch.Z.Length != n)
             throw new ArgumentException($"The router-loss scratch was made for another shape than N = {n}, E = {e}, {groups} groups.");
-        _expertLoad(GridStrideLaunch.For(_accelerator, groups * e), topK.Probabilities.View, topK.Choices.View,
-            scratch.Fraction.View, scratch.MeanProbability.View, groups, groupSize, e, options.TopK);
-        _lossGradient(GridStrideLaunch.For(_accelerator, n), logits, topK.Probabilities.View, scratch.Fraction.View, scratch.Z.View, gradLogits,
+        Ops.ExpertLoad(topK.Probabilities.View, topK.Choices.View, scratch.Fraction.View, scratch.MeanProbability.View, groups, groupSize, e, options.TopK);
+        Ops.LossGradient(logits, topK.Probabilities.View, scratch.Fraction.View, scratch.Z.View, gradLogits,
             n, e, groupSize, (float)loadBalancingScale, (float)zLossScale);
         var (f, p, z) = scratch.Download();
         double balance = 0;
@@ -236,12 +205,11 @@ public sealed class DeviceRouter
     public RoutingResult Route(ReadOnlySpan<float> logits, int tokens, RoutingOptions options)
     {
         options.Validated();
-        using var deviceLogits = _accelerator.Allocate1D(logits.ToArray());
+        using var deviceLogits = _device.Upload(logits.ToArray(), "router logits [N, E]");
         using var topK = ChooseTopK(deviceLogits.View, tokens, options.Experts, options.TopK, options.Gating);
         using var routing = Assign(topK.Choices.View, topK.ChoiceProbabilities.View, tokens, options);
         return routing.ToHost(topK.Choices.GetAsArray1D(), topK.Weights.GetAsArray1D());
     }
 
-    private MemoryBuffer1D<T, Stride1D.Dense> Allocate<T>(long length, string what) where T : unmanaged =>
-        _device is { } device ? device.Allocate<T>(length, what) : _accelerator.Allocate1D<T>(length);
+    private MemoryBuffer1D<T, Stride1D.Dense> Allocate<T>(long length, string what) where T : unmanaged => _device.Allocate<T>(length, what);
 }

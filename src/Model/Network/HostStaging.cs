@@ -2,7 +2,7 @@ using ILGPU;
 using ILGPU.Runtime;
 using OpenMoE.Runtime.Devices;
 
-namespace OpenMoE.Model.Network.Backward;
+namespace OpenMoE.Model.Network;
 
 /// <summary>
 /// Named pinned host arrays for the small per-step transfers (token ids, targets, the loss),

@@ -3,10 +3,10 @@ using ILGPU.Runtime;
 using OpenMoE.Kernels.Gemm;
 using OpenMoE.Runtime.Gemm;
 
-namespace OpenMoE.Model.Network.Backward;
+namespace OpenMoE.Model.Network;
 
 /// <summary>
-/// Full-sequence causal multi-head attention as GEMMs plus a row softmax, for training: per batch
+/// Full-sequence causal multi-head attention as GEMMs plus a row softmax: per batch
 /// row b, the H heads are one strided-batched product (head h of q [B, T, H, hd] starts at h*hd with
 /// row stride H*hd). The probabilities P [B, H, T, T] are kept for the backward, so it needs no
 /// recompute. Same math as the fused kernels (Attention.Causal / AttentionBackward), but the O(T²)
@@ -17,24 +17,28 @@ namespace OpenMoE.Model.Network.Backward;
 internal static class GemmAttention
 {
     /// <summary>o [B, T, H, hd] = softmax(scale q k^T, causal) v; p [B, H, T, T] receives the probabilities.</summary>
-    public static void Forward(IGemmProvider gemm, BackwardKernels kernels, ArrayView<float> q, ArrayView<float> k, ArrayView<float> v,
-        ArrayView<float> p, ArrayView<float> o, int batch, int time, int heads, int hd, float scale)
+    public static void Forward(in ForwardPass pass, ArrayView<float> q, ArrayView<float> k, ArrayView<float> v,
+        ArrayView<float> p, ArrayView<float> o, int heads, int hd, float scale)
     {
+        var gemm = pass.Gemm;
+        int batch = pass.Batch, time = pass.Time;
         var x = new Layout(time, heads, hd);
         for (int b = 0; b < batch; b++)
             for (int h = 0; h < heads; h++)
                 gemm.Sgemm(x.ScoresOf(false, true), x.Head(q, b, h), x.Head(k, b, h), x.Scores(p, b, h)); // S = q k^T
-        kernels.CausalSoftmax(p, batch * heads * time, time, scale);
+        pass.Device.Backward.CausalSoftmax(p, batch * heads * time, time, scale);
         for (int b = 0; b < batch; b++)
             for (int h = 0; h < heads; h++)
                 gemm.Sgemm(x.HeadOf(false), x.Scores(p, b, h), x.Head(v, b, h), x.Head(o, b, h)); // O = P v
     }
 
     /// <summary>From dO [B, T, H, hd]: dq, dk, dv [B, T, H, hd] (overwritten). dp [B, H, T, T] is scratch.</summary>
-    public static void Backward(IGemmProvider gemm, BackwardKernels kernels, ArrayView<float> q, ArrayView<float> k, ArrayView<float> v,
+    public static void Backward(in ForwardPass pass, ArrayView<float> q, ArrayView<float> k, ArrayView<float> v,
         ArrayView<float> p, ArrayView<float> dO, ArrayView<float> dp, ArrayView<float> dq, ArrayView<float> dk, ArrayView<float> dv,
-        int batch, int time, int heads, int hd, float scale)
+        int heads, int hd, float scale)
     {
+        var gemm = pass.Gemm;
+        int batch = pass.Batch, time = pass.Time;
         var x = new Layout(time, heads, hd);
         for (int b = 0; b < batch; b++)
             for (int h = 0; h < heads; h++)
@@ -42,7 +46,7 @@ internal static class GemmAttention
                 gemm.Sgemm(x.ScoresOf(false, true), x.Head(dO, b, h), x.Head(v, b, h), x.Scores(dp, b, h)); // dP = dO v^T
                 gemm.Sgemm(x.HeadOf(true), x.Scores(p, b, h), x.Head(dO, b, h), x.Head(dv, b, h)); // dv = P^T dO
             }
-        kernels.CausalSoftmaxBackward(p, dp, batch * heads * time, time, scale);
+        pass.Device.Backward.CausalSoftmaxBackward(p, dp, batch * heads * time, time, scale);
         for (int b = 0; b < batch; b++)
             for (int h = 0; h < heads; h++)
             {

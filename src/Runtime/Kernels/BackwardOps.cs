@@ -3,55 +3,22 @@ using ILGPU.Runtime;
 using OpenMoE.Kernels;
 using OpenMoE.Kernels.Backward;
 using OpenMoE.Runtime.Devices;
-using OpenMoE.Runtime.Kernels;
 
-namespace OpenMoE.Model.Network.Backward;
+namespace OpenMoE.Runtime.Kernels;
 
 /// <summary>
-/// Typed launchers for the backward kernels (src/Kernels/Backward) on one device, loaded once.
-/// Launches are asynchronous on the default stream, like <see cref="KernelOps"/>; each checks its
+/// Typed launchers for the backward kernels (src/Kernels/Backward) on one device, through the
+/// device's one <see cref="KernelCache"/> and <see cref="LaunchShapes"/>. Launches are asynchronous on the default stream, like <see cref="KernelOps"/>; each checks its
 /// views' lengths first. Shapes: N rows, D hidden, V vocab, E experts, K top-k, F ffn width.
 /// </summary>
-public sealed class BackwardKernels
+public sealed class BackwardOps
 {
     private readonly ComputeDevice _device;
-    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float> _rmsInput;
-    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int> _rmsWeight;
-    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, RopeShape> _rope;
-    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionShape> _attentionQuery;
-    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionShape> _attentionKeyValue;
-    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int> _gated;
-    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> _swiGlu;
-    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int> _embedding;
-    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int> _combine;
-    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int, int> _dispatch;
-    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, int, int> _routerSoftmax;
-    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, float> _crossEntropy;
-    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, int, int, float> _causalSoftmax;
-    private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, int, int, float> _causalSoftmaxBackward;
 
-    /// <summary>Compiles the backward kernels for <paramref name="device"/>.</summary>
-    public BackwardKernels(ComputeDevice device)
-    {
-        _device = device;
-        var a = device.Accelerator;
-        _rmsInput = a.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float>(RmsNormBackward.Input);
-        _rmsWeight = a.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(RmsNormBackward.Weight);
-        _rope = a.LoadKernel<ArrayView<float>, RopeShape>(RopeBackward.Apply);
-        _attentionQuery = a.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionShape>(AttentionBackward.Query);
-        _attentionKeyValue = a.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionShape>(AttentionBackward.KeyValue);
-        _gated = a.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(ActivationBackward.OpenMoeGated);
-        _swiGlu = a.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(ActivationBackward.SwiGlu);
-        _embedding = a.LoadKernel<ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int>(EmbeddingBackward.Scatter);
-        _combine = a.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(MoeBackward.Combine);
-        _dispatch = a.LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int, int>(MoeBackward.Dispatch);
-        _routerSoftmax = a.LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, int, int>(MoeBackward.RouterSoftmax);
-        _causalSoftmax = a.LoadKernel<ArrayView<float>, int, int, float>(OpenMoE.Kernels.Backward.CausalSoftmax.Forward);
-        _causalSoftmaxBackward = a.LoadKernel<ArrayView<float>, ArrayView<float>, int, int, float>(OpenMoE.Kernels.Backward.CausalSoftmax.Backward);
-        _crossEntropy = a.LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, float>(CrossEntropyBackward.Logits);
-    }
+    internal BackwardOps(ComputeDevice device) => _device = device;
 
     private LaunchShapes Shapes => _device.Ops.Shapes;
+    private KernelCache Cache => _device.Kernels;
     private AcceleratorStream Stream => _device.Accelerator.DefaultStream;
 
     /// <summary>dx [N, D] += RMSNorm backward of dy [N, D] at x [N, D]; dw [D] += weight gradient. rowScale [N] is scratch.</summary>
@@ -60,8 +27,8 @@ public sealed class BackwardKernels
     {
         Require(x, (long)n * d, "x [N, D]"); Require(dy, (long)n * d, "dy [N, D]"); Require(dx, (long)n * d, "dx [N, D]");
         Require(w, d, "w [D]"); Require(dw, d, "dw [D]"); Require(rowScale, n, "rowScale [N]");
-        _rmsInput(Stream, Shapes.Rows(n), x, w, dy, dx, rowScale, n, d, eps);
-        _rmsWeight(Stream, Shapes.Elements(d), x, dy, rowScale, dw, n, d);
+        Cache.Get<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float>(RmsNormBackward.Input)(Stream, Shapes.Rows(n), x, w, dy, dx, rowScale, n, d, eps);
+        Cache.Get<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(RmsNormBackward.Weight)(Stream, Shapes.Elements(d), x, dy, rowScale, dw, n, d);
     }
 
     /// <summary>In place: dy [B, T, heads, hd] of a RoPE'd tensor becomes the gradient before RoPE.</summary>
@@ -69,7 +36,7 @@ public sealed class BackwardKernels
     {
         long elements = (long)shape.Batch * shape.Time * shape.Heads * shape.HeadDim;
         Require(dy, elements, "dy [B, T, heads, hd]");
-        _rope(Stream, Shapes.Elements(elements / 2), dy, shape);
+        Cache.Get<ArrayView<float>, RopeShape>(RopeBackward.Apply)(Stream, Shapes.Elements(elements / 2), dy, shape);
     }
 
     /// <summary>
@@ -83,8 +50,8 @@ public sealed class BackwardKernels
         Require(q, queryRows * s.HeadDim, "q"); Require(o, queryRows * s.HeadDim, "o"); Require(dO, queryRows * s.HeadDim, "dO");
         Require(dq, queryRows * s.HeadDim, "dq"); Require(k, keyRows * s.HeadDim, "k"); Require(v, keyRows * s.HeadDim, "v");
         Require(dk, keyRows * s.HeadDim, "dk"); Require(dv, keyRows * s.HeadDim, "dv"); Require(lse, queryRows, "lse"); Require(delta, queryRows, "delta");
-        _attentionQuery(Stream, Shapes.Elements(queryRows), q, k, v, o, dO, dq, lse, delta, s);
-        _attentionKeyValue(Stream, Shapes.Elements(keyRows), q, k, v, dO, lse, delta, dk, dv, s);
+        Cache.Get<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionShape>(AttentionBackward.Query)(Stream, Shapes.Elements(queryRows), q, k, v, o, dO, dq, lse, delta, s);
+        Cache.Get<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionShape>(AttentionBackward.KeyValue)(Stream, Shapes.Elements(keyRows), q, k, v, dO, lse, delta, dk, dv, s);
     }
 
     /// <summary>OpenMoE gated activation backward: g [N, 2F], u [N, F], dh [N, F] -> dg [N, 2F], du [N, F].</summary>
@@ -92,14 +59,14 @@ public sealed class BackwardKernels
     {
         Require(g, 2L * n * f, "g [N, 2F]"); Require(dg, 2L * n * f, "dg [N, 2F]");
         Require(u, (long)n * f, "u [N, F]"); Require(dh, (long)n * f, "dh [N, F]"); Require(du, (long)n * f, "du [N, F]");
-        _gated(Stream, Shapes.Rows(n), g, u, dh, dg, du, n, f);
+        Cache.Get<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(ActivationBackward.OpenMoeGated)(Stream, Shapes.Rows(n), g, u, dh, dg, du, n, f);
     }
 
     /// <summary>SwiGLU backward: a, b, dh [count] -> da, db [count].</summary>
     public void SwiGlu(ArrayView<float> a, ArrayView<float> b, ArrayView<float> dh, ArrayView<float> da, ArrayView<float> db, int count)
     {
         Require(a, count, "a"); Require(b, count, "b"); Require(dh, count, "dh"); Require(da, count, "da"); Require(db, count, "db");
-        _swiGlu(Stream, Shapes.Elements(count), a, b, dh, da, db, count);
+        Cache.Get<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(ActivationBackward.SwiGlu)(Stream, Shapes.Elements(count), a, b, dh, da, db, count);
     }
 
     /// <summary>dTable [V, D] += dx [N, D] scattered by token id; ids/starts/positions from <see cref="EmbeddingBackward.GroupByToken"/>.</summary>
@@ -108,7 +75,7 @@ public sealed class BackwardKernels
     {
         Require(ids, distinct, "ids [U]"); Require(starts, distinct + 1L, "starts [U + 1]"); Require(positions, n, "positions [N]");
         Require(dx, (long)n * d, "dx [N, D]"); Require(dTable, (long)v * d, "dTable [V, D]");
-        _embedding(Stream, Shapes.Rows(distinct), ids, starts, positions, dx, dTable, distinct, d);
+        Cache.Get<ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int>(EmbeddingBackward.Scatter)(Stream, Shapes.Rows(distinct), ids, starts, positions, dx, dTable, distinct, d);
     }
 
     /// <summary>Combine backward: dExpertOut [rows, D] (kept rows written), dWeights [N, K] (0 if dropped).</summary>
@@ -117,14 +84,14 @@ public sealed class BackwardKernels
     {
         Require(dOut, (long)n * d, "dOut [N, D]"); Require(tokenRows, (long)n * k, "tokenRows [N, K]");
         Require(weights, (long)n * k, "weights [N, K]"); Require(dWeights, (long)n * k, "dWeights [N, K]");
-        _combine(Stream, Shapes.Rows(n), dOut, expertOut, tokenRows, weights, dExpertOut, dWeights, n, k, d);
+        Cache.Get<ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(MoeBackward.Combine)(Stream, Shapes.Rows(n), dOut, expertOut, tokenRows, weights, dExpertOut, dWeights, n, k, d);
     }
 
     /// <summary>Dispatch backward: dx [N, D] += rows of dExpertIn [rows, D] per kept choice.</summary>
     public void MoeDispatch(ArrayView<float> dExpertIn, ArrayView<int> tokenRows, ArrayView<float> dx, int n, int k, int d)
     {
         Require(tokenRows, (long)n * k, "tokenRows [N, K]"); Require(dx, (long)n * d, "dx [N, D]");
-        _dispatch(Stream, Shapes.Rows(n), dExpertIn, tokenRows, dx, n, k, d);
+        Cache.Get<ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int, int>(MoeBackward.Dispatch)(Stream, Shapes.Rows(n), dExpertIn, tokenRows, dx, n, k, d);
     }
 
     /// <summary>Router softmax backward: dLogits [N, E] (overwritten) from dWeights [N, K].</summary>
@@ -133,7 +100,7 @@ public sealed class BackwardKernels
     {
         Require(probabilities, (long)n * e, "probabilities [N, E]"); Require(dLogits, (long)n * e, "dLogits [N, E]");
         Require(choices, (long)n * k, "choices [N, K]"); Require(dWeights, (long)n * k, "dWeights [N, K]");
-        _routerSoftmax(Stream, Shapes.Elements(n), probabilities, choices, dWeights, dLogits, n, e, k, renormalized ? 1 : 0);
+        Cache.Get<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, int, int>(MoeBackward.RouterSoftmax)(Stream, Shapes.Elements(n), probabilities, choices, dWeights, dLogits, n, e, k, renormalized ? 1 : 0);
     }
 
     /// <summary>Cross-entropy backward: dLogits [N, V] = (softmax - onehot) * scale on target rows; may alias logits.</summary>
@@ -141,21 +108,21 @@ public sealed class BackwardKernels
     {
         Require(logits, (long)n * v, "logits [N, V]"); Require(dLogits, (long)n * v, "dLogits [N, V]");
         Require(targets, n, "targets [N]"); Require(rowLogSumExp, n, "rowLogSumExp [N]");
-        _crossEntropy(Stream, Shapes.Rows(n), logits, targets, rowLogSumExp, dLogits, n, v, scale);
+        Cache.Get<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, float>(CrossEntropyBackward.Logits)(Stream, Shapes.Rows(n), logits, targets, rowLogSumExp, dLogits, n, v, scale);
     }
 
     /// <summary>In place: causal attention scores [R, T] (row r at position r % T) become probabilities.</summary>
     public void CausalSoftmax(ArrayView<float> scores, int rows, int t, float scale)
     {
         Require(scores, (long)rows * t, "scores [R, T]");
-        _causalSoftmax(Stream, Shapes.Rows(rows), scores, rows, t, scale);
+        Cache.Get<ArrayView<float>, int, int, float>(OpenMoE.Kernels.Backward.CausalSoftmax.Forward)(Stream, Shapes.Rows(rows), scores, rows, t, scale);
     }
 
     /// <summary>In place: dP [R, T] becomes dS = scale * p * (dP - rowsum(p * dP)).</summary>
     public void CausalSoftmaxBackward(ArrayView<float> p, ArrayView<float> grad, int rows, int t, float scale)
     {
         Require(p, (long)rows * t, "p [R, T]"); Require(grad, (long)rows * t, "dP [R, T]");
-        _causalSoftmaxBackward(Stream, Shapes.Rows(rows), p, grad, rows, t, scale);
+        Cache.Get<ArrayView<float>, ArrayView<float>, int, int, float>(OpenMoE.Kernels.Backward.CausalSoftmax.Backward)(Stream, Shapes.Rows(rows), p, grad, rows, t, scale);
     }
 
     private static void Require<T>(ArrayView<T> view, long elements, string what) where T : unmanaged

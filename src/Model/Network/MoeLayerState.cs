@@ -4,17 +4,18 @@ using OpenMoE.Model.Routing;
 using OpenMoE.Model.Routing.Device;
 using OpenMoE.Runtime.Devices;
 
-namespace OpenMoE.Model.Network.Backward;
+namespace OpenMoE.Model.Network;
 
 /// <summary>
 /// One MoE layer's routing buffers for one batch shape (N tokens, T positions), made once and
-/// overwritten by every step of that shape: the forward fills them, the backward reads them
+/// overwritten by every forward of that shape: the forward fills them, the backward reads them
 /// (routing is held fixed). Owns its device buffers and pinned host copies.
 /// </summary>
 internal sealed class MoeLayerState : IDisposable
 {
     private readonly ComputeDevice _device;
     private readonly PinnedHostArray<int> _offsets, _rows, _rowTokens;
+    private readonly PinnedHostArray<float> _logits;
 
     public MoeLayerState(ComputeDevice device, DeviceRouter router, int layer, int tokens, int time, RoutingOptions options)
     {
@@ -29,6 +30,7 @@ internal sealed class MoeLayerState : IDisposable
         _offsets = new PinnedHostArray<int>(accelerator, new int[options.Experts * Groups + 1]);
         _rows = new PinnedHostArray<int>(accelerator, new int[tokens * options.TopK]);
         _rowTokens = new PinnedHostArray<int>(accelerator, new int[tokens * options.TopK]);
+        _logits = new PinnedHostArray<float>(accelerator, new float[tokens * options.Experts]);
         Step = new MoeLayerStep(layer, options.Experts, time);
     }
 
@@ -47,6 +49,48 @@ internal sealed class MoeLayerState : IDisposable
     /// <summary>True when these buffers fit a batch of <paramref name="tokens"/> tokens in sequences of <paramref name="time"/>.</summary>
     public bool Fits(int tokens, int time, RoutingOptions options) =>
         Tokens == tokens && Time == time && Routing.TokensPerGroup == options.TokensPerGroup(tokens);
+
+    /// <summary>
+    /// Routing NaN logits would pick no valid expert; stop first. Router logits are small (N*E), so
+    /// this host check is cheap, and the MoE forward synchronises here anyway.
+    /// </summary>
+    public void CheckFinite(ArrayView<float> logits)
+    {
+        _logits.CopyFrom(logits);
+        _device.Synchronize();
+        foreach (float value in _logits.Array)
+        {
+            if (!float.IsFinite(value))
+                throw new NonFiniteValuesException($"Router logits of layer {Step.Layer} are NaN or infinite.");
+        }
+    }
+
+    /// <summary>Fills <see cref="Step"/> from the latest routing: the losses, load per expert, drops per position.</summary>
+    public void Record(double loadBalancing, double zLoss)
+    {
+        int k = Routing.Options.TopK, e = Routing.Options.Experts;
+        for (int x = 0; x < e; x++) Step.ExpertLoad[x] = ExpertRows(x).Rows;
+        var rows = DownloadRows();
+        var dropped = Step.DroppedByPosition;
+        Array.Clear(dropped);
+        int droppedTotal = 0;
+        for (int i = 0; i < rows.Length; i++)
+        {
+            if (rows[i] >= 0) continue;
+            dropped[i / k % Time]++;
+            droppedTotal++;
+        }
+        Step.LoadBalancing = loadBalancing;
+        Step.ZLoss = zLoss;
+        Step.DropRatio = (double)droppedTotal / ((long)Tokens * k);
+    }
+
+    /// <summary>The latest routing of every token, copied to the host, with the losses <see cref="Record"/> stored.</summary>
+    public MoeLayerTrace Trace(int experts, int topK)
+    {
+        var choices = TopK.ToHost(experts, topK);
+        return new MoeLayerTrace(Step.Layer, choices, Routing.ToHost(choices.Choices, choices.Weights), Step.LoadBalancing, Step.ZLoss);
+    }
 
     /// <summary>Copies the routing's offsets to the host (<see cref="Offsets"/>); call after the assignment.</summary>
     public void DownloadOffsets()
@@ -92,5 +136,6 @@ internal sealed class MoeLayerState : IDisposable
         _offsets.Dispose();
         _rows.Dispose();
         _rowTokens.Dispose();
+        _logits.Dispose();
     }
 }

@@ -1,6 +1,6 @@
 using System.Collections.Immutable;
 
-namespace OpenMoE.Model.Network.Backward;
+namespace OpenMoE.Model.Network;
 
 /// <summary>
 /// What one forward/backward measured. Router losses are averaged over MoE layers (unweighted);

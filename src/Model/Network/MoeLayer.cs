@@ -1,0 +1,171 @@
+using ILGPU;
+using ILGPU.Runtime;
+using OpenMoE.Model.Routing;
+using OpenMoE.Model.Specs;
+
+namespace OpenMoE.Model.Network;
+
+/// <summary>
+/// One MoE sublayer (DESIGN §2.1, §2.3): fp32 router, softmax over all experts, top-k token choice,
+/// capacity assignment with OpenMoE's priority (all first choices before any second choice), each
+/// expert's FFN on its contiguous rows, weighted combine; plus DeepSeekMoE's parallel shared experts.
+/// OpenMoE's sequential extra FFN is applied by the decoder layer after this block. The backward
+/// follows the forward; routing decisions are held fixed (dropped assignments get zero gradient,
+/// the router learns through the combine weights and the router losses), as in every MoE trainer.
+/// </summary>
+internal sealed class MoeLayer : IDisposable
+{
+    private readonly ModelConfig _config;
+    private readonly int _layer;
+    private readonly Projection _router;
+    private readonly FeedForward[] _experts;
+    private readonly FeedForward? _shared;
+    /// <summary>Routing buffers for the latest batch shape, kept while the shape stays the same.</summary>
+    private MoeLayerState? _state;
+
+    /// <summary>Binds layer <paramref name="layer"/>'s router and experts in <paramref name="weights"/>.</summary>
+    public MoeLayer(ModelConfig config, DeviceWeights weights, int layer)
+    {
+        _config = config;
+        _layer = layer;
+        _router = Projection.Linear(weights.Get(layer, ParameterRole.Router), config.Hidden, config.Experts);
+        bool stacked = weights.Parameters.Has(layer, ParameterRole.ExpertGate);
+        _experts = Enumerable.Range(0, config.Experts)
+            .Select(e => stacked
+                ? FeedForward.StackedExpert(weights, config, layer, e)
+                : FeedForward.Linear(weights, config, layer, ParameterRole.ExpertGate, ParameterRole.ExpertUp, ParameterRole.ExpertDown, e))
+            .ToArray();
+        if (config.SharedExpertKind == SharedExpertKind.ParallelShared)
+            _shared = FeedForward.Linear(weights, config, layer, ParameterRole.SharedGate, ParameterRole.SharedUp, ParameterRole.SharedDown);
+    }
+
+    /// <summary>This layer's routing record of the latest forward (null before the first).</summary>
+    public MoeLayerStep? Step => _state?.Step;
+
+    /// <summary>Makes the routing buffers for the pass's batch shape unless the current ones fit; true when it made new ones.</summary>
+    public bool Prepare(in ForwardPass pass)
+    {
+        if (_state?.Fits(pass.Tokens, pass.Time, pass.Routing) == true)
+            return false;
+        _state?.Dispose();
+        _state = new MoeLayerState(pass.Device, pass.Router, _layer, pass.Tokens, pass.Time, pass.Routing);
+        return true;
+    }
+
+    /// <summary>
+    /// residual [N, D] += MoE(h [N, D]). Fills <see cref="Step"/>; returns the layer's routing trace
+    /// when the pass collects one (copies N*(E+3K) numbers to the host), else null.
+    /// </summary>
+    public MoeLayerTrace? Forward(in ForwardPass pass, LayerNames names, ArrayView<float> h, ArrayView<float> residual)
+    {
+        Prepare(pass);
+        var state = _state!;
+        var options = pass.Routing;
+        var device = pass.Device;
+        var ws = pass.Workspace;
+        int n = pass.Tokens, d = _config.Hidden, e = _config.Experts, k = _config.TopK;
+        var logits = ws.Get<float>(names.RouterLogits, (long)n * e);
+        _router.Apply(pass.Gemm, h, logits, n);
+        state.CheckFinite(logits);
+        pass.Router.ChooseTopK(logits, e, options.Gating, state.TopK);
+        pass.Router.Assign(state.TopK.Choices.View, state.TopK.ChoiceProbabilities.View, options, state.Routing);
+        state.DownloadOffsets();
+        int kept = state.Kept;
+
+        var combined = ws.Get<float>("moe.combined", (long)n * d);
+        if (kept > 0)
+        {
+            int maxKept = n * k;
+            var rowTokens = KeptRows<int>(ws, names.RowTokens, kept, maxKept, 1);
+            state.UploadRowTokens(rowTokens, k);
+            var expertIn = KeptRows<float>(ws, names.ExpertIn, kept, maxKept, d);
+            var expertOut = KeptRows<float>(ws, names.ExpertOut, kept, maxKept, d);
+            device.Ops.MoeDispatch(h, rowTokens, expertIn, kept, d);
+            var saved = FfnActivations.Allocate(pass, names.Expert, _experts[0], maxKept);
+            for (int x = 0; x < e; x++)
+            {
+                var (first, rows) = state.ExpertRows(x);
+                if (rows == 0)
+                    continue; // its views would start at the end of the kept rows, which ILGPU rejects
+                var ffn = _experts[x];
+                ffn.Forward(pass, expertIn.SubView((long)first * d, (long)rows * d), saved.Slice(ffn, first, rows),
+                    expertOut.SubView((long)first * d, (long)rows * d), rows, accumulate: false);
+            }
+            device.Ops.MoeCombine(expertOut, state.Routing.Row.View, state.TopK.Weights.View, combined, n, k, d);
+        }
+        else
+        {
+            combined.MemSetToZero();
+        }
+        device.Ops.ResidualAdd(residual, combined, n * d);
+        _shared?.Forward(pass, h, FfnActivations.Allocate(pass, names.Shared, _shared.Value, n), residual, n, accumulate: true);
+
+        if (pass.RouterLosses)
+        {
+            // The losses' gradient does not depend on the upstream gradient: computed here with the
+            // layer's share of each loss weight, added to the router's gradient in the backward.
+            var lossGradient = ws.Get<float>(names.RouterLossGradient, (long)n * e);
+            lossGradient.MemSetToZero();
+            var (lb, z) = pass.Router.Losses(logits, state.TopK, options, lossGradient, pass.LoadBalancingScale, pass.ZLossScale, state.LossScratch);
+            state.Record(lb, z);
+        }
+        return pass.CollectTrace ? state.Trace(e, k) : null;
+    }
+
+    /// <summary>
+    /// dy [N, D] = d loss / d (MoE output); writes dh [N, D] = d loss / d (MoE input, the normed x),
+    /// at the activations the forward kept under <paramref name="names"/>.
+    /// </summary>
+    public void Backward(in ForwardPass pass, LayerNames names, MoeLayer gradient, ArrayView<float> dy, ArrayView<float> dh)
+    {
+        var state = _state!;
+        var ws = pass.Workspace;
+        var backward = pass.Device.Backward;
+        int n = pass.Tokens, d = _config.Hidden, e = _config.Experts, k = _config.TopK, kept = state.Kept;
+        var h = ws.Get<float>(names.FfnNormed, (long)n * d);
+        var dWeights = ws.Get<float>("bw.moe.dweights", (long)n * k);
+        dh.MemSetToZero();
+        if (kept > 0)
+        {
+            int maxKept = n * k;
+            var expertIn = KeptRows<float>(ws, names.ExpertIn, kept, maxKept, d);
+            var expertOut = KeptRows<float>(ws, names.ExpertOut, kept, maxKept, d);
+            var dExpertOut = KeptRows<float>(ws, "bw.moe.dexpert_out", kept, maxKept, d);
+            var dExpertIn = KeptRows<float>(ws, "bw.moe.dexpert_in", kept, maxKept, d);
+            backward.MoeCombine(dy, expertOut, state.Routing.Row.View, state.TopK.Weights.View, dExpertOut, dWeights, n, k, d);
+            var saved = FfnActivations.Allocate(pass, names.Expert, _experts[0], maxKept);
+            for (int x = 0; x < e; x++)
+            {
+                var (first, rows) = state.ExpertRows(x);
+                if (rows == 0)
+                    continue;
+                var ffn = _experts[x];
+                ffn.Backward(pass, gradient._experts[x], expertIn.SubView((long)first * d, (long)rows * d), saved.Slice(ffn, first, rows),
+                    dExpertOut.SubView((long)first * d, (long)rows * d), dExpertIn.SubView((long)first * d, (long)rows * d),
+                    rows, maxKept, accumulateDx: false);
+            }
+            backward.MoeDispatch(dExpertIn, state.Routing.Row.View, dh, n, k, d);
+        }
+        else
+        {
+            dWeights.MemSetToZero();
+        }
+        if (_shared is { } shared)
+            shared.Backward(pass, gradient._shared!.Value, h, FfnActivations.Allocate(pass, names.Shared, shared, n), dy, dh, n, n, accumulateDx: true);
+
+        var dLogits = ws.Get<float>("bw.moe.dlogits", (long)n * e);
+        backward.RouterSoftmax(state.TopK.Probabilities.View, state.TopK.Choices.View, dWeights, dLogits, n, e, k,
+            pass.Routing.Gating == Gating.RenormalizedTopK);
+        pass.Device.Ops.ResidualAdd(dLogits, ws.Get<float>(names.RouterLossGradient, (long)n * e), n * e);
+        _router.Backward(pass.Gemm, gradient._router, h, dLogits, dh, n, accumulateDx: true);
+    }
+
+    /// <summary>
+    /// The first <paramref name="rows"/> rows of a [maxRows, width] workspace buffer: the kept assignments
+    /// change every step, so buffers are made for the most there can be (N*K) and never regrow.
+    /// </summary>
+    private static ArrayView<T> KeptRows<T>(Workspace ws, string name, int rows, int maxRows, long width) where T : unmanaged =>
+        ws.Get<T>(name, maxRows * width).SubView(0, rows * width);
+
+    public void Dispose() => _state?.Dispose();
+}

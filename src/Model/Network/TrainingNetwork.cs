@@ -1,0 +1,155 @@
+using System.Collections.Immutable;
+using ILGPU;
+using ILGPU.Runtime;
+using OpenMoE.Model.Routing;
+using OpenMoE.Model.Specs;
+using OpenMoE.Runtime.Devices;
+
+namespace OpenMoE.Model.Network;
+
+/// <summary>
+/// The network of <see cref="MoeTransformer"/> with a gradient for every parameter: one step runs
+/// the same layers' forwards, keeping their activations under layer-scoped names ("L3.attn.q"),
+/// then their backwards in reverse, accumulating d loss / d parameter into <see cref="Gradients"/>
+/// (same names and shapes as <see cref="Weights"/>), for
+/// loss = mean CE over target tokens + LB weight * mean load-balance + z weight * mean router z-loss.
+/// Every buffer (device workspace, routing, pinned host staging) is made on the first step of a
+/// batch shape and reused, so steady steps of one shape allocate no device or managed memory
+/// beyond what ILGPU itself allocates per kernel launch (docs, Training, Throughput).
+/// </summary>
+public sealed class TrainingNetwork : IDisposable
+{
+    private readonly MoeTransformer _model;
+    private readonly ComputeDevice _device;
+    private readonly HostStaging _host;
+    private readonly EmbeddingLayer.BackwardStaging _embeddingStaging;
+    // The network's layers bound to the gradient buffers: each layer's gradient twin.
+    private readonly EmbeddingLayer _embeddingGradient;
+    private readonly DecoderLayer[] _layerGradients;
+    private readonly OutputHead _headGradient;
+    private ImmutableArray<MoeLayerStep> _moeSteps = [];
+    private readonly (double LoadBalancing, double ZLoss)[] _routerLosses;
+    private RoutingOptions? _routing;
+
+    /// <summary>Builds the training network over <paramref name="weights"/> (which it then owns) on <paramref name="device"/>.</summary>
+    public TrainingNetwork(ComputeDevice device, ModelSpecInfo spec, DeviceWeights weights)
+    {
+        _device = device;
+        Spec = spec;
+        _model = new MoeTransformer(device, spec, weights);
+        Gradients = DeviceWeights.Load(device, spec, p => new float[p.Elements]);
+        _host = new HostStaging(device);
+        var config = spec.Config;
+        _embeddingStaging = new EmbeddingLayer.BackwardStaging(device, config.Vocab);
+        _embeddingGradient = new EmbeddingLayer(config, Gradients);
+        _layerGradients = Enumerable.Range(0, config.Layers).Select(l => new DecoderLayer(config, Gradients, l)).ToArray();
+        _headGradient = new OutputHead(config, Gradients);
+        _routerLosses = new (double, double)[config.MoeLayers.Count];
+    }
+
+    /// <summary>The spec trained.</summary>
+    public ModelSpecInfo Spec { get; }
+
+    /// <summary>The parameters (updated in place by the optimizer).</summary>
+    public DeviceWeights Weights => _model.Weights;
+
+    /// <summary>d loss / d parameter of the last <see cref="ForwardBackward"/>, per tensor.</summary>
+    public DeviceWeights Gradients { get; }
+
+    /// <summary>The network itself (its intermediates after a step: <see cref="MoeTransformer.Intermediates"/>).</summary>
+    public MoeTransformer Model => _model;
+
+    /// <summary>Weights of the router losses in the total loss (OpenMoE: 0.01 and 1e-4).</summary>
+    public RouterLossWeights LossWeights { get; init; } = new();
+
+    /// <summary>Name of the GEMM provider in use.</summary>
+    public string GemmName => _model.GemmName;
+
+    /// <summary>
+    /// One forward and backward. inputs [B*T] token ids, targets [B*T] the id each position must
+    /// predict or -1 (not a target). Gradients are overwritten (not accumulated across calls).
+    /// The returned per-layer records are overwritten by the next call.
+    /// </summary>
+    public StepLosses ForwardBackward(int[] inputs, int[] targets, int batch, double capacityFactor)
+    {
+        var config = Spec.Config;
+        int n = inputs.Length, time = n / batch, v = config.Vocab;
+        if (batch < 1 || n == 0 || n % batch != 0 || targets.Length != n || time > config.ContextLength)
+            throw new ArgumentException($"Expected inputs and targets of B*T tokens (B = {batch}, T <= {config.ContextLength}); got {inputs.Length} and {targets.Length}.");
+        int targetCount = 0;
+        for (int i = 0; i < n; i++)
+        {
+            if ((uint)inputs[i] >= (uint)v || targets[i] >= v)
+                throw new ArgumentException($"Token id at index {i} is outside the vocabulary [0, {v}) of {config.Name}.");
+            if (targets[i] >= 0) targetCount++;
+        }
+        int moeLayers = _routerLosses.Length;
+        var pass = _model.Pass(batch, time, cache: null, RoutingFor(capacityFactor), keepActivations: true, collectTrace: false,
+            routerLosses: true, LossWeights.LoadBalancingGradientScale(moeLayers), LossWeights.ZLossGradientScale(moeLayers));
+        PrepareMoeLayers(pass);
+
+        var ws = _model.Workspace;
+        var tokenView = ws.Get<int>("tokens", n);
+        _host.Upload<int>("tokens", inputs, tokenView);
+        var targetView = ws.Get<int>("targets", n);
+        _host.Upload<int>("targets", targets, targetView);
+
+        var x = _model.Embedding.Forward(pass, tokenView);
+        foreach (var layer in _model.Layers)
+            layer.Forward(pass, x);
+        var logits = _model.Head.Forward(pass, x, n);
+        var rowLoss = ws.Get<float>("final.row_loss", n);
+        var rowLse = ws.Get<float>("final.row_lse", n);
+        var ceResult = ws.Get<float>("final.ce", 2);
+        _device.Ops.CrossEntropy(logits, targetView, rowLoss, rowLse, ceResult, n, v);
+
+        ZeroGradients();
+        // The logits buffer becomes d loss / d logits.
+        _device.Backward.CrossEntropy(logits, targetView, rowLse, logits, n, v, targetCount > 0 ? 1f / targetCount : 0f);
+        var dx = _model.Head.Backward(pass, _headGradient, logits);
+        for (int l = _model.Layers.Length - 1; l >= 0; l--)
+            _model.Layers[l].Backward(pass, _layerGradients[l], dx);
+        _model.Embedding.Backward(pass, _embeddingGradient, inputs, dx, _embeddingStaging, _host);
+
+        var ce = _host.Download("ce", ceResult.SubView(0, 1))[0];
+        for (int m = 0; m < _moeSteps.Length; m++)
+            _routerLosses[m] = (_moeSteps[m].LoadBalancing, _moeSteps[m].ZLoss);
+        var (lb, z, routerTotal) = LossWeights.Combine(_routerLosses);
+        return new StepLosses(ce, lb, z, ce + routerTotal, targetCount, _moeSteps);
+    }
+
+    /// <summary>The routing options for <paramref name="capacityFactor"/>, made once per factor.</summary>
+    private RoutingOptions RoutingFor(double capacityFactor)
+    {
+        if (_routing is null || _routing.CapacityFactor != capacityFactor)
+            _routing = RoutingOptions.FromConfig(Spec.Config, training: true) with { CapacityFactor = capacityFactor };
+        return _routing;
+    }
+
+    /// <summary>Routing buffers of every MoE layer for the pass's batch shape; the per-layer records are re-listed when they change.</summary>
+    private void PrepareMoeLayers(in ForwardPass pass)
+    {
+        bool changed = false;
+        foreach (var layer in _model.Layers)
+            changed |= layer.Moe?.Prepare(pass) == true;
+        if (changed || _moeSteps.IsDefaultOrEmpty && _routerLosses.Length > 0)
+            _moeSteps = [.. _model.Layers.Where(layer => layer.Moe is not null).Select(layer => layer.Moe!.Step!)];
+    }
+
+    private void ZeroGradients()
+    {
+        foreach (var parameter in Spec.Parameters)
+            Gradients[parameter].MemSetToZero();
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _host.Dispose();
+        _embeddingStaging.Dispose();
+        foreach (var layer in _layerGradients)
+            layer.Dispose();
+        Gradients.Dispose();
+        _model.Dispose();
+    }
+}

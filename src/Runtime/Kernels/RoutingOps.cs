@@ -1,0 +1,74 @@
+using ILGPU;
+using ILGPU.Runtime;
+using OpenMoE.Kernels.Routing;
+using OpenMoE.Runtime.Devices;
+
+namespace OpenMoE.Runtime.Kernels;
+
+/// <summary>
+/// Typed launchers for the routing kernels (src/Kernels/Routing) on one device, through the
+/// device's one <see cref="KernelCache"/> and <see cref="LaunchShapes"/>. The kernels are
+/// grid-stride loops whose results do not depend on the launch shape. Buffers and the order of
+/// the steps belong to the model's <c>DeviceRouter</c>; these only launch.
+/// Shapes: N tokens, E experts, K top-k, G routing groups of S tokens, C capacity.
+/// </summary>
+public sealed class RoutingOps
+{
+    private readonly ComputeDevice _device;
+
+    internal RoutingOps(ComputeDevice device) => _device = device;
+
+    private LaunchShapes Shapes => _device.Ops.Shapes;
+    private KernelCache Cache => _device.Kernels;
+    private AcceleratorStream Stream => _device.Accelerator.DefaultStream;
+
+    /// <summary>logits [N, E] -> probabilities [N, E], choices [N, K], choiceProbabilities [N, K], weights [N, K].</summary>
+    public void SoftmaxTopK(ArrayView<float> logits, ArrayView<float> probabilities, ArrayView<int> choices,
+        ArrayView<float> choiceProbabilities, ArrayView<float> weights, int n, int e, int k, bool renormalize) =>
+        Cache.Get<ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, int, int>(RouterSoftmaxTopKKernel.Kernel)
+            (Stream, Shapes.Elements(n), logits, probabilities, choices, choiceProbabilities, weights, n, e, k, renormalize ? 1 : 0);
+
+    /// <summary>order [N]: the priority order of tokens within each group (by position, or by top-1 probability).</summary>
+    public void VisitOrder(ArrayView<float> choiceProbabilities, ArrayView<int> order, int n, int k, int groupSize, bool batchPrioritized) =>
+        Cache.Get<ArrayView<float>, ArrayView<int>, int, int, int, int>(RoutingVisitOrderKernel.Kernel)
+            (Stream, Shapes.Elements(n), choiceProbabilities, order, n, k, groupSize, batchPrioritized ? 1 : 0);
+
+    /// <summary>counts [G, chunks, E]: assignments per expert in each chunk of the priority order.</summary>
+    public void CountSlots(ArrayView<int> choices, ArrayView<int> order, ArrayView<int> counts, int groups, int groupSize, int k, int e, int chunk, int chunksPerGroup) =>
+        Cache.Get<ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, int, int>(ExpertSlotKernels.CountKernel)
+            (Stream, Shapes.Elements((long)groups * chunksPerGroup), choices, order, counts, groups, groupSize, k, e, chunk);
+
+    /// <summary>Exclusive scan of counts per (group, expert); demand and kept [G, E] (kept = min(demand, C)).</summary>
+    public void ScanSlots(ArrayView<int> counts, ArrayView<int> demand, ArrayView<int> kept, int groups, int chunksPerGroup, int e, int capacity) =>
+        Cache.Get<ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, int>(ExpertSlotKernels.ScanKernel)
+            (Stream, Shapes.Elements((long)groups * e), counts, demand, kept, groups, chunksPerGroup, e, capacity);
+
+    /// <summary>slots [N, K]: each assignment's slot in its expert, or -1 when the expert is full.</summary>
+    public void AssignSlots(ArrayView<int> choices, ArrayView<int> order, ArrayView<int> counts, ArrayView<int> slots,
+        int groups, int groupSize, int k, int e, int chunk, int chunksPerGroup, int capacity) =>
+        Cache.Get<ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, int, int, int>(ExpertSlotKernels.AssignKernel)
+            (Stream, Shapes.Elements((long)groups * chunksPerGroup), choices, order, counts, slots, groups, groupSize, k, e, chunk, capacity);
+
+    /// <summary>offsets [E*G + 1]: first dispatch row of each (expert, group), a sequential pass in one thread.</summary>
+    public void DispatchOffsets(ArrayView<int> kept, ArrayView<int> offsets, int groups, int e) =>
+        Cache.Get<ArrayView<int>, ArrayView<int>, int, int>(DispatchListKernels.OffsetsKernel)
+            (Stream, new KernelConfig(1, 1), kept, offsets, groups, e);
+
+    /// <summary>rows [N, K] (dispatch row or -1) and dispatchOrder [N*K] (assignment of each row).</summary>
+    public void FillDispatch(ArrayView<int> choices, ArrayView<int> slots, ArrayView<int> offsets, ArrayView<int> rows, ArrayView<int> dispatchOrder,
+        int assignments, int k, int groupSize, int groups) =>
+        Cache.Get<ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, int>(DispatchListKernels.FillKernel)
+            (Stream, Shapes.Elements(assignments), choices, slots, offsets, rows, dispatchOrder, assignments, k, groupSize, groups);
+
+    /// <summary>fraction and meanProbability [G, E]: the load-balancing loss's two factors per group.</summary>
+    public void ExpertLoad(ArrayView<float> probabilities, ArrayView<int> choices, ArrayView<float> fraction, ArrayView<float> meanProbability,
+        int groups, int groupSize, int e, int k) =>
+        Cache.Get<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, int, int>(RouterLossKernels.ExpertLoadKernel)
+            (Stream, Shapes.Elements((long)groups * e), probabilities, choices, fraction, meanProbability, groups, groupSize, e, k);
+
+    /// <summary>z [N] (logsumexp per token) and gradLogits [N, E] += the scaled gradients of both router losses.</summary>
+    public void LossGradient(ArrayView<float> logits, ArrayView<float> probabilities, ArrayView<float> fraction, ArrayView<float> z,
+        ArrayView<float> gradLogits, int n, int e, int groupSize, float loadBalancingScale, float zLossScale) =>
+        Cache.Get<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, float, float>(RouterLossKernels.GradientKernel)
+            (Stream, Shapes.Elements(n), logits, probabilities, fraction, z, gradLogits, n, e, groupSize, loadBalancingScale, zLossScale);
+}
