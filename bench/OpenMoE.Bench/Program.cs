@@ -8,6 +8,7 @@ using OpenMoE.Bench.Training;
 // against a reference measured in the same run.
 var benches = new Dictionary<string, Func<string[], int>>(StringComparer.OrdinalIgnoreCase)
 {
+    ["attention"] = AttentionBench.Run,
     ["checkpoint"] = CheckpointBench.Run,
     ["forward"] = ForwardBench.Run,
     ["gemm"] = GemmBench.Run,

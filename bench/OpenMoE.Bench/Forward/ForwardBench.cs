@@ -41,16 +41,30 @@ public static class ForwardBench
         int[] tokens = Enumerable.Range(0, batch * time).Select(_ => random.Next(config.Vocab)).ToArray();
         var options = new ForwardOptions { CollectTrace = false, LastPositionOnly = lastOnly };
 
+        // --vs-training: the training step's forward (the same layers keeping their activations) on the
+        // same weights and batch, timed in turns with the inference forward so both see the same machine.
+        using var training = args.Contains("--vs-training")
+            ? new TrainingNetwork(device, spec, DeviceWeights.Load(device, spec, (p, sink) => WeightInitializer.Stream(config, p, 1, sink)))
+            : null;
+        int[] targets = tokens.Select((_, i) => (i + 1) % time == 0 ? -1 : tokens[i + 1]).ToArray();
         model.Forward(tokens, batch, options); // warm-up: kernel compilation, workspace growth
+        training?.ForwardBackward(tokens, targets, batch, config.TrainCapacityFactor);
         var seconds = new List<double>();
+        var trainingForward = new List<double>();
         for (int r = 0; r < repeats; r++)
         {
             var clock = Stopwatch.StartNew();
             model.Forward(tokens, batch, options);
             seconds.Add(clock.Elapsed.TotalSeconds);
             Console.Error.WriteLine($"forward {r + 1}/{repeats}: {seconds[^1]:F3} s");
+            if (training is not null)
+            {
+                trainingForward.Add(training.ForwardBackward(tokens, targets, batch, config.TrainCapacityFactor).ForwardSeconds);
+                Console.Error.WriteLine($"training step's forward {r + 1}/{repeats}: {trainingForward[^1]:F3} s");
+            }
         }
-        double median = seconds.Order().ElementAt(seconds.Count / 2);
+        double median = Median(seconds);
+        double? trainingMedian = training is null ? null : Median(trainingForward);
         double flops = ForwardFlops(spec, batch * time, time);
         double gemmRate = GemmRate(device, batch * time, config.Hidden, 2 * config.Ffn);
         long peak = Process.GetCurrentProcess().PeakWorkingSet64;
@@ -75,6 +89,8 @@ public static class ForwardBench
             weightBytesFp32 = weightBytes,
             peakWorkingSetBytes = peak,
             peakOverWeights = (double)peak / weightBytes,
+            trainingForwardMedianSeconds = trainingMedian,
+            trainingForwardOverInferenceForward = trainingMedian / median,
         };
         Console.WriteLine(JsonSerializer.Serialize(result, new JsonSerializerOptions { WriteIndented = true }));
         return 0;
@@ -84,6 +100,8 @@ public static class ForwardBench
     /// Matrix-product FLOPs of one forward: 2 per activated weight per token (attention, dense,
     /// routed top-k experts, extra FFN, router) plus the LM head, plus attention's QK^T and PV.
     /// </summary>
+    private static double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);
+
     private static double ForwardFlops(ModelSpecInfo spec, int tokens, int time)
     {
         var c = spec.Config;

@@ -50,7 +50,7 @@ public static class TrainingBench
             var tokens = RandomBatch(batch, seq, spec.Config.Vocab);
             int n = batch * seq;
 
-            double forwardBackward = 0, download = 0, update = 0;
+            double forwardBackward = 0, forward = 0, download = 0, update = 0;
             long allocated = 0, deviceBuffers = 0;
             for (int step = 1; step <= warmup + steps; step++)
             {
@@ -58,7 +58,7 @@ public static class TrainingBench
                 var timings = trainer.TrainStep(tokens, metrics, Stopwatch.GetTimestamp()).Timings;
                 if (step <= warmup)
                     continue;
-                forwardBackward += timings.ForwardBackward; download += timings.GradientDownload; update += timings.Update;
+                forwardBackward += timings.ForwardBackward; forward += timings.Forward; download += timings.GradientDownload; update += timings.Update;
                 allocated += GC.GetTotalAllocatedBytes(precise: true) - bytes;
                 deviceBuffers += device.Allocations - buffers;
             }
@@ -70,7 +70,7 @@ public static class TrainingBench
                 tokens_per_s = n * steps / total,
                 forward_backward_tokens_per_s = n * steps / forwardBackward,
                 seconds_per_step = total / steps,
-                forward_backward_s = forwardBackward / steps, gradient_download_s = download / steps, update_s = update / steps,
+                forward_backward_s = forwardBackward / steps, forward_s = forward / steps, gradient_download_s = download / steps, update_s = update / steps,
                 host_bytes_allocated_per_step = allocated / steps,
                 device_buffers_allocated_per_step = (double)deviceBuffers / steps,
             };

@@ -9,7 +9,7 @@ namespace OpenMoE.Model.Network;
 /// </summary>
 public readonly record struct StepLosses(
     double CrossEntropy, double LoadBalancing, double ZLoss, double Total, int Targets,
-    ImmutableArray<MoeLayerStep> MoeLayers)
+    ImmutableArray<MoeLayerStep> MoeLayers, double ForwardSeconds)
 {
     /// <summary>Dropped assignments over all assignments, all MoE layers together.</summary>
     public double DropRatio => MoeLayerStep.MeanDropRatio(MoeLayers);

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Diagnostics;
 using ILGPU;
 using ILGPU.Runtime;
 using OpenMoE.Model.Routing;
@@ -94,6 +95,7 @@ public sealed class TrainingNetwork : IDisposable
         var targetView = ws.Get<int>("targets", n);
         _host.Upload<int>("targets", targets, targetView);
 
+        long start = Stopwatch.GetTimestamp();
         var x = _model.Embedding.Forward(pass, tokenView);
         foreach (var layer in _model.Layers)
             layer.Forward(pass, x);
@@ -102,6 +104,8 @@ public sealed class TrainingNetwork : IDisposable
         var rowLse = ws.Get<float>("final.row_lse", n);
         var ceResult = ws.Get<float>("final.ce", 2);
         _device.Ops.CrossEntropy(logits, targetView, rowLoss, rowLse, ceResult, n, v);
+        _device.Synchronize();
+        double forwardSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
 
         ZeroGradients();
         // The logits buffer becomes d loss / d logits.
@@ -115,7 +119,7 @@ public sealed class TrainingNetwork : IDisposable
         for (int m = 0; m < _moeSteps.Length; m++)
             _routerLosses[m] = (_moeSteps[m].LoadBalancing, _moeSteps[m].ZLoss);
         var (lb, z, routerTotal) = LossWeights.Combine(_routerLosses);
-        return new StepLosses(ce, lb, z, ce + routerTotal, targetCount, _moeSteps);
+        return new StepLosses(ce, lb, z, ce + routerTotal, targetCount, _moeSteps, forwardSeconds);
     }
 
     /// <summary>The routing options for <paramref name="capacityFactor"/>, made once per factor.</summary>

@@ -7,8 +7,8 @@ namespace OpenMoE.Runtime.Kernels;
 
 /// <summary>
 /// Kernel-vs-reference checks for the backward kernels (src/Kernels/Backward), so that
-/// <c>openmoe selftest</c> covers training on a new device too. The launchers used in training
-/// live in the model (BackwardKernels); these checks launch the kernels directly.
+/// <c>openmoe selftest</c> covers training on a new device too. They run the launchers training runs
+/// (<see cref="BackwardOps"/>).
 /// </summary>
 public static class BackwardKernelChecks
 {
@@ -25,8 +25,7 @@ public static class BackwardKernelChecks
         new("cross-entropy-backward", new Tolerance(1e-6, 1e-4), [typeof(CrossEntropyBackward)], CheckCrossEntropy),
     ];
 
-    private static Accelerator Accelerator(KernelCheckContext c) => c.Device.Accelerator;
-    private static LaunchShapes Shapes(KernelCheckContext c) => c.Device.Ops.Shapes;
+    private static BackwardOps Backward(KernelCheckContext c) => c.Device.Backward;
 
     private static void CheckRmsNorm(KernelCheckContext c)
     {
@@ -36,10 +35,7 @@ public static class BackwardKernelChecks
             float[] dx = new float[n * d], dw = new float[d];
             RmsNormBackward.Reference(x, w, dy, dx, dw, n, d, 1e-6f);
             var (bx, bdy, bdx, bdw, scale) = (c.Upload(x), c.Upload(dy), c.Zeros<float>(n * d), c.Zeros<float>(d), c.Zeros<float>(n));
-            Accelerator(c).LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float>(RmsNormBackward.Input)
-                (Accelerator(c).DefaultStream, Shapes(c).Rows(n), bx, c.Upload(w), bdy, bdx, scale, n, d, 1e-6f);
-            Accelerator(c).LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(RmsNormBackward.Weight)
-                (Accelerator(c).DefaultStream, Shapes(c).Elements(d), bx, bdy, scale, bdw, n, d);
+            Backward(c).RmsNorm(bx, c.Upload(w), bdy, bdx, bdw, scale, n, d, 1e-6f);
             c.Compare($"dx n={n},d={d}", c.Download(bdx), dx);
             c.Compare($"dw n={n},d={d}", c.Download(bdw), dw);
         }
@@ -52,7 +48,7 @@ public static class BackwardKernelChecks
         var expected = (float[])x.Clone();
         RopeBackward.Reference(expected, shape);
         var view = c.Upload(x);
-        Accelerator(c).LoadKernel<ArrayView<float>, RopeShape>(RopeBackward.Apply)(Accelerator(c).DefaultStream, Shapes(c).Elements(x.Length / 2), view, shape);
+        Backward(c).Rope(view, shape);
         c.Compare("b=2,t=7,h=3,hd=8", c.Download(view), expected);
     }
 
@@ -69,10 +65,7 @@ public static class BackwardKernelChecks
             AttentionBackward.Reference(qs, ks, vs, dO, dq, dk, dv, s);
             var (bq, bk, bv, bo, bdo) = (c.Upload(qs), c.Upload(ks), c.Upload(vs), c.Upload(o), c.Upload(dO));
             var (bdq, bdk, bdv, lse, delta) = (c.Zeros<float>(q), c.Zeros<float>(kv), c.Zeros<float>(kv), c.Zeros<float>(rows), c.Zeros<float>(rows));
-            Accelerator(c).LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionShape>(AttentionBackward.Query)
-                (Accelerator(c).DefaultStream, Shapes(c).Elements(rows), bq, bk, bv, bo, bdo, bdq, lse, delta, s);
-            Accelerator(c).LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionShape>(AttentionBackward.KeyValue)
-                (Accelerator(c).DefaultStream, Shapes(c).Elements(2 * 9 * kvHeads), bq, bk, bv, bdo, lse, delta, bdk, bdv, s);
+            Backward(c).Attention(bq, bk, bv, bo, bdo, bdq, bdk, bdv, lse, delta, s);
             c.Compare($"dq kv={kvHeads}", c.Download(bdq), dq);
             c.Compare($"dk kv={kvHeads}", c.Download(bdk), dk);
             c.Compare($"dv kv={kvHeads}", c.Download(bdv), dv);
@@ -88,8 +81,8 @@ public static class BackwardKernelChecks
         var ds = (float[])grad.Clone();
         CausalSoftmax.BackwardReference(p, ds, rows, t, 0.7f);
         var (bs, bg) = (c.Upload(scores), c.Upload(grad));
-        Accelerator(c).LoadKernel<ArrayView<float>, int, int, float>(CausalSoftmax.Forward)(Accelerator(c).DefaultStream, Shapes(c).Rows(rows), bs, rows, t, 0.7f);
-        Accelerator(c).LoadKernel<ArrayView<float>, ArrayView<float>, int, int, float>(CausalSoftmax.Backward)(Accelerator(c).DefaultStream, Shapes(c).Rows(rows), bs, bg, rows, t, 0.7f);
+        Backward(c).CausalSoftmax(bs, rows, t, 0.7f);
+        Backward(c).CausalSoftmaxBackward(bs, bg, rows, t, 0.7f);
         c.Compare("p", c.Download(bs), p);
         c.Compare("dS", c.Download(bg), ds);
     }
@@ -101,16 +94,14 @@ public static class BackwardKernelChecks
         float[] dg = new float[2 * n * f], du = new float[n * f];
         ActivationBackward.OpenMoeGatedReference(g, u, dh, dg, du, n, f);
         var (bdg, bdu) = (c.Zeros<float>(2 * n * f), c.Zeros<float>(n * f));
-        Accelerator(c).LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(ActivationBackward.OpenMoeGated)
-            (Accelerator(c).DefaultStream, Shapes(c).Rows(n), c.Upload(g), c.Upload(u), c.Upload(dh), bdg, bdu, n, f);
+        Backward(c).OpenMoeGated(c.Upload(g), c.Upload(u), c.Upload(dh), bdg, bdu, n, f);
         c.Compare("openmoe dg", c.Download(bdg), dg);
         c.Compare("openmoe du", c.Download(bdu), du);
         var a = c.RandomFloats(n * f, 3);
         float[] da = new float[n * f], db = new float[n * f];
         ActivationBackward.SwiGluReference(a, u, dh, da, db, n * f);
         var (bda, bdb) = (c.Zeros<float>(n * f), c.Zeros<float>(n * f));
-        Accelerator(c).LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>(ActivationBackward.SwiGlu)
-            (Accelerator(c).DefaultStream, Shapes(c).Elements(n * f), c.Upload(a), c.Upload(u), c.Upload(dh), bda, bdb, n * f);
+        Backward(c).SwiGlu(c.Upload(a), c.Upload(u), c.Upload(dh), bda, bdb, n * f);
         c.Compare("swiglu da", c.Download(bda), da);
         c.Compare("swiglu db", c.Download(bdb), db);
     }
@@ -125,8 +116,7 @@ public static class BackwardKernelChecks
         int[] counts = new int[v], ids = new int[v], starts = new int[v + 1], positions = new int[n];
         int distinct = EmbeddingBackward.GroupByToken(tokens, counts, ids, starts, positions);
         var bt = c.Upload(table);
-        Accelerator(c).LoadKernel<ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int>(EmbeddingBackward.Scatter)
-            (Accelerator(c).DefaultStream, Shapes(c).Rows(distinct), c.Upload(ids), c.Upload(starts), c.Upload(positions), c.Upload(dx), bt, distinct, d);
+        Backward(c).Embedding(c.Upload(ids), c.Upload(starts), c.Upload(positions), c.Upload(dx), bt, distinct, n, d, v);
         c.Compare("repeated tokens", c.Download(bt), expected);
     }
 
@@ -138,8 +128,7 @@ public static class BackwardKernelChecks
         float[] dExpert = new float[rowsOut * d], dWeights = new float[n * k];
         MoeBackward.CombineReference(dOut, expertOut, rows, weights, dExpert, dWeights, n, k, d);
         var (bde, bdw, brows) = (c.Zeros<float>(rowsOut * d), c.Zeros<float>(n * k), c.Upload(rows));
-        Accelerator(c).LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int>(MoeBackward.Combine)
-            (Accelerator(c).DefaultStream, Shapes(c).Rows(n), c.Upload(dOut), c.Upload(expertOut), brows, c.Upload(weights), bde, bdw, n, k, d);
+        Backward(c).MoeCombine(c.Upload(dOut), c.Upload(expertOut), brows, c.Upload(weights), bde, bdw, n, k, d);
         c.Compare("combine dExpertOut", c.Download(bde), dExpert);
         c.Compare("combine dWeights", c.Download(bdw), dWeights);
 
@@ -147,8 +136,7 @@ public static class BackwardKernelChecks
         var expectedDx = (float[])dx.Clone();
         MoeBackward.DispatchReference(dIn, rows, expectedDx, n, k, d);
         var bdx = c.Upload(dx);
-        Accelerator(c).LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int, int>(MoeBackward.Dispatch)
-            (Accelerator(c).DefaultStream, Shapes(c).Rows(n), c.Upload(dIn), brows, bdx, n, k, d);
+        Backward(c).MoeDispatch(c.Upload(dIn), brows, bdx, n, k, d);
         c.Compare("dispatch dx", c.Download(bdx), expectedDx);
 
         var logits = c.RandomFloats(n * e, 2);
@@ -165,8 +153,7 @@ public static class BackwardKernelChecks
             var expected = new float[n * e];
             MoeBackward.RouterSoftmaxReference(p, choices, dWeights, expected, n, e, k, renormalized);
             var bdl = c.Zeros<float>(n * e);
-            Accelerator(c).LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, int, int>(MoeBackward.RouterSoftmax)
-                (Accelerator(c).DefaultStream, Shapes(c).Elements(n), c.Upload(p), c.Upload(choices), c.Upload(dWeights), bdl, n, e, k, renormalized ? 1 : 0);
+            Backward(c).RouterSoftmax(c.Upload(p), c.Upload(choices), c.Upload(dWeights), bdl, n, e, k, renormalized);
             c.Compare($"router softmax renormalized={renormalized}", c.Download(bdl), expected);
         }
     }
@@ -180,8 +167,7 @@ public static class BackwardKernelChecks
         CrossEntropyBackward.Reference(logits, targets, expected, n, v, 1f / 3);
         var (bl, bt, loss, lse, result) = (c.Upload(logits), c.Upload(targets), c.Zeros<float>(n), c.Zeros<float>(n), c.Zeros<float>(2));
         c.Device.Ops.CrossEntropy(bl, bt, loss, lse, result, n, v);
-        Accelerator(c).LoadKernel<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, float>(CrossEntropyBackward.Logits)
-            (Accelerator(c).DefaultStream, Shapes(c).Rows(n), bl, bt, lse, bl, n, v, 1f / 3);
+        Backward(c).CrossEntropy(bl, bt, lse, bl, n, v, 1f / 3);
         c.Compare("masked rows", c.Download(bl), expected);
     }
 }

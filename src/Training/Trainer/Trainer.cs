@@ -141,7 +141,7 @@ public sealed class Trainer : IDisposable
         _transfers.UploadValues();
         Step = step;
 
-        var timings = new StepTimings(forwardBackward, download, Stopwatch.GetElapsedTime(phase).TotalSeconds);
+        var timings = new StepTimings(forwardBackward, losses.ForwardSeconds, download, Stopwatch.GetElapsedTime(phase).TotalSeconds);
         var report = new StepReport(step, losses.Total, losses.CrossEntropy, losses.LoadBalancing, losses.ZLoss, lr, norm,
             tokens / Math.Max(Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds, 1e-9), tokens, losses.MoeLayers, timings);
         metrics.Write(report);

@@ -17,10 +17,14 @@ public static class ReferenceModel
     /// <paramref name="targetMask"/> [B][T], optional: the prediction of tokens[b][t] (made at
     /// position t-1) counts in the cross-entropy iff targetMask[b][t]; column 0 is ignored.
     /// Without a mask every next-token target (t = 1..T-1) counts.
+    /// <paramref name="intermediates"/>, when given, receives every named intermediate under the
+    /// device network's names ("L3.attn.q", see MoeTransformer.Intermediates), for the divergence test.
     /// </summary>
-    public static ReferenceForwardResult Forward(ModelConfig config, ReferenceWeights weights, int[][] tokens, double capacityFactor, bool[][]? targetMask = null)
+    public static ReferenceForwardResult Forward(ModelConfig config, ReferenceWeights weights, int[][] tokens, double capacityFactor,
+        bool[][]? targetMask = null, IDictionary<string, double[]>? intermediates = null)
     {
         int B = tokens.Length, T = CheckInputs(config, weights, tokens, targetMask), N = B * T, D = config.Hidden;
+        void Record(string name, double[] values) => intermediates?.Add(name, (double[])values.Clone());
 
         var x = Embed(config, weights, tokens); // [N, D]
         var traces = new List<ReferenceLayerTrace>();
@@ -28,17 +32,23 @@ public static class ReferenceModel
         for (int layer = 0; layer < config.Layers; layer++)
         {
             string P(string suffix) => ReferenceNames.Layer(layer, suffix);
+            string L(string suffix) => $"L{layer}.{suffix}";
 
             var attentionInput = (double[])x.Clone();
             var normed = ReferenceOps.RmsNorm(x, N, D, weights[P("input_layernorm.weight")].Data, config.NormEps);
-            AddInPlace(x, AttentionSublayer(config, weights, layer, normed, B, T));
+            Record(L("attn.in"), attentionInput);
+            Record(L("attn.normed"), normed);
+            AddInPlace(x, AttentionSublayer(config, weights, layer, normed, B, T, (name, values) => Record(L(name), values)));
 
             var ffnInput = (double[])x.Clone();
             normed = ReferenceOps.RmsNorm(x, N, D, weights[P("post_attention_layernorm.weight")].Data, config.NormEps);
+            Record(L("ffn.in"), ffnInput);
+            Record(L("ffn.normed"), normed);
             double[]? extraInput = null;
             if (config.IsMoeLayer(layer))
             {
                 var (moeOutput, routing) = MoeSublayer(config, weights, layer, normed, N, capacityFactor);
+                Record(L("moe.router_logits"), routing.Tokens.SelectMany(token => token.RouterLogits).ToArray());
                 AddInPlace(x, moeOutput);
                 routings.Add(routing);
                 if (config.SharedExpertKind == SharedExpertKind.SequentialExtraFfn)
@@ -46,6 +56,8 @@ public static class ReferenceModel
                     // OpenMoE's extra FFN runs after the MoE sublayer, with its own norm (DESIGN §2.1).
                     extraInput = (double[])x.Clone();
                     normed = ReferenceOps.RmsNorm(x, N, D, weights[P("pre_extra_mlp_layernorm.weight")].Data, config.NormEps);
+                    Record(L("extra.in"), extraInput);
+                    Record(L("extra.normed"), normed);
                     AddInPlace(x, ReferenceOps.Ffn(config.FfnKind, normed, N, D, DenseFfnWeights(weights, P("extra_mlp"), config.Ffn)));
                 }
             }
@@ -60,6 +72,9 @@ public static class ReferenceModel
         var finalNormed = ReferenceOps.RmsNorm(x, N, D, weights[ReferenceNames.FinalNorm].Data, config.NormEps);
         var head = weights[config.TiedEmbeddings ? ReferenceNames.Embedding : ReferenceNames.LmHead].Data;
         var logits = ReferenceOps.Linear(finalNormed, N, D, head, config.Vocab); // [N, V]
+        Record("final.x", finalResidual);
+        Record("final.normed", finalNormed);
+        Record("final.logits", logits);
 
         var (crossEntropy, targetCount) = CrossEntropy(logits, tokens, targetMask, config.Vocab);
         return new ReferenceForwardResult
@@ -100,13 +115,19 @@ public static class ReferenceModel
 
     /// <summary>
     /// Self-attention sublayer: q/k/v projections, RoPE on q and k, causal attention with the
-    /// config's logit scale, output projection. normed [B*T, D] -> [B*T, D].
+    /// config's logit scale, output projection. normed [B*T, D] -> [B*T, D]. <paramref name="record"/>
+    /// receives "attn.q", "attn.k" (after RoPE), "attn.v" and "attn.o" (before the output projection).
     /// </summary>
-    public static double[] AttentionSublayer(ModelConfig config, ReferenceWeights weights, int layer, double[] normed, int batch, int time)
+    public static double[] AttentionSublayer(ModelConfig config, ReferenceWeights weights, int layer, double[] normed, int batch, int time,
+        Action<string, double[]>? record = null)
     {
         int N = batch * time, D = config.Hidden, H = config.Heads, hd = config.HeadDim;
         var (q, k, v) = AttentionProjections(config, weights, layer, normed, batch, time);
         var attended = ReferenceOps.CausalAttention(q, k, v, batch, time, H, config.KvHeads, hd, ReferenceOps.AttentionLogitScale(config)); // [N, H*hd]
+        record?.Invoke("attn.q", q);
+        record?.Invoke("attn.k", k);
+        record?.Invoke("attn.v", v);
+        record?.Invoke("attn.o", attended);
         return ReferenceOps.Linear(attended, N, H * hd, weights[ReferenceNames.Layer(layer, "self_attn.o_proj.weight")].Data, D);
     }
 
