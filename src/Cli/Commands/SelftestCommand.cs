@@ -1,3 +1,4 @@
+using OpenMoE.Runtime.SelfTest;
 using System.CommandLine;
 using System.Globalization;
 using OpenMoE.Model.SelfTest;

@@ -1,3 +1,4 @@
+using OpenMoE.Runtime.SelfTest;
 using ILGPU.Runtime;
 using OpenMoE.Kernels.Routing;
 using OpenMoE.Model.Routing;

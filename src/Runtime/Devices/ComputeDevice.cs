@@ -18,9 +18,9 @@ public sealed class ComputeDevice : IDisposable
         Accelerator = accelerator;
         Kind = kind;
         Kernels = new KernelCache(accelerator);
-        Ops = new KernelOps(this);
-        Backward = new BackwardOps(this);
-        Routing = new RoutingOps(this);
+        Ops = new KernelOps(accelerator, Kernels);
+        Backward = new BackwardOps(accelerator, Kernels, Ops.Shapes);
+        Routing = new RoutingOps(accelerator, Kernels, Ops.Shapes);
     }
 
     /// <summary>The ILGPU context (algorithms enabled, O2 optimisation).</summary>
@@ -88,7 +88,6 @@ public sealed class ComputeDevice : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
-        Ops.Release();
         Accelerator.Dispose();
         Context.Dispose();
     }

@@ -2,7 +2,6 @@ using ILGPU;
 using ILGPU.Runtime;
 using OpenMoE.Kernels;
 using OpenMoE.Kernels.Backward;
-using OpenMoE.Runtime.Devices;
 
 namespace OpenMoE.Runtime.Kernels;
 
@@ -13,13 +12,18 @@ namespace OpenMoE.Runtime.Kernels;
 /// </summary>
 public sealed class BackwardOps
 {
-    private readonly ComputeDevice _device;
+    private readonly Accelerator _accelerator;
 
-    internal BackwardOps(ComputeDevice device) => _device = device;
+    internal BackwardOps(Accelerator accelerator, KernelCache cache, LaunchShapes shapes)
+    {
+        _accelerator = accelerator;
+        Cache = cache;
+        Shapes = shapes;
+    }
 
-    private LaunchShapes Shapes => _device.Ops.Shapes;
-    private KernelCache Cache => _device.Kernels;
-    private AcceleratorStream Stream => _device.Accelerator.DefaultStream;
+    private LaunchShapes Shapes { get; }
+    private KernelCache Cache { get; }
+    private AcceleratorStream Stream => _accelerator.DefaultStream;
 
     /// <summary>dx [N, D] += RMSNorm backward of dy [N, D] at x [N, D]; dw [D] += weight gradient. rowScale [N] is scratch.</summary>
     public void RmsNorm(ArrayView<float> x, ArrayView<float> w, ArrayView<float> dy, ArrayView<float> dx, ArrayView<float> dw,

@@ -12,12 +12,12 @@ namespace OpenMoE.Runtime.Kernels;
 /// which made <see cref="Attention.Causal"/> about 100x slower than SIMD dot products here; every
 /// other device runs the ILGPU kernel. Same contract and argument layout as <see cref="Attention.Causal"/>;
 /// memory per worker is one score row of PastLength + Tq floats, never T x T. A call allocates
-/// nothing once the score rows have reached the longest context seen: dedicated worker threads,
-/// one cached delegate, the call's arguments in fields (so calls from several threads take turns).
+/// nothing once the score rows have reached the longest context seen: the dedicated threads of
+/// the process's host worker pool, one cached delegate, the call's arguments in fields (so calls from several threads take turns).
 /// </summary>
-internal sealed unsafe class CpuAttention : IDisposable
+internal sealed unsafe class CpuAttention
 {
-    private readonly HostWorkerPool _pool = new(Environment.ProcessorCount, "attention");
+    private readonly HostWorkerPool _pool = HostWorkerPool.Shared;
     private readonly object _turn = new();
     private readonly Action<int> _runPart;
     private readonly float[][] _scores;
@@ -83,8 +83,6 @@ internal sealed unsafe class CpuAttention : IDisposable
             }
         }
     }
-
-    public void Dispose() => _pool.Dispose();
 
     /// <summary>Host address of a CPU-accelerator view (its buffer lives in ordinary process memory).</summary>
     private static float* Pointer(ArrayView<float> view) => (float*)view.LoadEffectiveAddressAsPtr();

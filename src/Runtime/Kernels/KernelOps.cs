@@ -1,13 +1,12 @@
 using ILGPU;
 using ILGPU.Runtime;
 using OpenMoE.Kernels;
-using OpenMoE.Runtime.Devices;
 
 namespace OpenMoE.Runtime.Kernels;
 
 /// <summary>
 /// Typed launchers for every kernel on one device. Launches are asynchronous on the device's
-/// default stream (call <see cref="ComputeDevice.Synchronize"/> before reading results on the
+/// default stream (call <c>ComputeDevice.Synchronize</c> before reading results on the
 /// host). Each checks its views' lengths against the sizes first, so a shape mistake is an
 /// <see cref="ArgumentException"/> naming the tensor, not a silent out-of-bounds read.
 /// All tensors are row-major float32 views; shapes use B batch, T time, N = B*T rows, D hidden,
@@ -15,15 +14,16 @@ namespace OpenMoE.Runtime.Kernels;
 /// </summary>
 public sealed class KernelOps
 {
-    private readonly ComputeDevice _device;
+    private readonly Accelerator _accelerator;
     private readonly bool _isCpu;
     private CpuAttention? _cpuAttention;
 
-    internal KernelOps(ComputeDevice device)
+    internal KernelOps(Accelerator accelerator, KernelCache cache)
     {
-        _device = device;
-        _isCpu = device.Accelerator.AcceleratorType == AcceleratorType.CPU;
-        Shapes = new LaunchShapes(device.Accelerator);
+        _accelerator = accelerator;
+        Cache = cache;
+        _isCpu = accelerator.AcceleratorType == AcceleratorType.CPU;
+        Shapes = new LaunchShapes(accelerator);
         PackedElementwise = _isCpu;
     }
 
@@ -50,8 +50,8 @@ public sealed class KernelOps
     /// <summary>Grid/group sizes used by these launchers.</summary>
     public LaunchShapes Shapes { get; }
 
-    private KernelCache Cache => _device.Kernels;
-    private AcceleratorStream Stream => _device.Accelerator.DefaultStream;
+    private KernelCache Cache { get; }
+    private AcceleratorStream Stream => _accelerator.DefaultStream;
 
     /// <summary>output [N, D] = table [V, D] rows picked by tokens [N].</summary>
     public void Embedding(ArrayView<int> tokens, ArrayView<float> table, ArrayView<float> output, int n, int d, int v)
@@ -257,9 +257,6 @@ public sealed class KernelOps
         Cache.Get<ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int>(OpenMoE.Kernels.CrossEntropy.Mean)
             (Stream, Shapes.SingleGroup(), rowLoss, targets, result, n, v);
     }
-
-    /// <summary>Stops the CPU attention's worker threads (the owning <see cref="ComputeDevice"/> calls it when disposed).</summary>
-    internal void Release() => _cpuAttention?.Dispose();
 
     private static void CheckAttention(ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> o, AttentionShape s)
     {

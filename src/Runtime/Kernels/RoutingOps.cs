@@ -1,7 +1,6 @@
 using ILGPU;
 using ILGPU.Runtime;
 using OpenMoE.Kernels.Routing;
-using OpenMoE.Runtime.Devices;
 
 namespace OpenMoE.Runtime.Kernels;
 
@@ -14,13 +13,18 @@ namespace OpenMoE.Runtime.Kernels;
 /// </summary>
 public sealed class RoutingOps
 {
-    private readonly ComputeDevice _device;
+    private readonly Accelerator _accelerator;
 
-    internal RoutingOps(ComputeDevice device) => _device = device;
+    internal RoutingOps(Accelerator accelerator, KernelCache cache, LaunchShapes shapes)
+    {
+        _accelerator = accelerator;
+        Cache = cache;
+        Shapes = shapes;
+    }
 
-    private LaunchShapes Shapes => _device.Ops.Shapes;
-    private KernelCache Cache => _device.Kernels;
-    private AcceleratorStream Stream => _device.Accelerator.DefaultStream;
+    private LaunchShapes Shapes { get; }
+    private KernelCache Cache { get; }
+    private AcceleratorStream Stream => _accelerator.DefaultStream;
 
     /// <summary>logits [N, E] -> probabilities [N, E], choices [N, K], choiceProbabilities [N, K], weights [N, K].</summary>
     public void SoftmaxTopK(ArrayView<float> logits, ArrayView<float> probabilities, ArrayView<int> choices,

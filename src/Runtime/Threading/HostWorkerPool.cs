@@ -5,10 +5,15 @@ namespace OpenMoE.Runtime.Threading;
 /// Dedicated threads (not the .NET pool, not Parallel.For) keep a host-side op (SIMD GEMM,
 /// CPU attention) free of allocations and of queueing behind unrelated work; workers block on
 /// a semaphore between calls. Calls from several threads take turns (the job lives in fields).
+/// The process has one such pool, <see cref="Shared"/>, with a thread per core: the SIMD GEMM, CPU
+/// attention and the host optimizer's per-tensor loops all run on it, so they never compete with
+/// each other's threads for the cores. A job that itself calls <see cref="Run"/> runs that inner
+/// job on its own thread, in order.
 /// </summary>
 public sealed class HostWorkerPool : IDisposable
 {
     private static long workerAllocatedBytes;
+    [ThreadStatic] private static bool insideJob;
     private readonly object turn = new();
     private readonly string name;
     private readonly Thread[] workers;
@@ -34,6 +39,9 @@ public sealed class HostWorkerPool : IDisposable
         }
     }
 
+    /// <summary>The process-wide pool: one thread per core, the caller included (background threads, never stopped).</summary>
+    public static HostWorkerPool Shared { get; } = new(Environment.ProcessorCount, "host");
+
     /// <summary>Threads a job can use, the caller included.</summary>
     public int Threads { get; }
 
@@ -47,6 +55,14 @@ public sealed class HostWorkerPool : IDisposable
     /// <summary>Runs job(0..parts-1) in parallel (parts &lt;= Threads) and waits for all of them.</summary>
     public void Run(Action<int> work, int parts)
     {
+        if (insideJob)
+        {
+            // Nested (a job of this or another pool asking for threads): the workers are busy with
+            // the outer job, so the inner one runs here, part by part.
+            for (int i = 0; i < Math.Clamp(parts, 1, Threads); i++)
+                work(i);
+            return;
+        }
         lock (turn)
             RunAlone(work, parts);
     }
@@ -62,10 +78,12 @@ public sealed class HostWorkerPool : IDisposable
             start[i].Release();
         try
         {
+            insideJob = true;
             work(0);
         }
         finally
         {
+            insideJob = false;
             var spin = new SpinWait();
             while (Volatile.Read(ref pending) != 0)
                 spin.SpinOnce(sleep1Threshold: -1);
@@ -86,6 +104,7 @@ public sealed class HostWorkerPool : IDisposable
             long before = GC.GetAllocatedBytesForCurrentThread();
             try
             {
+                insideJob = true;
                 job!(index);
             }
             catch (Exception e)
@@ -94,6 +113,7 @@ public sealed class HostWorkerPool : IDisposable
             }
             finally
             {
+                insideJob = false;
                 Interlocked.Add(ref workerAllocatedBytes, GC.GetAllocatedBytesForCurrentThread() - before);
                 Interlocked.Decrement(ref pending);
             }

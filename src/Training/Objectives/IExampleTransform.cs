@@ -1,4 +1,3 @@
-using OpenMoE.Training.Data;
 
 namespace OpenMoE.Training.Objectives;
 

@@ -1,4 +1,3 @@
-using OpenMoE.Training.Data;
 using OpenMoE.Training.Tokenization;
 
 namespace OpenMoE.Training.Objectives;

@@ -1,3 +1,4 @@
+using OpenMoE.Runtime.Threading;
 namespace OpenMoE.Training;
 
 /// <summary>
@@ -80,7 +81,7 @@ public sealed class Adafactor : IOptimizer
         // Tensors are independent: updating them in parallel keeps every result bit-identical.
         try
         {
-            TensorParallel.Shared.For(_layouts.Length, _update);
+            HostParallelFor.Shared.For(_layouts.Length, _update);
         }
         finally
         {

@@ -1,3 +1,4 @@
+using OpenMoE.Runtime.Threading;
 using System.Numerics;
 
 namespace OpenMoE.Training;
@@ -58,7 +59,7 @@ public sealed class AdamW : IOptimizer
         // Tensors are independent: updating them in parallel keeps every result bit-identical.
         try
         {
-            TensorParallel.Shared.For(parameters.Infos.Length, _update);
+            HostParallelFor.Shared.For(parameters.Infos.Length, _update);
         }
         finally
         {

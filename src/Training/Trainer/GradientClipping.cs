@@ -1,3 +1,4 @@
+using OpenMoE.Runtime.Threading;
 using System.Numerics.Tensors;
 
 namespace OpenMoE.Training;
@@ -26,7 +27,7 @@ public sealed class GradientClipping
     public double GlobalNorm()
     {
         // Per-tensor sums in parallel, added in tensor order: the same result on every run.
-        TensorParallel.Shared.For(_gradients.Length, _sumSquares);
+        HostParallelFor.Shared.For(_gradients.Length, _sumSquares);
         double total = 0;
         foreach (double sum in _sums)
             total += sum;
@@ -40,7 +41,7 @@ public sealed class GradientClipping
         if (maxNorm > 0 && norm > maxNorm)
         {
             _factor = (float)(maxNorm / norm);
-            TensorParallel.Shared.For(_gradients.Length, _scale);
+            HostParallelFor.Shared.For(_gradients.Length, _scale);
         }
         return norm;
     }

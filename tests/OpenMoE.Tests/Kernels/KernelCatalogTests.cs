@@ -1,3 +1,4 @@
+using OpenMoE.Runtime.SelfTest;
 using OpenMoE.Model.SelfTest;
 using OpenMoE.Kernels;
 using OpenMoE.Runtime.Kernels;

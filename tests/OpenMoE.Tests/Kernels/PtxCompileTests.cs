@@ -1,3 +1,4 @@
+using OpenMoE.Runtime.SelfTest;
 using ILGPU;
 using ILGPU.Backends.EntryPoints;
 using ILGPU.Backends.PTX;

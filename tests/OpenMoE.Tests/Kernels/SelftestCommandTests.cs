@@ -1,3 +1,4 @@
+using OpenMoE.Runtime.SelfTest;
 using OpenMoE.Model.SelfTest;
 using OpenMoE.Cli.Commands;
 using OpenMoE.Runtime.Kernels;

@@ -48,7 +48,8 @@ public sealed unsafe class SimdGemm : IDisposable
             packA[t] = (float*)NativeMemory.AlignedAlloc((nuint)aSize * sizeof(float), 64);
             packB[t] = (float*)NativeMemory.AlignedAlloc((nuint)bSize * sizeof(float), 64);
         }
-        pool = new HostWorkerPool(count, "gemm");
+        // The process's one pool unless a test or bench asks for another thread count.
+        pool = count == HostWorkerPool.Shared.Threads ? HostWorkerPool.Shared : new HostWorkerPool(count, "gemm");
         runPart = RunPart;
     }
 
@@ -146,7 +147,8 @@ public sealed unsafe class SimdGemm : IDisposable
         if (disposed)
             return;
         disposed = true;
-        pool.Dispose();
+        if (pool != HostWorkerPool.Shared)
+            pool.Dispose();
         for (int t = 0; t < packA.Length; t++)
         {
             NativeMemory.AlignedFree(packA[t]);

@@ -1,4 +1,4 @@
-namespace OpenMoE.Runtime.Kernels;
+namespace OpenMoE.Runtime.SelfTest;
 
 /// <summary>
 /// One op's kernel-vs-reference check: <paramref name="Run"/> launches the kernel on the

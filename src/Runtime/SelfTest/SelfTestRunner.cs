@@ -1,6 +1,6 @@
 using OpenMoE.Runtime.Devices;
 
-namespace OpenMoE.Runtime.Kernels;
+namespace OpenMoE.Runtime.SelfTest;
 
 /// <summary>Runs kernel checks on a device; used by the tests and by <c>openmoe selftest</c>.</summary>
 public static class SelfTestRunner

@@ -2,7 +2,7 @@ using ILGPU;
 using ILGPU.Runtime;
 using OpenMoE.Runtime.Devices;
 
-namespace OpenMoE.Runtime.Kernels;
+namespace OpenMoE.Runtime.SelfTest;
 
 /// <summary>
 /// What a <see cref="KernelCheck"/> gets: the device, a seeded random source, buffer helpers

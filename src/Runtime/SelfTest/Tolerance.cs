@@ -1,4 +1,4 @@
-namespace OpenMoE.Runtime.Kernels;
+namespace OpenMoE.Runtime.SelfTest;
 
 /// <summary>Per-op error bound: |actual - expected| &lt;= Abs + Rel * |expected|.</summary>
 public readonly record struct Tolerance(double Abs, double Rel)

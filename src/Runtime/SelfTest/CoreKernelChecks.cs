@@ -1,6 +1,6 @@
 using OpenMoE.Kernels;
 
-namespace OpenMoE.Runtime.Kernels;
+namespace OpenMoE.Runtime.SelfTest;
 
 /// <summary>
 /// Kernel-vs-reference checks for the core ops (everything in src/Kernels outside routing).

@@ -1,9 +1,10 @@
+using OpenMoE.Runtime.Kernels;
 using ILGPU;
 using ILGPU.Runtime;
 using OpenMoE.Kernels;
 using OpenMoE.Kernels.Backward;
 
-namespace OpenMoE.Runtime.Kernels;
+namespace OpenMoE.Runtime.SelfTest;
 
 /// <summary>
 /// Kernel-vs-reference checks for the backward kernels (src/Kernels/Backward), so that

@@ -1,7 +1,7 @@
 using OpenMoE.Kernels.Gemm;
 using OpenMoE.Runtime.Gemm;
 
-namespace OpenMoE.Runtime.Kernels;
+namespace OpenMoE.Runtime.SelfTest;
 
 /// <summary>
 /// Selftest checks of the matrix products: the device's own provider (SIMD on the CPU, cuBLAS on

@@ -1,6 +1,6 @@
 using OpenMoE.Kernels;
 
-namespace OpenMoE.Runtime.Kernels;
+namespace OpenMoE.Runtime.SelfTest;
 
 /// <summary>
 /// Small, deliberately odd model dimensions that instantiate the size-specialised kernels for

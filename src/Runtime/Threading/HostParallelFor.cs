@@ -1,26 +1,24 @@
-using OpenMoE.Runtime.Threading;
-
-namespace OpenMoE.Training;
+namespace OpenMoE.Runtime.Threading;
 
 /// <summary>
-/// Runs one job per tensor index on the dedicated threads of a <see cref="HostWorkerPool"/>, the
-/// caller included, each thread taking the next free index. The host optimizer and gradient
-/// clipping use it instead of <see cref="Parallel.For(int, int, Action{int})"/>, which allocates
+/// A parallel for-loop on the process's <see cref="HostWorkerPool.Shared"/>, the caller included:
+/// each thread takes the next free index. The host optimizer and gradient clipping run one index
+/// per tensor with it instead of <see cref="Parallel.For(int, int, Action{int})"/>, which allocates
 /// tasks and closures on every call; tensors are independent, so any schedule gives bit-identical
-/// results. One job runs at a time (callers from several threads take turns).
+/// results. One loop runs at a time (callers from several threads take turns).
 /// </summary>
-internal sealed class TensorParallel
+public sealed class HostParallelFor
 {
-    private readonly HostWorkerPool _pool = new(Environment.ProcessorCount, "tensors");
+    private readonly HostWorkerPool _pool = HostWorkerPool.Shared;
     private readonly object _turn = new();
     private readonly Action<int> _runShare;
     private Action<int>? _job;
     private int _count, _next;
 
-    private TensorParallel() => _runShare = RunShare;
+    private HostParallelFor() => _runShare = RunShare;
 
-    /// <summary>The process-wide pool: one thread per core (background threads, never stopped).</summary>
-    public static TensorParallel Shared { get; } = new();
+    /// <summary>The process-wide loop over the shared pool.</summary>
+    public static HostParallelFor Shared { get; } = new();
 
     /// <summary>Calls <paramref name="job"/>(i) for every i in [0, <paramref name="count"/>) and waits for all of them.</summary>
     public void For(int count, Action<int> job)

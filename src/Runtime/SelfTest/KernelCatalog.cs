@@ -2,7 +2,7 @@ using System.Reflection;
 using ILGPU;
 using OpenMoE.Kernels;
 
-namespace OpenMoE.Runtime.Kernels;
+namespace OpenMoE.Runtime.SelfTest;
 
 /// <summary>A kernel entry point as ILGPU compiles it (generic kernels closed over <see cref="SelfTestDims"/>).</summary>
 public sealed record KernelEntryPoint(string Name, MethodInfo Method);
