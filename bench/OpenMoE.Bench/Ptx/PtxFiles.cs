@@ -20,7 +20,17 @@ public static partial class PtxFiles
             // Two kernels in one file would make ptxas's report ambiguous: fail rather than overwrite.
             if (!used.Add(path))
                 throw new InvalidOperationException($"two kernels map to {path}; rename one of them ({entry.Name})");
-            File.WriteAllText(path, PtxCompiler.Compile(entry.Method, target));
+            string ptx;
+            try
+            {
+                ptx = PtxCompiler.Compile(entry.Method, target);
+            }
+            catch (Exception error) when (error is not OutOfMemoryException)
+            {
+                // ILGPU's own message does not say which kernel it was compiling; CI output must.
+                throw new InvalidOperationException($"ILGPU could not compile kernel {entry.Name} to PTX for {target.Name}: {error.Message}", error);
+            }
+            File.WriteAllText(path, ptx);
             files.Add((entry.Name, path));
         }
         return files;
