@@ -4,14 +4,14 @@
 # (scripts/fetch-ptxas.sh; reused if present). Writes artifacts/ptx/{sm_80,sm_90}/*.ptx and
 # artifacts/ptx/resources.json (registers, stack, spills, shared memory, sm_90 occupancy); extra
 # arguments go to `bench ptx`, e.g. `--markdown docs/ptx-resources.md` to regenerate that page.
-# Exits non-zero, naming each kernel ptxas rejected, if any is. Debug, like `dotnet test`, so in CI
-# the bench is already built.
+# Exits non-zero, naming each kernel ptxas rejected, if any is. Release, as the model runs: Debug IL
+# gives ILGPU different PTX (other register counts), and `dotnet test` already compiles that.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ptxas="$(scripts/fetch-ptxas.sh)"
 out=artifacts/ptx
 mkdir -p "$out"
-if ! dotnet run --project bench/OpenMoE.Bench -- ptx --out "$out" --ptxas "$ptxas" "$@" > "$out/resources.json"; then
+if ! dotnet run --project bench/OpenMoE.Bench -c Release -- ptx --out "$out" --ptxas "$ptxas" "$@" > "$out/resources.json"; then
   echo "ptxas-check: ptxas rejected kernels (named above) or bench ptx failed; see $out" >&2
   exit 1
 fi

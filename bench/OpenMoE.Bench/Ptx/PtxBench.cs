@@ -1,6 +1,9 @@
+using System.Diagnostics;
+using System.Reflection;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using OpenMoE.Kernels;
 using OpenMoE.Runtime.Kernels;
 using OpenMoE.Runtime.Ptx;
 
@@ -77,7 +80,8 @@ public static class PtxBench
             var occupancy = Occupancy.Theoretical(SmLimits.Sm90, LaunchShapes.CudaGroupSize, sm90.Registers, sm90.SharedMemoryBytes);
             rows.Add(new KernelResources(entry.Name, byArchitecture, occupancy));
         }
-        return new PtxResourceReport(ptxas.Version(), LaunchShapes.CudaGroupSize, SmLimits.Sm90, rows, failures);
+        bool optimized = typeof(IModelDims).Assembly.GetCustomAttribute<DebuggableAttribute>()?.IsJITOptimizerDisabled != true;
+        return new PtxResourceReport(ptxas.Version(), optimized, LaunchShapes.CudaGroupSize, SmLimits.Sm90, rows, failures);
     }
 
     private static string? Arg(string[] args, string name)

@@ -26,6 +26,9 @@ public static class ResourcePage
         page.AppendLine("`SelfTestDims`) is compiled by ILGPU to PTX (ISA 8.0) for each device and assembled with `ptxas -v -arch=sm_80`");
         page.AppendLine("and `-arch=sm_90`. ILGPU writes `.target sm_80` for sm_90 too (the lowest architecture with the capabilities");
         page.AppendLine("it uses), and the driver JIT-compiles that for an H100/H200 as ptxas does here.");
+        page.AppendLine(report.OptimizedKernelIl
+            ? "Kernels from a Release build, as they run (a Debug build's IL gives ILGPU different PTX and register counts)."
+            : "Kernels from a Debug build: its IL gives ILGPU different PTX and register counts than the Release build that runs.");
         page.AppendLine();
         page.AppendLine("Each figure is sm_80 / sm_90: registers per thread, stack frame bytes per thread, spill store and");
         page.AppendLine("load bytes, static shared memory bytes per block. Occupancy is theoretical, on sm_90 (H100/H200), at the");
