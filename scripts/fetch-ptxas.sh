@@ -33,7 +33,9 @@ keyring="$(awk '/^Signed-By:/ {print $2; exit}' "$system_sources")"
 work="$(mktemp -d)"
 chmod 755 "$work"  # apt drops to user _apt for downloads
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/sources" "$work/parts" "$work/prefs" "$work/lists/partial" "$work/cache/archives/partial" "$work/state"
+mkdir -p "$work/sources" "$work/parts" "$work/prefs" "$work/lists/partial" "$work/cache/archives/partial" "$work/state" "$work/deb"
+# apt downloads as user _apt when run as root; let _apt write the .deb (else apt warns and downloads as root).
+if [[ $EUID -eq 0 ]] && id _apt >/dev/null 2>&1; then chown _apt "$work/deb"; fi
 touch "$work/status"
 cat > "$work/sources/trixie.sources" <<SOURCES
 Types: deb
@@ -58,7 +60,7 @@ apt_private() {
     -o Dir::Cache="$work/cache" "$@"
 }
 fetch_deb() {
-  apt_private update --error-on=any >&2 && (cd "$work" && apt_private download "$package" >&2)
+  apt_private update --error-on=any >&2 && (cd "$work/deb" && apt_private download "$package" >&2)
 }
 # One retry: a mirror hiccup should not fail CI, a real outage should.
 if ! fetch_deb; then
@@ -67,8 +69,8 @@ if ! fetch_deb; then
   fetch_deb || fail "could not download $package from $uri trixie non-free (see apt's error above)"
 fi
 
-deb="$(ls "$work"/${package}_*.deb 2>/dev/null | head -n1)"
-[[ -n "$deb" ]] || fail "apt-get download reported success but no ${package}_*.deb is in $work"
+deb="$(ls "$work"/deb/${package}_*.deb 2>/dev/null | head -n1)"
+[[ -n "$deb" ]] || fail "apt-get download reported success but no ${package}_*.deb is in $work/deb"
 dpkg -x "$deb" "$work/root" || fail "dpkg -x failed on $deb"
 [[ -e "$work/root/usr/bin/ptxas" ]] || fail "$(basename "$deb") has no usr/bin/ptxas"
 mkdir -p "$dest"
