@@ -2,6 +2,7 @@ using OpenMoE.Bench.Checkpoints;
 using OpenMoE.Bench.Forward;
 using OpenMoE.Bench.Gemm;
 using OpenMoE.Bench.Kernels;
+using OpenMoE.Bench.Ptx;
 using OpenMoE.Bench.Training;
 
 // bench <name> [options]: each benchmark prints JSON on stdout (progress on stderr) and compares
@@ -13,6 +14,7 @@ var benches = new Dictionary<string, Func<string[], int>>(StringComparer.Ordinal
     ["forward"] = ForwardBench.Run,
     ["gemm"] = GemmBench.Run,
     ["kernels"] = KernelBench.Run,
+    ["ptx"] = PtxBench.Run,
     ["training"] = TrainingBench.Run,
 };
 if (args.Length == 0 || !benches.TryGetValue(args[0], out var bench))

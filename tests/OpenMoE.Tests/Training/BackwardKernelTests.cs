@@ -5,6 +5,7 @@ using OpenMoE.Kernels.Backward;
 using OpenMoE.Model.SelfTest;
 using OpenMoE.Runtime.Kernels;
 using OpenMoE.Runtime.Devices;
+using OpenMoE.Runtime.Ptx;
 using OpenMoE.Tests.Kernels;
 
 namespace OpenMoE.Tests.Training;
@@ -245,7 +246,7 @@ public class BackwardPtxTests
             .Where(t => t.Namespace == "OpenMoE.Kernels.Backward")
             .SelectMany(t => t.GetMethods(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static))
             .Single(m => m.Name == name && m.GetParameters().Any(p => p.ParameterType.Name.StartsWith("ArrayView", StringComparison.Ordinal)));
-        string ptx = PtxCompiler.Compile(method);
+        string ptx = PtxCompiler.Compile(method, PtxTarget.Sm80);
         Assert.Contains(".entry", ptx);
         Assert.DoesNotContain(".extern .func", ptx);
     }
