@@ -51,11 +51,14 @@ public static class ForwardBench
         training?.ForwardBackward(tokens, targets, batch, config.TrainCapacityFactor);
         var seconds = new List<double>();
         var trainingForward = new List<double>();
+        long launches = 0;
         for (int r = 0; r < repeats; r++)
         {
+            long launchesBefore = device.Kernels.Launches;
             var clock = Stopwatch.StartNew();
             model.Forward(tokens, batch, options);
             seconds.Add(clock.Elapsed.TotalSeconds);
+            launches = device.Kernels.Launches - launchesBefore;
             Console.Error.WriteLine($"forward {r + 1}/{repeats}: {seconds[^1]:F3} s");
             if (training is not null)
             {
@@ -82,6 +85,7 @@ public static class ForwardBench
             packedElementwise = device.Ops.PackedElementwise,
             medianSeconds = median,
             tokensPerSecond = batch * time / median,
+            kernelLaunchesPerForward = launches,
             forwardGflops = flops / 1e9,
             achievedGflopsPerSecond = flops / median / 1e9,
             gemmGflopsPerSecondSameRun = gemmRate / 1e9,

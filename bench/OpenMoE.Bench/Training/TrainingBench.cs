@@ -51,16 +51,17 @@ public static class TrainingBench
             int n = batch * seq;
 
             double forwardBackward = 0, forward = 0, download = 0, update = 0;
-            long allocated = 0, deviceBuffers = 0;
+            long allocated = 0, deviceBuffers = 0, launches = 0;
             for (int step = 1; step <= warmup + steps; step++)
             {
-                long bytes = GC.GetTotalAllocatedBytes(precise: true), buffers = device.Allocations;
+                long bytes = GC.GetTotalAllocatedBytes(precise: true), buffers = device.Allocations, launchesBefore = device.Kernels.Launches;
                 var timings = trainer.TrainStep(tokens, metrics, Stopwatch.GetTimestamp()).Timings;
                 if (step <= warmup)
                     continue;
                 forwardBackward += timings.ForwardBackward; forward += timings.Forward; download += timings.GradientDownload; update += timings.Update;
                 allocated += GC.GetTotalAllocatedBytes(precise: true) - bytes;
                 deviceBuffers += device.Allocations - buffers;
+                launches += device.Kernels.Launches - launchesBefore;
             }
             double total = forwardBackward + download + update;
             var result = new
@@ -73,6 +74,7 @@ public static class TrainingBench
                 forward_backward_s = forwardBackward / steps, forward_s = forward / steps, gradient_download_s = download / steps, update_s = update / steps,
                 host_bytes_allocated_per_step = allocated / steps,
                 device_buffers_allocated_per_step = (double)deviceBuffers / steps,
+                kernel_launches_per_step = (double)launches / steps,
             };
             Console.WriteLine(JsonSerializer.Serialize(result, new JsonSerializerOptions { WriteIndented = true }));
             return 0;
