@@ -66,7 +66,10 @@ internal sealed class MoeLayer : IDisposable
         int n = pass.Tokens, d = _config.Hidden, e = _config.Experts, k = _config.TopK;
         var logits = ws.Get<float>(names.RouterLogits, (long)n * e);
         _router.Apply(pass.Gemm, h, logits, n);
-        state.CheckFinite(logits);
+        // Training stops on NaN router logits (divergence, reported by the trainer); inference routes
+        // them like any logits (ties go to the lower expert) and saves the host round trip.
+        if (pass.KeepActivations)
+            state.CheckFinite(logits);
         pass.Router.ChooseTopK(logits, e, options.Gating, state.TopK);
         pass.Router.Assign(state.TopK.Choices.View, state.TopK.ChoiceProbabilities.View, options, state.Routing);
         state.DownloadOffsets();
