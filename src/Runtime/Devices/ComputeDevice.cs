@@ -18,9 +18,10 @@ public sealed class ComputeDevice : IDisposable
         Accelerator = accelerator;
         Kind = kind;
         Kernels = new KernelCache(accelerator);
-        Ops = new KernelOps(accelerator, Kernels);
-        Backward = new BackwardOps(accelerator, Kernels, Ops.Shapes);
-        Routing = new RoutingOps(accelerator, Kernels, Ops.Shapes);
+        var shapes = new LaunchShapes(accelerator);
+        Ops = new KernelOps(accelerator, Kernels, shapes);
+        Backward = new BackwardOps(accelerator, Kernels, shapes);
+        Routing = new RoutingOps(accelerator, Kernels, shapes);
     }
 
     /// <summary>The ILGPU context (algorithms enabled, O2 optimisation).</summary>

@@ -10,20 +10,12 @@ namespace OpenMoE.Runtime.Kernels;
 /// device's one <see cref="KernelCache"/> and <see cref="LaunchShapes"/>. Launches are asynchronous on the default stream, like <see cref="KernelOps"/>; each checks its
 /// views' lengths first. Shapes: N rows, D hidden, V vocab, E experts, K top-k, F ffn width.
 /// </summary>
-public sealed class BackwardOps
+public sealed class BackwardOps : OpLaunchers
 {
-    private readonly Accelerator _accelerator;
-
     internal BackwardOps(Accelerator accelerator, KernelCache cache, LaunchShapes shapes)
+        : base(accelerator, cache, shapes)
     {
-        _accelerator = accelerator;
-        Cache = cache;
-        Shapes = shapes;
     }
-
-    private LaunchShapes Shapes { get; }
-    private KernelCache Cache { get; }
-    private AcceleratorStream Stream => _accelerator.DefaultStream;
 
     /// <summary>dx [N, D] += RMSNorm backward of dy [N, D] at x [N, D]; dw [D] += weight gradient. rowScale [N] is scratch.</summary>
     public void RmsNorm(ArrayView<float> x, ArrayView<float> w, ArrayView<float> dy, ArrayView<float> dx, ArrayView<float> dw,

@@ -12,18 +12,15 @@ namespace OpenMoE.Runtime.Kernels;
 /// All tensors are row-major float32 views; shapes use B batch, T time, N = B*T rows, D hidden,
 /// H heads, hd head dim, F ffn width, E experts, C capacity, K top-k, V vocab.
 /// </summary>
-public sealed class KernelOps
+public sealed class KernelOps : OpLaunchers
 {
-    private readonly Accelerator _accelerator;
     private readonly bool _isCpu;
     private CpuAttention? _cpuAttention;
 
-    internal KernelOps(Accelerator accelerator, KernelCache cache)
+    internal KernelOps(Accelerator accelerator, KernelCache cache, LaunchShapes shapes)
+        : base(accelerator, cache, shapes)
     {
-        _accelerator = accelerator;
-        Cache = cache;
         _isCpu = accelerator.AcceleratorType == AcceleratorType.CPU;
-        Shapes = new LaunchShapes(accelerator);
         PackedElementwise = _isCpu;
     }
 
@@ -46,12 +43,6 @@ public sealed class KernelOps
         var config = Shapes.Elements(work);
         return (config, Shapes.ElementSpan(work, config));
     }
-
-    /// <summary>Grid/group sizes used by these launchers.</summary>
-    public LaunchShapes Shapes { get; }
-
-    private KernelCache Cache { get; }
-    private AcceleratorStream Stream => _accelerator.DefaultStream;
 
     /// <summary>output [N, D] = table [V, D] rows picked by tokens [N].</summary>
     public void Embedding(ArrayView<int> tokens, ArrayView<float> table, ArrayView<float> output, int n, int d, int v)

@@ -11,20 +11,12 @@ namespace OpenMoE.Runtime.Kernels;
 /// the steps belong to the model's <c>DeviceRouter</c>; these only launch.
 /// Shapes: N tokens, E experts, K top-k, G routing groups of S tokens, C capacity.
 /// </summary>
-public sealed class RoutingOps
+public sealed class RoutingOps : OpLaunchers
 {
-    private readonly Accelerator _accelerator;
-
     internal RoutingOps(Accelerator accelerator, KernelCache cache, LaunchShapes shapes)
+        : base(accelerator, cache, shapes)
     {
-        _accelerator = accelerator;
-        Cache = cache;
-        Shapes = shapes;
     }
-
-    private LaunchShapes Shapes { get; }
-    private KernelCache Cache { get; }
-    private AcceleratorStream Stream => _accelerator.DefaultStream;
 
     /// <summary>logits [N, E] -> probabilities [N, E], choices [N, K], choiceProbabilities [N, K], weights [N, K].</summary>
     public void SoftmaxTopK(ArrayView<float> logits, ArrayView<float> probabilities, ArrayView<int> choices,
