@@ -29,8 +29,10 @@ public static class AttentionBench
         using var gemm = GemmProviders.Create(device.Accelerator);
         using var workspace = new Workspace(device);
         var pass = new ForwardPass(device, gemm, new DeviceRouter(device), workspace, batch, time, null,
-            RoutingOptions.FromConfig(config, training: false), false, false, false, 0, 0);
+            RoutingOptions.FromConfig(config, training: false), false, false, false, false, 0, 0);
         int h = config.Heads, hd = config.HeadDim;
+        if (config.KvHeads != h)
+            throw new ArgumentException($"{spec.Name} uses grouped-query attention, which only the fused kernel runs; compare a multi-head spec.");
         long rows = (long)batch * time * h * hd;
         var random = new Random(1);
         float[] Random(long n) => Enumerable.Range(0, (int)n).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
@@ -69,7 +71,7 @@ public static class AttentionBench
             bench = "attention", spec = spec.Name, device = device.Description, gemm = gemm.Name, batch, seq = time, heads = h, headDim = hd,
             gemmAttentionMedianSeconds = gemmMedian, fusedAttentionMedianSeconds = fusedMedian,
             fusedOverGemm = fusedMedian / gemmMedian,
-            chosen = AttentionLayer.UsesGemmAttention(config, cache: null) ? "gemm" : "fused",
+            chosenForInference = AttentionLayer.UsesGemmAttention(config, cache: null, pass) ? "gemm" : "fused",
         }, new JsonSerializerOptions { WriteIndented = true }));
         return 0;
     }

@@ -11,10 +11,13 @@ using OpenMoE.Runtime.Gemm;
 namespace OpenMoE.Bench.Forward;
 
 /// <summary>
-/// <c>bench forward [--spec NAME] [--batch B] [--seq T] [--repeats R] [--logits all|last] [--device cpu|cuda] [--one-float-kernels]</c>:
-/// forward tokens/s of a randomly initialised model, and its FLOP rate as a ratio of the GEMM
-/// provider's rate on one of the model's own shapes measured in the same process (how close the
-/// whole forward gets to its matrix-product ceiling). Also peak memory next to the fp32 weights.
+/// <c>bench forward [--spec NAME] [--batch B] [--seq T] [--repeats R] [--logits all|last] [--capacity-factor CF]
+/// [--device cpu|cuda] [--one-float-kernels] [--vs-training]</c>:
+/// forward tokens/s of a randomly initialised model, kernel launches per forward, and its FLOP rate as
+/// a ratio of the GEMM provider's rate on one of the model's own shapes measured in the same process
+/// (how close the whole forward gets to its matrix-product ceiling). Also peak memory next to the fp32
+/// weights (with --vs-training it includes the second network). --vs-training also times the training
+/// step's forward on the same weights, batch and capacity factor, in turns with the inference forward.
 /// </summary>
 public static class ForwardBench
 {
@@ -106,12 +109,12 @@ public static class ForwardBench
         return 0;
     }
 
+    private static double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);
+
     /// <summary>
     /// Matrix-product FLOPs of one forward: 2 per activated weight per token (attention, dense,
     /// routed top-k experts, extra FFN, router) plus the LM head, plus attention's QK^T and PV.
     /// </summary>
-    private static double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);
-
     private static double ForwardFlops(ModelSpecInfo spec, int tokens, int time)
     {
         var c = spec.Config;

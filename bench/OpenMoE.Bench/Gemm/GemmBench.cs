@@ -1,3 +1,4 @@
+using OpenMoE.Runtime.Gemm.Simd;
 using System.Diagnostics;
 using System.Text.Json;
 using ILGPU;

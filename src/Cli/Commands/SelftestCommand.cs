@@ -3,7 +3,6 @@ using System.CommandLine;
 using System.Globalization;
 using OpenMoE.Model.SelfTest;
 using OpenMoE.Runtime.Devices;
-using OpenMoE.Runtime.Kernels;
 using Spectre.Console;
 
 namespace OpenMoE.Cli.Commands;

@@ -2,6 +2,7 @@ using ILGPU;
 using ILGPU.Runtime;
 using OpenMoE.Kernels;
 using OpenMoE.Model.Specs;
+using OpenMoE.Runtime.Devices;
 
 namespace OpenMoE.Model.Network;
 
@@ -17,14 +18,27 @@ internal sealed class AttentionLayer(ModelConfig config, DeviceWeights weights, 
     private readonly Projection _v = Projection.Linear(weights.Get(layer, ParameterRole.Value), config.Hidden, config.KvHeads * config.HeadDim);
     private readonly Projection _o = Projection.Linear(weights.Get(layer, ParameterRole.AttentionOutput), config.Heads * config.HeadDim, config.Hidden);
 
+    /// <summary>Inference runs GEMM attention only while its scores [B, H, T, T] stay below this (64 MiB).</summary>
+    public const long InferenceScoresBudgetBytes = 64L << 20;
+
     /// <summary>
-    /// How attention runs: the one place that chooses. Full sequences of multi-head attention run as
-    /// GEMMs plus a row softmax (<see cref="GemmAttention"/>: the O(T²) work goes to the GEMM provider,
-    /// SIMD on the CPU, cuBLAS on CUDA, and the probabilities it keeps make the backward two GEMMs
-    /// per head). Cached decoding and grouped-query attention run the fused kernel
-    /// (<see cref="KernelOps.Attention"/>: host SIMD on the CPU accelerator, the ILGPU kernel on CUDA).
+    /// How attention runs: the one place that chooses, per device. GEMM attention
+    /// (<see cref="GemmAttention"/>: scores and probabilities as GEMMs plus a row softmax, the O(T²) work
+    /// in the GEMM provider) needs full sequences of multi-head attention and a [B, H, T, T] buffer.
+    /// Training runs it on every device (the probabilities it keeps make the backward two GEMMs per
+    /// head). Inference runs it on the CPU accelerator, where `bench attention` measured it faster than
+    /// the host SIMD kernel, while the scores fit <see cref="InferenceScoresBudgetBytes"/>; CUDA inference,
+    /// cached decoding and grouped-query attention run the fused kernel (<c>KernelOps.Attention</c>).
     /// </summary>
-    public static bool UsesGemmAttention(ModelConfig config, KvCache? cache) => cache is null && config.KvHeads == config.Heads;
+    public static bool UsesGemmAttention(ModelConfig config, KvCache? cache, in ForwardPass pass)
+    {
+        if (cache is not null || config.KvHeads != config.Heads)
+            return false;
+        if (pass.KeepActivations)
+            return true;
+        long scoresBytes = (long)pass.Batch * config.Heads * pass.Time * pass.Time * sizeof(float);
+        return pass.Device.Kind == DeviceKind.Cpu && scoresBytes <= InferenceScoresBudgetBytes;
+    }
 
     /// <summary>
     /// residual [B*T, D] += Attention(h [B*T, D]) for tokens at positions [p0, p0 + T), p0 = cache length
@@ -48,7 +62,7 @@ internal sealed class AttentionLayer(ModelConfig config, DeviceWeights weights, 
         pass.Device.Ops.Rope(q, rope with { Heads = config.Heads });
         pass.Device.Ops.Rope(k, rope with { Heads = config.KvHeads });
 
-        if (UsesGemmAttention(config, cache))
+        if (UsesGemmAttention(config, cache, pass))
         {
             GemmAttention.Forward(pass, q, k, v, ws.Get<float>(names.Probabilities, (long)batch * config.Heads * time * time), o,
                 config.Heads, config.HeadDim, LogitScale(config));
@@ -88,7 +102,7 @@ internal sealed class AttentionLayer(ModelConfig config, DeviceWeights weights, 
         var dk = ws.Get<float>("bw.attn.dk", (long)n * _k.Out);
         var dv = ws.Get<float>("bw.attn.dv", (long)n * _v.Out);
         _o.Backward(pass.Gemm, gradient._o, o, dResidual, dO, n);
-        if (UsesGemmAttention(config, cache: null))
+        if (UsesGemmAttention(config, cache: null, pass))
         {
             long scores = (long)batch * config.Heads * time * time;
             GemmAttention.Backward(pass, q, k, v, ws.Get<float>(names.Probabilities, scores), dO, ws.Get<float>("bw.attn.dp", scores),

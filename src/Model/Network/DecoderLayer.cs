@@ -25,7 +25,6 @@ internal sealed class DecoderLayer : IDisposable
     public DecoderLayer(ModelConfig config, DeviceWeights weights, int layer)
     {
         _config = config;
-        Index = layer;
         _names = LayerNames.ForLayer(layer);
         _attention = new AttentionLayer(config, weights, layer);
         _attentionNorm = weights.Get(layer, ParameterRole.AttentionNorm);
@@ -42,8 +41,6 @@ internal sealed class DecoderLayer : IDisposable
             _extraNorm = weights.Get(layer, ParameterRole.ExtraNorm);
         }
     }
-
-    public int Index { get; }
 
     /// <summary>The MoE sublayer, or null in a dense layer.</summary>
     public MoeLayer? Moe => _moe;

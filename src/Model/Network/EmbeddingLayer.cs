@@ -14,9 +14,6 @@ internal sealed class EmbeddingLayer(ModelConfig config, DeviceWeights weights)
 {
     private readonly ArrayView<float> _table = weights.Get(-1, ParameterRole.Embedding); // [V, D]
 
-    /// <summary>The table [V, D] (the LM head's matrix too when the spec ties them).</summary>
-    public ArrayView<float> Table => _table;
-
     /// <summary>x [N, D] (the workspace's residual stream "x") from the token ids [N] already on the device.</summary>
     public ArrayView<float> Forward(in ForwardPass pass, ArrayView<int> tokens)
     {
@@ -40,7 +37,7 @@ internal sealed class EmbeddingLayer(ModelConfig config, DeviceWeights weights)
         }
     }
 
-    /// <summary>gradient.Table [V, D] += dx [N, D] scattered by <paramref name="tokens"/> [N].</summary>
+    /// <summary>The gradient's table [V, D] += dx [N, D] scattered by <paramref name="tokens"/> [N].</summary>
     public void Backward(in ForwardPass pass, EmbeddingLayer gradient, ReadOnlySpan<int> tokens, ArrayView<float> dx, BackwardStaging staging, HostStaging host)
     {
         int n = pass.Tokens, d = config.Hidden, v = config.Vocab;

@@ -19,14 +19,33 @@ internal readonly record struct FeedForward(FfnKind Kind, int Width, Projection 
     {
         if (rows == 0)
             return;
+        ProjectIn(pass, x, saved, rows);
+        Activate(pass, saved, rows);
+        ProjectOut(pass, saved, y, rows, accumulate);
+    }
+
+    /// <summary>The forward's first part: saved.Gate = x·Wg, saved.Up = x·Wup.</summary>
+    public void ProjectIn(in ForwardPass pass, ArrayView<float> x, FfnActivations saved, int rows)
+    {
         Gate.Apply(pass.Gemm, x, saved.Gate, rows);
         Up.Apply(pass.Gemm, x, saved.Up, rows);
+    }
+
+    /// <summary>
+    /// The activation, elementwise per row: one launch may cover the rows of several FFNs of this kind
+    /// and width (the MoE layer activates every expert's rows at once).
+    /// </summary>
+    public void Activate(in ForwardPass pass, FfnActivations saved, int rows)
+    {
         if (Kind == FfnKind.OpenMoEGated)
             pass.Device.Ops.OpenMoeGatedActivation(saved.Gate, saved.Up, saved.Act, rows, Width);
         else
             pass.Device.Ops.SwiGlu(saved.Gate, saved.Up, saved.Act, rows * Width);
-        Down.Apply(pass.Gemm, saved.Act, y, rows, accumulate);
     }
+
+    /// <summary>The forward's last part: y (+)= saved.Act·Wdown.</summary>
+    public void ProjectOut(in ForwardPass pass, FfnActivations saved, ArrayView<float> y, int rows, bool accumulate) =>
+        Down.Apply(pass.Gemm, saved.Act, y, rows, accumulate);
 
     /// <summary>
     /// Weight gradients into <paramref name="gradient"/> (this FFN bound to the gradient buffers, +=)
@@ -39,17 +58,30 @@ internal readonly record struct FeedForward(FfnKind Kind, int Width, Projection 
     {
         if (rows == 0)
             return;
-        var ws = pass.Workspace;
-        var dAct = ws.Get<float>("bw.ffn.dact", (long)scratchRows * Width).SubView(0, (long)rows * Width);
-        var dGate = ws.Get<float>("bw.ffn.dgate", (long)scratchRows * Gate.Out).SubView(0, (long)rows * Gate.Out);
-        var dUp = ws.Get<float>("bw.ffn.dup", (long)scratchRows * Width).SubView(0, (long)rows * Width);
-        Down.Backward(pass.Gemm, gradient.Down, saved.Act, dy, dAct, rows);
+        var scratch = FfnGradients.Allocate(pass, this, scratchRows).Slice(this, 0, rows);
+        BackwardOut(pass, gradient, saved, dy, scratch, rows);
+        ActivateBackward(pass, saved, scratch, rows);
+        BackwardIn(pass, gradient, x, scratch, dx, rows, accumulateDx);
+    }
+
+    /// <summary>The backward's first part: gradient.Down += and scratch.Act = d loss / d act, from dy.</summary>
+    public void BackwardOut(in ForwardPass pass, FeedForward gradient, FfnActivations saved, ArrayView<float> dy, FfnGradients scratch, int rows) =>
+        Down.Backward(pass.Gemm, gradient.Down, saved.Act, dy, scratch.Act, rows);
+
+    /// <summary>The activation's backward, elementwise per row (like <see cref="Activate"/>, one launch may cover several FFNs).</summary>
+    public void ActivateBackward(in ForwardPass pass, FfnActivations saved, FfnGradients scratch, int rows)
+    {
         if (Kind == FfnKind.OpenMoEGated)
-            pass.Device.Backward.OpenMoeGated(saved.Gate, saved.Up, dAct, dGate, dUp, rows, Width);
+            pass.Device.Backward.OpenMoeGated(saved.Gate, saved.Up, scratch.Act, scratch.Gate, scratch.Up, rows, Width);
         else
-            pass.Device.Backward.SwiGlu(saved.Gate, saved.Up, dAct, dGate, dUp, rows * Width);
-        Gate.Backward(pass.Gemm, gradient.Gate, x, dGate, dx, rows, accumulateDx);
-        Up.Backward(pass.Gemm, gradient.Up, x, dUp, dx, rows, accumulateDx: true);
+            pass.Device.Backward.SwiGlu(saved.Gate, saved.Up, scratch.Act, scratch.Gate, scratch.Up, rows * Width);
+    }
+
+    /// <summary>The backward's last part: gradient.Gate, gradient.Up += and dx (+)= from scratch.Gate and scratch.Up at the input x.</summary>
+    public void BackwardIn(in ForwardPass pass, FeedForward gradient, ArrayView<float> x, FfnGradients scratch, ArrayView<float> dx, int rows, bool accumulateDx)
+    {
+        Gate.Backward(pass.Gemm, gradient.Gate, x, scratch.Gate, dx, rows, accumulateDx);
+        Up.Backward(pass.Gemm, gradient.Up, x, scratch.Up, dx, rows, accumulateDx: true);
     }
 
     /// <summary>
@@ -98,6 +130,26 @@ internal readonly record struct FfnActivations(ArrayView<float> Gate, ArrayView<
 
     /// <summary>Rows [first, first + rows) of activations allocated for more rows.</summary>
     public FfnActivations Slice(FeedForward ffn, int first, int rows) => new(
+        Gate.SubView((long)first * ffn.Gate.Out, (long)rows * ffn.Gate.Out),
+        Up.SubView((long)first * ffn.Width, (long)rows * ffn.Width),
+        Act.SubView((long)first * ffn.Width, (long)rows * ffn.Width));
+}
+
+/// <summary>
+/// Backward scratch of FFN calls: d loss / d (gate, up, act), shared by every FFN of the step.
+/// // gate [rows, 2F or F], up [rows, F], act [rows, F]
+/// </summary>
+internal readonly record struct FfnGradients(ArrayView<float> Gate, ArrayView<float> Up, ArrayView<float> Act)
+{
+    public static FfnGradients Allocate(in ForwardPass pass, FeedForward ffn, int rows)
+    {
+        var ws = pass.Workspace;
+        return new(ws.Get<float>("bw.ffn.dgate", (long)rows * ffn.Gate.Out), ws.Get<float>("bw.ffn.dup", (long)rows * ffn.Width),
+            ws.Get<float>("bw.ffn.dact", (long)rows * ffn.Width));
+    }
+
+    /// <summary>Rows [first, first + rows).</summary>
+    public FfnGradients Slice(FeedForward ffn, int first, int rows) => new(
         Gate.SubView((long)first * ffn.Gate.Out, (long)rows * ffn.Gate.Out),
         Up.SubView((long)first * ffn.Width, (long)rows * ffn.Width),
         Act.SubView((long)first * ffn.Width, (long)rows * ffn.Width));

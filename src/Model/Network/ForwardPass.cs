@@ -14,13 +14,14 @@ namespace OpenMoE.Model.Network;
 /// Training and intermediate dumps: every layer keeps its activations under its own names
 /// (<see cref="LayerNames.ForLayer"/>) for the backward; inference reuses one set of buffers.
 /// </param>
+/// <param name="StopOnNonFinite">Training: NaN or infinite router logits stop the pass (<see cref="NonFiniteValuesException"/>, reported as divergence).</param>
 /// <param name="RouterLosses">Compute the router losses (and, with non-zero scales, their gradient) in the forward.</param>
 /// <param name="LoadBalancingScale">Each MoE layer's share of the load-balancing loss weight in the total loss (0 outside training).</param>
 /// <param name="ZLossScale">Each MoE layer's share of the router z-loss weight (0 outside training).</param>
 internal readonly record struct ForwardPass(
     ComputeDevice Device, IGemmProvider Gemm, DeviceRouter Router, Workspace Workspace,
     int Batch, int Time, KvCache? Cache, RoutingOptions Routing,
-    bool KeepActivations, bool CollectTrace, bool RouterLosses, double LoadBalancingScale, double ZLossScale)
+    bool KeepActivations, bool CollectTrace, bool StopOnNonFinite, bool RouterLosses, double LoadBalancingScale, double ZLossScale)
 {
     /// <summary>N = B*T, the rows of every [N, *] activation.</summary>
     public int Tokens => Batch * Time;

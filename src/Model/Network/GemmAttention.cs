@@ -1,7 +1,6 @@
 using ILGPU;
 using ILGPU.Runtime;
 using OpenMoE.Kernels.Gemm;
-using OpenMoE.Runtime.Gemm;
 
 namespace OpenMoE.Model.Network;
 
@@ -26,7 +25,7 @@ internal static class GemmAttention
         for (int b = 0; b < batch; b++)
             for (int h = 0; h < heads; h++)
                 gemm.Sgemm(x.ScoresOf(false, true), x.Head(q, b, h), x.Head(k, b, h), x.Scores(p, b, h)); // S = q k^T
-        pass.Device.Backward.CausalSoftmax(p, batch * heads * time, time, scale);
+        pass.Device.Ops.CausalSoftmax(p, batch * heads * time, time, scale);
         for (int b = 0; b < batch; b++)
             for (int h = 0; h < heads; h++)
                 gemm.Sgemm(x.HeadOf(false), x.Scores(p, b, h), x.Head(v, b, h), x.Head(o, b, h)); // O = P v

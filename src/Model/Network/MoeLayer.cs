@@ -42,14 +42,13 @@ internal sealed class MoeLayer : IDisposable
     /// <summary>This layer's routing record of the latest forward (null before the first).</summary>
     public MoeLayerStep? Step => _state?.Step;
 
-    /// <summary>Makes the routing buffers for the pass's batch shape unless the current ones fit; true when it made new ones.</summary>
-    public bool Prepare(in ForwardPass pass)
+    /// <summary>Makes the routing buffers (and a new <see cref="Step"/>) for the pass's batch shape unless the current ones fit.</summary>
+    public void Prepare(in ForwardPass pass)
     {
         if (_state?.Fits(pass.Tokens, pass.Time, pass.Routing) == true)
-            return false;
+            return;
         _state?.Dispose();
         _state = new MoeLayerState(pass.Device, pass.Router, _layer, pass.Tokens, pass.Time, pass.Routing);
-        return true;
     }
 
     /// <summary>
@@ -66,9 +65,9 @@ internal sealed class MoeLayer : IDisposable
         int n = pass.Tokens, d = _config.Hidden, e = _config.Experts, k = _config.TopK;
         var logits = ws.Get<float>(names.RouterLogits, (long)n * e);
         _router.Apply(pass.Gemm, h, logits, n);
-        // Training stops on NaN router logits (divergence, reported by the trainer); inference routes
-        // them like any logits (ties go to the lower expert) and saves the host round trip.
-        if (pass.KeepActivations)
+        // Training stops on NaN router logits (divergence, reported by the trainer); inference and
+        // debugging forwards route them like any logits (the lowest expert wins) and save the host round trip.
+        if (pass.StopOnNonFinite)
             state.CheckFinite(logits);
         pass.Router.ChooseTopK(logits, e, options.Gating, state.TopK);
         pass.Router.Assign(state.TopK.Choices.View, state.TopK.ChoiceProbabilities.View, options, state.Routing);
@@ -84,16 +83,10 @@ internal sealed class MoeLayer : IDisposable
             var expertIn = KeptRows<float>(ws, names.ExpertIn, kept, maxKept, d);
             var expertOut = KeptRows<float>(ws, names.ExpertOut, kept, maxKept, d);
             device.Ops.MoeDispatch(h, rowTokens, expertIn, kept, d);
-            var saved = FfnActivations.Allocate(pass, names.Expert, _experts[0], maxKept);
-            for (int x = 0; x < e; x++)
-            {
-                var (first, rows) = state.ExpertRows(x);
-                if (rows == 0)
-                    continue; // its views would start at the end of the kept rows, which ILGPU rejects
-                var ffn = _experts[x];
-                ffn.Forward(pass, expertIn.SubView((long)first * d, (long)rows * d), saved.Slice(ffn, first, rows),
-                    expertOut.SubView((long)first * d, (long)rows * d), rows, accumulate: false);
-            }
+            if (pass.KeepActivations)
+                ExpertsKeepingActivations(pass, names, state, expertIn, expertOut, maxKept);
+            else
+                ExpertsWithScratch(pass, names, state, expertIn, expertOut);
             device.Ops.MoeCombine(expertOut, state.Routing.Row.View, state.TopK.Weights.View, combined, n, k, d);
         }
         else
@@ -113,6 +106,49 @@ internal sealed class MoeLayer : IDisposable
             state.Record(lb, z);
         }
         return pass.CollectTrace ? state.Trace(e, k) : null;
+    }
+
+    /// <summary>
+    /// Every expert's FFN on its contiguous rows, keeping the activations of all kept rows for the
+    /// backward; the activation (elementwise, one width for all experts) runs once over all of them.
+    /// </summary>
+    private void ExpertsKeepingActivations(in ForwardPass pass, LayerNames names, MoeLayerState state,
+        ArrayView<float> expertIn, ArrayView<float> expertOut, int maxKept)
+    {
+        int d = _config.Hidden;
+        var saved = FfnActivations.Allocate(pass, names.Expert, _experts[0], maxKept);
+        for (int x = 0; x < _experts.Length; x++)
+        {
+            var (first, rows) = state.ExpertRows(x);
+            if (rows > 0) // an empty expert's views would start at the end of the kept rows, which ILGPU rejects
+                _experts[x].ProjectIn(pass, expertIn.SubView((long)first * d, (long)rows * d), saved.Slice(_experts[x], first, rows), rows);
+        }
+        _experts[0].Activate(pass, saved.Slice(_experts[0], 0, state.Kept), state.Kept);
+        for (int x = 0; x < _experts.Length; x++)
+        {
+            var (first, rows) = state.ExpertRows(x);
+            if (rows > 0)
+                _experts[x].ProjectOut(pass, saved.Slice(_experts[x], first, rows), expertOut.SubView((long)first * d, (long)rows * d), rows, accumulate: false);
+        }
+    }
+
+    /// <summary>
+    /// Every expert's FFN on its contiguous rows through one scratch sized for the largest expert:
+    /// inference keeps nothing, and N*K rows of activations would cost gigabytes at 8B sizes.
+    /// </summary>
+    private void ExpertsWithScratch(in ForwardPass pass, LayerNames names, MoeLayerState state, ArrayView<float> expertIn, ArrayView<float> expertOut)
+    {
+        int d = _config.Hidden, largest = 0;
+        for (int x = 0; x < _experts.Length; x++)
+            largest = Math.Max(largest, state.ExpertRows(x).Rows);
+        var scratch = FfnActivations.Allocate(pass, names.Expert, _experts[0], largest);
+        for (int x = 0; x < _experts.Length; x++)
+        {
+            var (first, rows) = state.ExpertRows(x);
+            if (rows > 0)
+                _experts[x].Forward(pass, expertIn.SubView((long)first * d, (long)rows * d), scratch.Slice(_experts[x], 0, rows),
+                    expertOut.SubView((long)first * d, (long)rows * d), rows, accumulate: false);
+        }
     }
 
     /// <summary>
@@ -137,15 +173,21 @@ internal sealed class MoeLayer : IDisposable
             var dExpertIn = KeptRows<float>(ws, "bw.moe.dexpert_in", kept, maxKept, d);
             backward.MoeCombine(dy, expertOut, state.Routing.Row.View, state.TopK.Weights.View, dExpertOut, dWeights, n, k, d);
             var saved = FfnActivations.Allocate(pass, names.Expert, _experts[0], maxKept);
+            var scratch = FfnGradients.Allocate(pass, _experts[0], maxKept);
             for (int x = 0; x < e; x++)
             {
                 var (first, rows) = state.ExpertRows(x);
-                if (rows == 0)
-                    continue;
-                var ffn = _experts[x];
-                ffn.Backward(pass, gradient._experts[x], expertIn.SubView((long)first * d, (long)rows * d), saved.Slice(ffn, first, rows),
-                    dExpertOut.SubView((long)first * d, (long)rows * d), dExpertIn.SubView((long)first * d, (long)rows * d),
-                    rows, maxKept, accumulateDx: false);
+                if (rows > 0)
+                    _experts[x].BackwardOut(pass, gradient._experts[x], saved.Slice(_experts[x], first, rows),
+                        dExpertOut.SubView((long)first * d, (long)rows * d), scratch.Slice(_experts[x], first, rows), rows);
+            }
+            _experts[0].ActivateBackward(pass, saved.Slice(_experts[0], 0, kept), scratch.Slice(_experts[0], 0, kept), kept);
+            for (int x = 0; x < e; x++)
+            {
+                var (first, rows) = state.ExpertRows(x);
+                if (rows > 0)
+                    _experts[x].BackwardIn(pass, gradient._experts[x], expertIn.SubView((long)first * d, (long)rows * d),
+                        scratch.Slice(_experts[x], first, rows), dExpertIn.SubView((long)first * d, (long)rows * d), rows, accumulateDx: false);
             }
             backward.MoeDispatch(dExpertIn, state.Routing.Row.View, dh, n, k, d);
         }

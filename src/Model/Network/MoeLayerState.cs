@@ -51,8 +51,9 @@ internal sealed class MoeLayerState : IDisposable
         Tokens == tokens && Time == time && Routing.TokensPerGroup == options.TokensPerGroup(tokens);
 
     /// <summary>
-    /// Routing NaN logits would pick no valid expert; stop first. Router logits are small (N*E), so
-    /// this host check is cheap, and the MoE forward synchronises here anyway.
+    /// Training stops on NaN or infinite router logits rather than route them (the top-k would hand
+    /// every such token to the lowest experts). Router logits are small (N*E), so this host check is
+    /// cheap, and the MoE forward synchronises soon after anyway.
     /// </summary>
     public void CheckFinite(ArrayView<float> logits)
     {

@@ -81,7 +81,7 @@ public sealed class MoeTransformer : IDisposable
         var routing = RoutingOptions.FromConfig(config, options.Training) is var fromSpec && options.CapacityFactor is double cf
             ? fromSpec with { CapacityFactor = cf }
             : fromSpec;
-        var pass = Pass(batch, time, cache, routing, options.KeepIntermediates, options.CollectTrace,
+        var pass = Pass(batch, time, cache, routing, options.KeepIntermediates, options.CollectTrace, stopOnNonFinite: false,
             routerLosses: options.CollectTrace, loadBalancingScale: 0, zLossScale: 0);
 
         var tokenView = _workspace.Get<int>("tokens", pass.Tokens);
@@ -102,11 +102,13 @@ public sealed class MoeTransformer : IDisposable
     }
 
     /// <summary>
-    /// Every named intermediate of the last forward run with <see cref="ForwardOptions.KeepIntermediates"/>
-    /// (or the last training step), in forward order: per layer "L{l}.attn.in", ".attn.normed", ".attn.q"
-    /// (after RoPE), ".attn.k", ".attn.v", ".attn.o", ".ffn.in", ".ffn.normed", ".moe.router_logits",
-    /// ".extra.in", ".extra.normed" as the layer has them, then "final.x", "final.normed", "final.logits".
-    /// Each is [N, *] with rows in batch-major token order.
+    /// Every named intermediate of the last forward run with <see cref="ForwardOptions.KeepIntermediates"/>,
+    /// in forward order: per layer "L{l}.attn.in", ".attn.normed", ".attn.q" (after RoPE), ".attn.k",
+    /// ".attn.v", ".attn.o", ".ffn.in", ".ffn.normed", ".moe.router_logits", ".extra.in", ".extra.normed"
+    /// as the layer has them, then "final.x", "final.normed", "final.logits". Each is [N, *] with rows in
+    /// batch-major token order ("final.*": [B, *] with <see cref="ForwardOptions.LastPositionOnly"/>).
+    /// Forwards that keep nothing leave them as they were; a training step writes the same names (and
+    /// leaves d loss / d logits in "final.logits").
     /// </summary>
     public IReadOnlyList<(string Name, float[] Values)> Intermediates()
     {
@@ -123,8 +125,8 @@ public sealed class MoeTransformer : IDisposable
 
     /// <summary>The pass of one forward (and backward) of B sequences of T tokens.</summary>
     internal ForwardPass Pass(int batch, int time, KvCache? cache, RoutingOptions routing, bool keepActivations, bool collectTrace,
-        bool routerLosses, double loadBalancingScale, double zLossScale) =>
-        new(_device, _gemm, _router, _workspace, batch, time, cache, routing, keepActivations, collectTrace, routerLosses,
+        bool stopOnNonFinite, bool routerLosses, double loadBalancingScale, double zLossScale) =>
+        new(_device, _gemm, _router, _workspace, batch, time, cache, routing, keepActivations, collectTrace, stopOnNonFinite, routerLosses,
             loadBalancingScale, zLossScale);
 
     private ArrayView<float> GatherLastPositions(ArrayView<float> x, int batch, int time)

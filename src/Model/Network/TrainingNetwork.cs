@@ -16,7 +16,7 @@ namespace OpenMoE.Model.Network;
 /// loss = mean CE over target tokens + LB weight * mean load-balance + z weight * mean router z-loss.
 /// Every buffer (device workspace, routing, pinned host staging) is made on the first step of a
 /// batch shape and reused, so steady steps of one shape allocate no device or managed memory
-/// beyond what ILGPU itself allocates per kernel launch (docs, Training, Throughput).
+/// beyond what ILGPU itself allocates per kernel launch (docs/training.md, Throughput).
 /// </summary>
 public sealed class TrainingNetwork : IDisposable
 {
@@ -86,7 +86,7 @@ public sealed class TrainingNetwork : IDisposable
         }
         int moeLayers = _routerLosses.Length;
         var pass = _model.Pass(batch, time, cache: null, RoutingFor(capacityFactor), keepActivations: true, collectTrace: false,
-            routerLosses: true, LossWeights.LoadBalancingGradientScale(moeLayers), LossWeights.ZLossGradientScale(moeLayers));
+            stopOnNonFinite: true, routerLosses: true, LossWeights.LoadBalancingGradientScale(moeLayers), LossWeights.ZLossGradientScale(moeLayers));
         PrepareMoeLayers(pass);
 
         var ws = _model.Workspace;
@@ -133,10 +133,19 @@ public sealed class TrainingNetwork : IDisposable
     /// <summary>Routing buffers of every MoE layer for the pass's batch shape; the per-layer records are re-listed when they change.</summary>
     private void PrepareMoeLayers(in ForwardPass pass)
     {
-        bool changed = false;
+        // A layer's buffers (and its step record) are re-made when the shape changes, here or in a
+        // forward of another shape through Model in between: list the records anew whenever one is not the listed one.
+        bool changed = _moeSteps.Length != _routerLosses.Length;
+        int m = 0;
         foreach (var layer in _model.Layers)
-            changed |= layer.Moe?.Prepare(pass) == true;
-        if (changed || _moeSteps.IsDefaultOrEmpty && _routerLosses.Length > 0)
+        {
+            if (layer.Moe is not { } moe)
+                continue;
+            moe.Prepare(pass);
+            changed |= m >= _moeSteps.Length || !ReferenceEquals(_moeSteps[m], moe.Step);
+            m++;
+        }
+        if (changed)
             _moeSteps = [.. _model.Layers.Where(layer => layer.Moe is not null).Select(layer => layer.Moe!.Step!)];
     }
 

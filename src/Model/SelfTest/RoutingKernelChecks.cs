@@ -4,7 +4,6 @@ using OpenMoE.Kernels.Routing;
 using OpenMoE.Model.Routing;
 using OpenMoE.Model.Routing.Device;
 using OpenMoE.Model.Specs;
-using OpenMoE.Runtime.Kernels;
 
 namespace OpenMoE.Model.SelfTest;
 
@@ -22,7 +21,7 @@ public static class RoutingKernelChecks
             [typeof(RouterSoftmaxTopKKernel), typeof(RoutingVisitOrderKernel), typeof(ExpertSlotKernels), typeof(DispatchListKernels)],
             CheckAssignments),
         new("router softmax", new Tolerance(1e-6, 1e-5), [typeof(RouterSoftmaxTopKKernel)], CheckProbabilities),
-        new("router losses + gradient", new Tolerance(1e-5, 1e-4), [typeof(RouterLossKernels)], CheckLosses),
+        new("router losses + gradient", new Tolerance(1e-6, 1e-5), [typeof(RouterLossKernels)], CheckLosses),
     ];
 
     private const int Experts = 8, TopK = 2;

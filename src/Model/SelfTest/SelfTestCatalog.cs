@@ -1,5 +1,4 @@
 using OpenMoE.Runtime.SelfTest;
-using OpenMoE.Runtime.Kernels;
 
 namespace OpenMoE.Model.SelfTest;
 

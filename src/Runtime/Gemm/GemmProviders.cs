@@ -1,3 +1,4 @@
+using OpenMoE.Runtime.Gemm.Simd;
 using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
 using OpenMoE.Runtime.Cuda;

@@ -107,23 +107,10 @@ public sealed class BackwardOps : OpLaunchers
         Cache.Get<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, float>(CrossEntropyBackward.Logits)(Stream, Shapes.Rows(n), logits, targets, rowLogSumExp, dLogits, n, v, scale);
     }
 
-    /// <summary>In place: causal attention scores [R, T] (row r at position r % T) become probabilities.</summary>
-    public void CausalSoftmax(ArrayView<float> scores, int rows, int t, float scale)
-    {
-        Require(scores, (long)rows * t, "scores [R, T]");
-        Cache.Get<ArrayView<float>, int, int, float>(OpenMoE.Kernels.Backward.CausalSoftmax.Forward)(Stream, Shapes.Rows(rows), scores, rows, t, scale);
-    }
-
     /// <summary>In place: dP [R, T] becomes dS = scale * p * (dP - rowsum(p * dP)).</summary>
     public void CausalSoftmaxBackward(ArrayView<float> p, ArrayView<float> grad, int rows, int t, float scale)
     {
         Require(p, (long)rows * t, "p [R, T]"); Require(grad, (long)rows * t, "dP [R, T]");
         Cache.Get<ArrayView<float>, ArrayView<float>, int, int, float>(OpenMoE.Kernels.Backward.CausalSoftmax.Backward)(Stream, Shapes.Rows(rows), p, grad, rows, t, scale);
-    }
-
-    private static void Require<T>(ArrayView<T> view, long elements, string what) where T : unmanaged
-    {
-        if (view.Length < elements)
-            throw new ArgumentException($"{what} needs {elements:N0} elements but the view has {view.Length:N0}.");
     }
 }

@@ -152,6 +152,13 @@ public sealed class KernelOps : OpLaunchers
             (Stream, Shapes.Elements((long)shape.Batch * shape.QueryTime * shape.Heads), q, k, v, o, shape);
     }
 
+    /// <summary>In place: causal attention scores [R, T] (row r at position r % T) become probabilities (the softmax of GEMM attention, whose kernel sits with its backward in src/Kernels/Backward).</summary>
+    public void CausalSoftmax(ArrayView<float> scores, int rows, int t, float scale)
+    {
+        Require(scores, (long)rows * t, "scores [R, T]");
+        Cache.Get<ArrayView<float>, int, int, float>(OpenMoE.Kernels.Backward.CausalSoftmax.Forward)(Stream, Shapes.Rows(rows), scores, rows, t, scale);
+    }
+
     /// <summary>OpenMoE FFN activation: h [N, F] = g[:, :F] * silu(g[:, F:]) * u, with g [N, 2F], u [N, F]; h may be u.</summary>
     public void OpenMoeGatedActivation(ArrayView<float> g, ArrayView<float> u, ArrayView<float> h, int n, int f)
     {
@@ -259,11 +266,5 @@ public sealed class KernelOps : OpLaunchers
         long cache = (long)s.Batch * s.CacheLength * s.KvHeads * s.HeadDim;
         Require(q, queries, "q [B, Tq, H, hd]"); Require(o, queries, "o [B, Tq, H, hd]");
         Require(k, cache, "k [B, S, KvH, hd]"); Require(v, cache, "v [B, S, KvH, hd]");
-    }
-
-    private static void Require<T>(ArrayView<T> view, long elements, string what) where T : unmanaged
-    {
-        if (view.Length < elements)
-            throw new ArgumentException($"{what} needs {elements:N0} elements but the view has {view.Length:N0}.");
     }
 }

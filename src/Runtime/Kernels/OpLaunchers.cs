@@ -1,3 +1,4 @@
+using ILGPU;
 using ILGPU.Runtime;
 
 namespace OpenMoE.Runtime.Kernels;
@@ -20,4 +21,11 @@ public abstract class OpLaunchers
 
     private protected KernelCache Cache { get; }
     private protected AcceleratorStream Stream { get; }
+
+    /// <summary>A shape mistake is an <see cref="ArgumentException"/> naming the tensor, not a silent out-of-bounds access.</summary>
+    private protected static void Require<T>(ArrayView<T> view, long elements, string what) where T : unmanaged
+    {
+        if (view.Length < elements)
+            throw new ArgumentException($"{what} needs {elements:N0} elements but the view has {view.Length:N0}.");
+    }
 }

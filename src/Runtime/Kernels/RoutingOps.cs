@@ -7,8 +7,8 @@ namespace OpenMoE.Runtime.Kernels;
 /// <summary>
 /// Typed launchers for the routing kernels (src/Kernels/Routing) on one device, through the
 /// device's one <see cref="KernelCache"/> and <see cref="LaunchShapes"/>. The kernels are
-/// grid-stride loops whose results do not depend on the launch shape. Buffers and the order of
-/// the steps belong to the model's <c>DeviceRouter</c>; these only launch.
+/// grid-stride loops whose results do not depend on the launch shape. Buffers, their shapes and the
+/// order of the steps belong to the model's <c>DeviceRouter</c>, which checks the shapes; these only launch.
 /// Shapes: N tokens, E experts, K top-k, G routing groups of S tokens, C capacity.
 /// </summary>
 public sealed class RoutingOps : OpLaunchers
@@ -48,7 +48,7 @@ public sealed class RoutingOps : OpLaunchers
     /// <summary>offsets [E*G + 1]: first dispatch row of each (expert, group), a sequential pass in one thread.</summary>
     public void DispatchOffsets(ArrayView<int> kept, ArrayView<int> offsets, int groups, int e) =>
         Cache.Get<ArrayView<int>, ArrayView<int>, int, int>(DispatchListKernels.OffsetsKernel)
-            (Stream, new KernelConfig(1, 1), kept, offsets, groups, e);
+            (Stream, Shapes.SingleGroup(), kept, offsets, groups, e);
 
     /// <summary>rows [N, K] (dispatch row or -1) and dispatchOrder [N*K] (assignment of each row).</summary>
     public void FillDispatch(ArrayView<int> choices, ArrayView<int> slots, ArrayView<int> offsets, ArrayView<int> rows, ArrayView<int> dispatchOrder,

@@ -7,8 +7,9 @@ namespace OpenMoE.Runtime.Threading;
 /// a semaphore between calls. Calls from several threads take turns (the job lives in fields).
 /// The process has one such pool, <see cref="Shared"/>, with a thread per core: the SIMD GEMM, CPU
 /// attention and the host optimizer's per-tensor loops all run on it, so they never compete with
-/// each other's threads for the cores. A job that itself calls <see cref="Run"/> runs that inner
-/// job on its own thread, in order.
+/// each other's threads for the cores. A job that itself calls <see cref="Run"/> of a pool runs that
+/// inner job on its own thread, in order (this covers the pool only: a job must not call back into
+/// the wrapper that started it, whose per-call state lives in fields).
 /// </summary>
 public sealed class HostWorkerPool : IDisposable
 {
@@ -120,10 +121,10 @@ public sealed class HostWorkerPool : IDisposable
         }
     }
 
-    /// <summary>Stops and joins the worker threads.</summary>
+    /// <summary>Stops and joins the worker threads (never those of <see cref="Shared"/>, which the whole process uses).</summary>
     public void Dispose()
     {
-        if (disposed)
+        if (disposed || ReferenceEquals(this, Shared))
             return;
         disposed = true;
         foreach (var gate in start)

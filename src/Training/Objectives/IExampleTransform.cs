@@ -1,4 +1,3 @@
-
 namespace OpenMoE.Training.Objectives;
 
 /// <summary>

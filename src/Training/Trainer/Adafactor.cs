@@ -1,4 +1,5 @@
 using OpenMoE.Runtime.Threading;
+
 namespace OpenMoE.Training;
 
 /// <summary>

@@ -5,7 +5,8 @@ namespace OpenMoE.Tests.Architecture;
 
 /// <summary>
 /// The folders of src/ depend on each other one way only: the namespace graph (a file's namespace
-/// to every OpenMoE namespace its code names, by using directive or qualified name) has no cycle, and
+/// to every OpenMoE namespace its code names, by using directive or qualified name, and to an
+/// enclosing namespace whose types it uses without either) has no cycle, and
 /// the assemblies keep the order Kernels &lt;- Runtime &lt;- Model &lt;- Training &lt;- Analysis &lt;- Cli.
 /// </summary>
 public sealed partial class DependencyDirectionTests
@@ -33,6 +34,18 @@ public sealed partial class DependencyDirectionTests
     }
 
     [Fact]
+    public void A_type_of_an_enclosing_namespace_used_without_a_using_is_an_edge()
+    {
+        var graph = NamespaceGraph([
+            ("OpenMoE.Model.Outer", "namespace OpenMoE.Model.Outer; public sealed class RoutingThing;"),
+            ("OpenMoE.Model.Outer.Inner", "namespace OpenMoE.Model.Outer.Inner; sealed class User { RoutingThing _thing; }"),
+            ("OpenMoE.Model.Outer.Other", "namespace OpenMoE.Model.Outer.Other; sealed class Unrelated { int RoutingThings; }"),
+        ]);
+        Assert.Contains("OpenMoE.Model.Outer", graph["OpenMoE.Model.Outer.Inner"]);
+        Assert.Empty(graph["OpenMoE.Model.Outer.Other"]);
+    }
+
+    [Fact]
     public void A_planted_cycle_is_found()
     {
         var graph = new Dictionary<string, HashSet<string>>
@@ -51,39 +64,54 @@ public sealed partial class DependencyDirectionTests
         return level;
     }
 
-    private static Dictionary<string, HashSet<string>> NamespaceGraph()
+    private static Dictionary<string, HashSet<string>> NamespaceGraph() => NamespaceGraph(SourceFiles());
+
+    /// <summary>Every source file of src/ (generators aside: they build separately) as its namespace and its code without comments.</summary>
+    private static List<(string Namespace, string Code)> SourceFiles()
     {
-        var graph = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
+        var files = new List<(string Namespace, string Code)>();
         foreach (string file in Directory.EnumerateFiles(RepositoryFiles.PathOf("src"), "*.cs", SearchOption.AllDirectories))
         {
             if (file.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}") || file.Contains($"{Path.DirectorySeparatorChar}Generators{Path.DirectorySeparatorChar}"))
                 continue;
             // Comments may name other layers (a kernel's doc names its reference twin); they are no dependency.
-            string text = LineComment().Replace(File.ReadAllText(file), "");
-            var declared = NamespaceDeclaration().Match(text);
-            if (!declared.Success)
-                continue;
-            string from = declared.Groups[1].Value;
-            var targets = graph.TryGetValue(from, out var existing) ? existing : graph[from] = [];
-            foreach (Match reference in NamespaceReference().Matches(text))
-                targets.Add(reference.Groups[1].Value);
+            string code = LineComment().Replace(File.ReadAllText(file), "");
+            var declared = NamespaceDeclaration().Match(code);
+            if (declared.Success)
+                files.Add((declared.Groups[1].Value, code));
         }
-        // A reference such as OpenMoE.Model.Network.MoeTransformer names a type: keep the longest declared namespace it starts with.
-        var namespaces = graph.Keys.ToHashSet(StringComparer.Ordinal);
-        foreach (var (from, targets) in graph)
+        return files;
+    }
+
+    private static Dictionary<string, HashSet<string>> NamespaceGraph(List<(string Namespace, string Code)> files)
+    {
+        var graph = files.Select(f => f.Namespace).Distinct().ToDictionary(ns => ns, _ => new HashSet<string>(StringComparer.Ordinal), StringComparer.Ordinal);
+        var typesByNamespace = files.GroupBy(f => f.Namespace)
+            .ToDictionary(g => g.Key, g => g.SelectMany(f => TypeDeclaration().Matches(f.Code).Select(m => m.Groups[1].Value)).ToHashSet(StringComparer.Ordinal));
+        foreach (var (from, code) in files)
         {
-            var resolved = targets.Select(t => Resolve(t, namespaces)).OfType<string>().Where(t => t != from).ToHashSet(StringComparer.Ordinal);
-            targets.Clear();
-            targets.UnionWith(resolved);
+            // A reference such as OpenMoE.Model.Network.MoeTransformer names a type: keep the longest declared namespace it starts with.
+            foreach (Match reference in NamespaceReference().Matches(code))
+            {
+                if (Resolve(reference.Groups[1].Value, graph) is { } to && to != from)
+                    graph[from].Add(to);
+            }
+            // C# lets a namespace use its enclosing namespaces' types with no using directive.
+            for (string outer = from; outer.Contains('.'); )
+            {
+                outer = outer[..outer.LastIndexOf('.')];
+                if (typesByNamespace.TryGetValue(outer, out var types) && types.Any(type => Regex.IsMatch(code, $@"\b{type}\b")))
+                    graph[from].Add(outer);
+            }
         }
         return graph;
     }
 
-    private static string? Resolve(string reference, HashSet<string> namespaces)
+    private static string? Resolve(string reference, Dictionary<string, HashSet<string>> namespaces)
     {
         for (string candidate = reference; candidate.Contains('.'); candidate = candidate[..candidate.LastIndexOf('.')])
         {
-            if (namespaces.Contains(candidate))
+            if (namespaces.ContainsKey(candidate))
                 return candidate;
         }
         return null;
@@ -119,6 +147,9 @@ public sealed partial class DependencyDirectionTests
 
     [GeneratedRegex(@"^namespace\s+(OpenMoE(?:\.\w+)+)\s*[;{]", RegexOptions.Multiline)]
     private static partial Regex NamespaceDeclaration();
+
+    [GeneratedRegex(@"\b(?:class|struct|interface|enum|record)\s+([A-Z]\w*)")]
+    private static partial Regex TypeDeclaration();
 
     [GeneratedRegex(@"//.*$", RegexOptions.Multiline)]
     private static partial Regex LineComment();

@@ -1,3 +1,4 @@
+using OpenMoE.Runtime.Gemm.Simd;
 using OpenMoE.Runtime.Gemm;
 
 namespace OpenMoE.Tests.Gemm;

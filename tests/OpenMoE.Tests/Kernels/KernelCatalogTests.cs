@@ -1,7 +1,6 @@
 using OpenMoE.Runtime.SelfTest;
 using OpenMoE.Model.SelfTest;
 using OpenMoE.Kernels;
-using OpenMoE.Runtime.Kernels;
 
 namespace OpenMoE.Tests.Kernels;
 

@@ -1,6 +1,5 @@
 using OpenMoE.Runtime.SelfTest;
 using OpenMoE.Model.SelfTest;
-using OpenMoE.Runtime.Kernels;
 
 namespace OpenMoE.Tests.Kernels;
 

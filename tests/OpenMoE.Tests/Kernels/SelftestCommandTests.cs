@@ -1,7 +1,6 @@
 using OpenMoE.Runtime.SelfTest;
 using OpenMoE.Model.SelfTest;
 using OpenMoE.Cli.Commands;
-using OpenMoE.Runtime.Kernels;
 using Spectre.Console;
 
 namespace OpenMoE.Tests.Kernels;

@@ -80,8 +80,8 @@ public abstract class DeviceRoutingLaws
     }
 
     /// <summary>
-    /// fp32 device losses and gradient against the double reference. Tolerance: losses 1e-5 relative;
-    /// gradient entries within 1e-6 + 1e-4 of the largest gradient entry (fp32 sums of up to N terms).
+    /// fp32 device losses and gradient against the double reference, within the "router losses +
+    /// gradient" check's tolerance (per value; fp32 sums of up to N terms).
     /// </summary>
     [Property]
     public void Device_router_losses_and_gradient_match_the_reference(RoutingCase c)
@@ -117,4 +117,9 @@ public abstract class DeviceRoutingLaws
 }
 
 /// <summary>The device laws on the small CPU accelerator (always available, also in CI).</summary>
-public sealed class CpuDeviceRoutingTests(CpuRoutingAccelerator device) : DeviceRoutingLaws(device), IClassFixture<CpuRoutingAccelerator>;
+public sealed class CpuDeviceRoutingTests(CpuRoutingDevice device) : DeviceRoutingLaws(device), IClassFixture<CpuRoutingDevice>;
+
+#if OPENMOE_CUDA_TESTS
+/// <summary>The device laws on the first CUDA GPU (OPENMOE_CUDA_TESTS=1 builds).</summary>
+public sealed class CudaDeviceRoutingTests(CudaRoutingDevice device) : DeviceRoutingLaws(device), IClassFixture<CudaRoutingDevice>;
+#endif

@@ -1,3 +1,4 @@
+using OpenMoE.Runtime.SelfTest;
 using ILGPU;
 using ILGPU.Runtime;
 using OpenMoE.Kernels;
@@ -44,7 +45,7 @@ public abstract class BackwardKernelTests<TFixture>(TFixture fixture) : IClassFi
         AssertClose(expected, buffer.GetAsArray1D(), "rope-backward", "rope backward");
         // A rotation's transpose is its inverse.
         Rope.Reference(expected, shape);
-        AssertClose(x, expected, "rope-backward", "rope(rope backward(x))");
+        AssertClose(x, expected, new Tolerance(1e-5, 1e-4), "rope(rope backward(x))"); // two host rotations' rounding, not an op's
     }
 
     [Theory]
@@ -180,7 +181,7 @@ public abstract class BackwardKernelTests<TFixture>(TFixture fixture) : IClassFi
         var ds = (float[])grad.Clone();
         CausalSoftmax.BackwardReference(p, ds, rows, t, 0.7f);
         using var bs = Device.Upload(scores, "scores"); using var bg = Device.Upload(grad, "grad");
-        Kernels.CausalSoftmax(bs.View, rows, t, 0.7f);
+        Device.Ops.CausalSoftmax(bs.View, rows, t, 0.7f);
         Kernels.CausalSoftmaxBackward(bs.View, bg.View, rows, t, 0.7f);
         Device.Synchronize();
         AssertClose(p, bs.GetAsArray1D(), "causal-softmax", "p");
@@ -207,9 +208,11 @@ public abstract class BackwardKernelTests<TFixture>(TFixture fixture) : IClassFi
     }
 
     /// <summary>Within the tolerance the op declares in the kernel catalog (the one place it is written).</summary>
-    internal static void AssertClose(float[] expected, float[] actual, string check, string what)
+    internal static void AssertClose(float[] expected, float[] actual, string check, string what) =>
+        AssertClose(expected, actual, SelfTestCatalog.ToleranceOf(check), what);
+
+    private static void AssertClose(float[] expected, float[] actual, Tolerance tolerance, string what)
     {
-        var tolerance = SelfTestCatalog.ToleranceOf(check);
         Assert.Equal(expected.Length, actual.Length);
         for (int i = 0; i < expected.Length; i++)
         {

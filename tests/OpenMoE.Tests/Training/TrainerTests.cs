@@ -62,6 +62,29 @@ public sealed class TrainerTests(CpuDeviceFixture fixture) : IClassFixture<CpuDe
     }
 
     [Fact]
+    public void Router_losses_are_current_after_forwards_of_another_shape_in_between()
+    {
+        // Model.Forward of another batch shape re-makes the MoE layers' routing buffers (and their
+        // step records); the next training step must report its own losses, not the old records'.
+        var spec = ModelSpecs.Find("OpenMoE-Tiny");
+        var parameters = new HostParameters(spec, p => OpenMoE.Model.Initialization.WeightInitializer.Create(spec.Config, p, 3));
+        DeviceWeights Weights() => DeviceWeights.Load(Device, spec, p => parameters.Values[Array.IndexOf(parameters.Infos, p)]);
+        using var network = new TrainingNetwork(Device, spec, Weights());
+        using var fresh = new TrainingNetwork(Device, spec, Weights());
+        var random = new Random(6);
+        int[] Tokens(int count) => Enumerable.Range(0, count).Select(_ => random.Next(spec.Config.Vocab)).ToArray();
+        var (first, second) = (Tokens(2 * 16), Tokens(2 * 16));
+        network.ForwardBackward(first, first, 2, 1.25);
+        network.Model.Forward(Tokens(3 * 8), 3);
+        network.Model.Forward(Tokens(2 * 16), 2);
+        var losses = network.ForwardBackward(second, second, 2, 1.25);
+        var expected = fresh.ForwardBackward(second, second, 2, 1.25);
+        Assert.Equal(expected.LoadBalancing, losses.LoadBalancing);
+        Assert.Equal(expected.ZLoss, losses.ZLoss);
+        Assert.Equal(expected.DropRatio, losses.DropRatio);
+    }
+
+    [Fact]
     public void Resumed_run_equals_uninterrupted_run_bit_for_bit()
     {
         var straightReports = new List<StepReport>();

@@ -1,6 +1,6 @@
 using System.Runtime.Intrinsics.X86;
 
-namespace OpenMoE.Runtime.Gemm;
+namespace OpenMoE.Runtime.Gemm.Simd;
 
 /// <summary>The instruction set the SIMD GEMM's micro-kernel uses.</summary>
 public enum SimdIsa
