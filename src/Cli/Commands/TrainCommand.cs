@@ -63,7 +63,7 @@ public static class TrainCommand
         {
             using var device = DeviceFactory.Create(DeviceFactory.Parse(deviceName));
             using var trainer = new Trainer(options, device);
-            console.MarkupLineInterpolated($"training [bold]{trainer.Spec.Name}[/] ({trainer.Parameters.Count:N0} parameters) on {device.Description}, GEMM {trainer.GemmName}");
+            console.MarkupLineInterpolated($"training [bold]{trainer.Spec.Name}[/] ({trainer.ParameterCount:N0} parameters) on {device.Description}, GEMM {trainer.GemmName}");
             if (trainer.Step > 0)
                 console.MarkupLineInterpolated($"resumed at step {trainer.Step}");
             var last = TrainWithProgress(trainer, options, console, _ => { });

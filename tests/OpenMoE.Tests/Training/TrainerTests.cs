@@ -25,22 +25,19 @@ public sealed class TrainerTests(CpuDeviceFixture fixture) : IClassFixture<CpuDe
     public void Tiny_spec_overfits_one_batch_to_near_zero_loss()
     {
         var spec = ModelSpecs.Find("OpenMoE-Tiny");
-        var parameters = new HostParameters(spec, p => OpenMoE.Model.Initialization.WeightInitializer.Create(spec.Config, p, 3));
-        using var network = new TrainingNetwork(Device, spec, DeviceWeights.Load(Device, spec, p => parameters.Values[Array.IndexOf(parameters.Infos, p)]));
+        using var network = new TrainingNetwork(Device, spec, DeviceWeights.Load(Device, spec, p => InitialWeights(spec, p)));
         var random = new Random(4);
         var tokens = Enumerable.Range(0, 2 * 16).Select(_ => random.Next(spec.Config.Vocab)).ToArray();
         var targets = tokens.Select((_, i) => i % 16 == 15 ? -1 : tokens[i + 1]).ToArray();
-        var optimizer = new AdamW(parameters, weightDecay: 0);
-        using var transfers = new ParameterTransfers(parameters, Device, network.Weights, network.Gradients);
+        var parameters = DeviceParameters.Of(network);
+        using var optimizer = new AdamW(Device, parameters.Infos, weightDecay: 0);
         double first = 0, last = 0;
         for (int step = 1; step <= 60; step++)
         {
             var losses = network.ForwardBackward(tokens, targets, 2, 1.25);
             if (step == 1) first = losses.CrossEntropy;
             last = losses.CrossEntropy;
-            transfers.DownloadGradients();
             optimizer.Step(parameters, step, 1e-2);
-            transfers.UploadValues();
         }
         Assert.True(first > 5, $"initial loss {first} should be near ln(512) = 6.2");
         Assert.True(last < 0.05, $"loss after 60 steps on one batch is {last} (started at {first})");
@@ -53,8 +50,7 @@ public sealed class TrainerTests(CpuDeviceFixture fixture) : IClassFixture<CpuDe
         // so the last expert gets no row and its rows would start at the end of the kept rows
         // (which once failed an ILGPU bounds assertion and ended the process).
         var spec = ModelSpecs.Find("OpenMoE-Tiny");
-        var parameters = new HostParameters(spec, p => OpenMoE.Model.Initialization.WeightInitializer.Create(spec.Config, p, 3));
-        using var network = new TrainingNetwork(Device, spec, DeviceWeights.Load(Device, spec, p => parameters.Values[Array.IndexOf(parameters.Infos, p)]));
+        using var network = new TrainingNetwork(Device, spec, DeviceWeights.Load(Device, spec, p => InitialWeights(spec, p)));
         var tokens = Enumerable.Repeat(65, 2 * 16).ToArray();
         var losses = network.ForwardBackward(tokens, tokens, 2, 1.25);
         Assert.Contains(losses.MoeLayers, layer => layer.ExpertLoad[^1] == 0);
@@ -67,8 +63,7 @@ public sealed class TrainerTests(CpuDeviceFixture fixture) : IClassFixture<CpuDe
         // Model.Forward of another batch shape re-makes the MoE layers' routing buffers (and their
         // step records); the next training step must report its own losses, not the old records'.
         var spec = ModelSpecs.Find("OpenMoE-Tiny");
-        var parameters = new HostParameters(spec, p => OpenMoE.Model.Initialization.WeightInitializer.Create(spec.Config, p, 3));
-        DeviceWeights Weights() => DeviceWeights.Load(Device, spec, p => parameters.Values[Array.IndexOf(parameters.Infos, p)]);
+        DeviceWeights Weights() => DeviceWeights.Load(Device, spec, p => InitialWeights(spec, p));
         using var network = new TrainingNetwork(Device, spec, Weights());
         using var fresh = new TrainingNetwork(Device, spec, Weights());
         var random = new Random(6);
@@ -131,8 +126,9 @@ public sealed class TrainerTests(CpuDeviceFixture fixture) : IClassFixture<CpuDe
         Assert.Single(File.ReadAllLines(Path.Combine(options.Out, "metrics.jsonl")));
     }
 
-    private static Dictionary<string, float[]> Snapshot(Trainer trainer) =>
-        trainer.Parameters.Infos.Select((p, i) => (p.Name, (float[])trainer.Parameters.Values[i].Clone())).ToDictionary(e => e.Name, e => e.Item2);
+    private static Dictionary<string, float[]> Snapshot(Trainer trainer) => trainer.DownloadWeights();
+
+    private static float[] InitialWeights(ModelSpecInfo spec, ParameterInfo p) => OpenMoE.Model.Initialization.WeightInitializer.Create(spec.Config, p, 3);
 
     public void Dispose()
     {
