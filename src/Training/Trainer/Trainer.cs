@@ -15,7 +15,7 @@ namespace OpenMoE.Training;
 /// and a few scalars come back), metrics.jsonl, and checkpoints through <see cref="ITrainingStore"/>. Deterministic given the options: on the CPU
 /// accelerator a run of N steps equals k steps plus a resume for N - k, bit for bit. After the first
 /// step of a run, a step allocates no device memory and no managed memory of its own (the data
-/// pipeline's batch and checkpoints aside; README, Training, Throughput says what is counted).
+/// pipeline's batch and checkpoints aside; docs/benchmarks.md, Training step throughput, says what is counted).
 /// </summary>
 public sealed class Trainer : IDisposable
 {

@@ -12,8 +12,8 @@ namespace OpenMoE.Tests.Training;
 /// Issue 6, "no allocation per step in steady state": after the first step of a batch shape, a
 /// training step (forward, backward, routing, gradient download, clipping, optimizer, weight upload,
 /// step report, metrics.jsonl line) allocates no device buffer and no managed memory of its own.
-/// ILGPU's own per-launch allocations are measured and subtracted exactly (README, Training,
-/// Throughput, lists what is and is not counted). Each test uses a CPU device of its own: the
+/// ILGPU's own per-launch allocations are measured and subtracted exactly (docs/benchmarks.md, "Training step throughput",
+/// lists what is and is not counted). Each test uses a CPU device of its own: the
 /// launch ledger takes over a private barrier of its accelerator. The class runs alone: counts of
 /// all threads must not see other tests, and a lock contended by another test may allocate once.
 /// </summary>
