@@ -65,7 +65,7 @@ public sealed class SteadyStateAllocationTests : IDisposable
         long ours = allocated - tasks;
         Assert.True(launches > 0, "the ledger saw no kernel launch");
         Assert.True(ours == 0,
-            $"{MeasuredSteps} steady steps allocated {allocated} bytes on the training thread and the tensor pool: ILGPU task objects of {launches} launches " +
+            $"{MeasuredSteps} steady steps allocated {allocated} bytes on the training thread and the host worker pool: ILGPU task objects of {launches} launches " +
             $"{tasks} B, leaving {ours} B allocated by the step itself.");
     }
 
@@ -93,7 +93,7 @@ public sealed class SteadyStateAllocationTests : IDisposable
 
     /// <summary>
     /// Managed bytes allocated so far by the threads that run our step code: this one and the worker
-    /// threads of every <see cref="HostWorkerPool"/> (optimizer, clipping, SIMD GEMM, CPU attention).
+    /// threads of every <see cref="HostWorkerPool"/> (SIMD GEMM, CPU attention).
     /// Not the whole process: the test host reports results on its own threads meanwhile, and ILGPU's
     /// worker threads run only ILGPU.
     /// </summary>
