@@ -155,65 +155,74 @@ public static class AdafactorKernels
 
     /// <summary>
     /// Reference twin: one step on w [slices, rows, cols] from g (overwritten by the update) with the
-    /// second moment in v [length] (<paramref name="factored"/> false) or vr [slices*rows] and vc [slices*cols].
+    /// second moment in v [length] (<paramref name="factored"/> false) or vr [slices*rows] and vc
+    /// [slices*cols]; rowMean [slices] is scratch. The kernels' phases, each sum in the kernels' order.
     /// </summary>
-    public static void Reference(float[] w, float[] g, float[] v, float[] vr, float[] vc, bool factored,
-        int slices, int rows, int cols, AdafactorStep step)
+    public static void Reference(Span<float> w, Span<float> g, Span<float> v, Span<float> vr, Span<float> vc, Span<double> rowMean,
+        bool factored, int slices, int rows, int cols, AdafactorStep step)
     {
-        if (!factored)
-        {
-            for (int j = 0; j < g.Length; j++)
-            {
-                double grad = g[j];
-                double vj = step.Beta2 * v[j] + (1 - step.Beta2) * (grad * grad + step.Epsilon1);
-                v[j] = (float)vj;
-                g[j] = (float)(grad / Math.Sqrt(vj));
-            }
-        }
+        if (factored)
+            FactoredReference(g, vr, vc, rowMean, slices, rows, cols, step);
         else
-        {
-            FactoredReference(g, vr, vc, slices, rows, cols, step);
-        }
-        double scale = StepSize(SumOfSquares.Reference(g), SumOfSquares.Reference(w), w.Length, step);
-        for (int j = 0; j < w.Length; j++)
-            w[j] -= (float)(scale * g[j]);
+            FullReference(g, v, step);
+        ApplyReference(w, g, StepSize(SumOfSquares.Reference(g), SumOfSquares.Reference(w), w.Length, step));
     }
 
-    private static void FactoredReference(float[] g, float[] vr, float[] vc, int slices, int rows, int cols, AdafactorStep step)
+    /// <summary>Twin of <see cref="FullKernel"/>.</summary>
+    public static void FullReference(Span<float> g, Span<float> v, AdafactorStep step)
     {
-        var columnSums = new double[cols];
-        for (int s = 0; s < slices; s++)
+        for (int j = 0; j < g.Length; j++)
         {
-            long offset = (long)s * rows * cols;
-            Array.Clear(columnSums);
-            for (int r = 0; r < rows; r++)
-            {
-                double rowSum = 0;
-                for (int c = 0; c < cols; c++)
-                {
-                    double grad = g[offset + (long)r * cols + c];
-                    double square = grad * grad + step.Epsilon1;
-                    rowSum += square;
-                    columnSums[c] += square;
-                }
-                int index = s * rows + r;
-                vr[index] = (float)(step.Beta2 * vr[index] + (1 - step.Beta2) * rowSum / cols);
-            }
-            for (int c = 0; c < cols; c++)
-                vc[s * cols + c] = (float)(step.Beta2 * vc[s * cols + c] + (1 - step.Beta2) * columnSums[c] / rows);
-            double rowMeanSum = 0;
-            for (int r = 0; r < rows; r++)
-                rowMeanSum += vr[s * rows + r];
-            double rowMean = rowMeanSum / rows;
-            for (int r = 0; r < rows; r++)
-            {
-                double rowFactor = 1.0 / Math.Sqrt(vr[s * rows + r] / rowMean);
-                for (int c = 0; c < cols; c++)
-                {
-                    long j = offset + (long)r * cols + c;
-                    g[j] = (float)(g[j] * rowFactor * (1.0 / Math.Sqrt(vc[s * cols + c])));
-                }
-            }
+            double grad = g[j];
+            double vj = step.Beta2 * v[j] + (1 - step.Beta2) * (grad * grad + step.Epsilon1);
+            v[j] = (float)vj;
+            g[j] = (float)(grad / Math.Sqrt(vj));
         }
+    }
+
+    /// <summary>Twin of <see cref="RowKernel"/>, <see cref="ColumnKernel"/>, <see cref="RowMeanKernel"/> and <see cref="FactoredKernel"/> in turn.</summary>
+    public static void FactoredReference(Span<float> g, Span<float> vr, Span<float> vc, Span<double> rowMean, int slices, int rows, int cols, AdafactorStep step)
+    {
+        for (int index = 0; index < slices * rows; index++)
+        {
+            double rowSum = 0;
+            foreach (double grad in g.Slice(index * cols, cols))
+                rowSum += grad * grad + step.Epsilon1;
+            vr[index] = (float)(step.Beta2 * vr[index] + (1 - step.Beta2) * rowSum / cols);
+        }
+        for (int index = 0; index < slices * cols; index++)
+        {
+            int slice = index / cols;
+            int offset = slice * rows * cols + index - slice * cols;
+            double columnSum = 0;
+            for (int r = 0; r < rows; r++)
+            {
+                double grad = g[offset + r * cols];
+                columnSum += grad * grad + step.Epsilon1;
+            }
+            vc[index] = (float)(step.Beta2 * vc[index] + (1 - step.Beta2) * columnSum / rows);
+        }
+        for (int slice = 0; slice < slices; slice++)
+        {
+            double sum = 0;
+            foreach (double value in vr.Slice(slice * rows, rows))
+                sum += value;
+            rowMean[slice] = sum / rows;
+        }
+        for (int j = 0; j < g.Length; j++)
+        {
+            int row = j / cols;
+            int slice = row / rows;
+            double rowFactor = 1.0 / Math.Sqrt(vr[row] / rowMean[slice]);
+            double columnFactor = 1.0 / Math.Sqrt(vc[slice * cols + j - row * cols]);
+            g[j] = (float)(g[j] * rowFactor * columnFactor);
+        }
+    }
+
+    /// <summary>Twin of <see cref="ApplyKernel"/>: w -= (float)(stepSize * update).</summary>
+    public static void ApplyReference(Span<float> w, ReadOnlySpan<float> update, double stepSize)
+    {
+        for (int j = 0; j < w.Length; j++)
+            w[j] -= (float)(stepSize * update[j]);
     }
 }

@@ -45,7 +45,7 @@ public static class AdamWKernels
     }
 
     /// <summary>Reference twin of <see cref="UpdateKernel"/>.</summary>
-    public static void Reference(float[] w, float[] g, float[] m, float[] v, AdamWStep step)
+    public static void Reference(Span<float> w, ReadOnlySpan<float> g, Span<float> m, Span<float> v, AdamWStep step)
     {
         for (int j = 0; j < w.Length; j++)
         {

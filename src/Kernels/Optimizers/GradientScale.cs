@@ -17,7 +17,7 @@ public static class GradientScale
     }
 
     /// <summary>Reference twin.</summary>
-    public static void Reference(float[] g, float factor)
+    public static void Reference(Span<float> g, float factor)
     {
         for (int j = 0; j < g.Length; j++)
             g[j] *= factor;
