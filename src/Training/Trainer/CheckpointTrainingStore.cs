@@ -15,7 +15,8 @@ namespace OpenMoE.Training;
 /// </summary>
 public sealed class CheckpointTrainingStore(ModelSpecInfo spec, string runDirectory, int keepLast = 3) : ITrainingStore
 {
-    private const string StateKey = "openmoe.trainer_state";
+    /// <summary>Metadata key of the trainer state JSON (the analysis reads the run's seed from it).</summary>
+    public const string StateKey = "openmoe.trainer_state";
     private readonly CheckpointRun _run = new(Path.Combine(runDirectory, "checkpoints"), keepLast);
 
     /// <inheritdoc />
