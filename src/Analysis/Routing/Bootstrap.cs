@@ -2,8 +2,8 @@ namespace OpenMoE.Analysis;
 
 /// <summary>
 /// A figure with its bootstrap 95% interval. <see cref="Value"/> is the statistic on all the data;
-/// <see cref="Low"/> and <see cref="High"/> are the 2.5th and 97.5th percentiles of the statistic over
-/// resamples (the percentile bootstrap).
+/// <see cref="Low"/> and <see cref="High"/> are <c>Value -+ 1.96 * SE</c>, SE the standard deviation
+/// of the statistic over resamples (the normal bootstrap interval).
 /// </summary>
 public sealed record Interval(double Value, double Low, double High)
 {
@@ -19,6 +19,14 @@ public sealed record Interval(double Value, double Low, double High)
 /// each group of rows independently (a statistic comparing two data sets resamples each), and the
 /// statistic is recomputed on the drawn rows. Rows, not tokens, are the unit because tokens of one
 /// sequence share their context and their routing group, so they are not independent.
+/// <para>
+/// The interval is the normal one from the bootstrap standard error, not the percentile one: the
+/// spread and the mutual information carry a finite-sample bias (a token id seen n times has a
+/// spread of about 1/sqrt(n) even under random routing), and a resample's duplicated rows inflate it,
+/// so the resampled values sit above the value itself (measured: a position spread of 0.285 had
+/// percentiles [0.311, 0.360]). The standard error is not shifted by that bias, and the analysed model
+/// and its controls are measured on equally many sequences, so they carry the same bias.
+/// </para>
 /// </summary>
 public static class Bootstrap
 {
@@ -45,9 +53,13 @@ public static class Bootstrap
             var drawn = groups.Select(g => (IReadOnlyList<T>)Enumerable.Range(0, g.Count).Select(_ => g[random.Next(g.Count)]).ToArray()).ToArray();
             samples[b] = statistic(drawn);
         }
-        Array.Sort(samples);
-        return new Interval(value, Percentile(samples, 0.025), Percentile(samples, 0.975));
+        double mean = samples.Average();
+        double standardError = Math.Sqrt(samples.Sum(v => (v - mean) * (v - mean)) / Math.Max(1, replicates - 1));
+        return new Interval(value, value - Z95 * standardError, value + Z95 * standardError);
     }
+
+    /// <summary>The 97.5th percentile of the standard normal distribution.</summary>
+    public const double Z95 = 1.959963984540054;
 
     /// <summary>Linear-interpolation percentile of sorted values (q in [0, 1]).</summary>
     public static double Percentile(double[] sorted, double q)

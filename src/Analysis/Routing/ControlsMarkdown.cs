@@ -17,12 +17,12 @@ internal static class ControlsMarkdown
         md.Line("Every figure below is measured on the analysed model and on three controls:");
         md.Line();
         md.Line($"- **(a) untrained**: {controls.Untrained}, the same architecture with untrained weights, on the same tokens" +
-                (controls.UntrainedIsOwnInit ? " (this run's own initialisation: its seed is recorded in the checkpoint)." : " (the run's own seed is not recorded, so this is another initialisation; pass --control-seed to match the run's)."));
+                (controls.UntrainedIsOwnInit ? " (the analysed model's own initialisation: its seed is recorded in the checkpoint or was given with --init-seed)." : " (the run's own seed is not recorded, so this is another initialisation; pass --control-seed to match the run's)."));
         md.Line($"- **(b) context-shuffled**: the analysed model on the same rows with their document tokens permuted within each sequence (seed {controls.ShuffleSeed}), so every token keeps its id and loses its context.");
         md.Line("- **(c) uniform**: what uniformly random routing gives, where it has a closed form (n/a otherwise).");
         md.Line();
         md.Line(controls.Replicates > 0
-            ? $"Brackets are bootstrap 95% intervals: {controls.Replicates} resamples of the {controls.Sequences} sequences (with replacement, whole sequences, percentile interval)."
+            ? $"Brackets are bootstrap 95% intervals: {controls.Replicates} resamples of the {controls.Sequences} sequences (whole sequences, with replacement), value -+ 1.96 bootstrap standard errors."
             : "No bootstrap was run (--bootstrap 0): the brackets repeat the value, so no figure can differ from its control beyond the intervals.");
         md.Line();
         md.Line($"**Verdict rule.** {controls.Rule}");

@@ -7,11 +7,15 @@ public class BootstrapTests
     private static double Mean(IReadOnlyList<double> rows) => rows.Average();
 
     [Fact]
-    public void Two_rows_give_the_full_range_of_their_resampled_means()
+    public void The_interval_is_the_value_plus_minus_1_96_bootstrap_standard_errors()
     {
-        // Resamples of {0, 1} have means 0 (p = 1/4), 1/2 (1/2), 1 (1/4): the 2.5th and 97.5th percentiles are 0 and 1.
-        var interval = Bootstrap.Estimate<double>([0.0, 1.0], Mean, replicates: 2000, seed: 3);
-        Assert.Equal(new Interval(0.5, 0, 1), interval);
+        // Resamples of the 4 rows {0, 0, 1, 1} have means with variance sigma^2 / n = (1/4) / 4 = 1/16, so SE = 1/4
+        // and the interval is 0.5 -+ 1.96 / 4; 4000 resamples estimate SE to about 1%.
+        var interval = Bootstrap.Estimate<double>([0.0, 0.0, 1.0, 1.0], Mean, replicates: 4000, seed: 3);
+        Assert.Equal(0.5, interval.Value, 12);
+        Assert.Equal(0.5 - Bootstrap.Z95 / 4, interval.Low, 0.02);
+        Assert.Equal(0.5 + Bootstrap.Z95 / 4, interval.High, 0.02);
+        Assert.Equal(interval.Value - interval.Low, interval.High - interval.Value, 12);
     }
 
     [Fact]
