@@ -16,7 +16,8 @@ namespace OpenMoE.Analysis;
 /// <param name="Spec">The spec the weights belong to.</param>
 /// <param name="Open">Builds the network on a device; the caller disposes it.</param>
 /// <param name="InitSeed">Seed of the weights' initialisation when known (recorded by the trainer or `openmoe init`): the untrained control then is this very model before training.</param>
-public sealed record AnalysisModelSource(string Label, long? Step, ModelSpecInfo Spec, Func<ComputeDevice, MoeTransformer> Open, ulong? InitSeed = null)
+/// <param name="Tokenizer">The tokenizer the checkpoint records it was trained with (<see cref="OpenMoE.Training.Tokenization.Tokenizers.RecordedName"/>), or null.</param>
+public sealed record AnalysisModelSource(string Label, long? Step, ModelSpecInfo Spec, Func<ComputeDevice, MoeTransformer> Open, ulong? InitSeed = null, string? Tokenizer = null)
 {
     /// <summary>A model of <paramref name="spec"/> with OpenMoE's initialisation (<see cref="WeightInitializer"/>), labelled with its seed.</summary>
     public static AnalysisModelSource RandomInit(ModelSpecInfo spec, ulong seed) => new(
@@ -25,16 +26,11 @@ public sealed record AnalysisModelSource(string Label, long? Step, ModelSpecInfo
             DeviceWeights.Load(device, spec, (p, sink) => WeightInitializer.Stream(spec.Config, p, seed, sink))),
         seed);
 
-    /// <summary>The initialisation seed a checkpoint's metadata records (trainer state or `openmoe init`), or null.</summary>
-    public static ulong? RecordedInitSeed(IReadOnlyDictionary<string, string> extra)
-    {
-        if (extra.TryGetValue("init_seed", out var text) && ulong.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, out var seed))
-            return seed;
-        if (!extra.TryGetValue(OpenMoE.Training.CheckpointTrainingStore.StateKey, out var json))
-            return null;
-        using var state = System.Text.Json.JsonDocument.Parse(json);
-        return state.RootElement.TryGetProperty("Seed", out var value) && value.TryGetUInt64(out var trained) ? trained : null;
-    }
+    /// <summary>The initialisation seed a checkpoint's metadata records (trainer state, or `openmoe init`'s init_seed), or null.</summary>
+    public static ulong? RecordedInitSeed(IReadOnlyDictionary<string, string> extra) =>
+        extra.TryGetValue("init_seed", out var text) && ulong.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, out var seed)
+            ? seed
+            : OpenMoE.Training.CheckpointTrainingStore.StateOf(extra)?.Seed;
 
     /// <summary>
     /// A checkpoint, run folder or safetensors file (<see cref="WeightFile"/>): spec, step and checksums
@@ -49,7 +45,7 @@ public sealed record AnalysisModelSource(string Label, long? Step, ModelSpecInfo
         {
             using var weights = WeightFile.Open(path, spec);
             return new MoeTransformer(device, spec, DeviceWeights.Load(device, spec, weights.Stream));
-        }, extra is null ? null : RecordedInitSeed(extra));
+        }, extra is null ? null : RecordedInitSeed(extra), extra is null ? null : OpenMoE.Training.CheckpointTrainingStore.StateOf(extra)?.Tokenizer);
     }
 
     /// <summary>

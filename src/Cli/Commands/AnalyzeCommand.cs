@@ -32,7 +32,7 @@ public static class AnalyzeCommand
         var minCount = new Option<int>("--min-count") { Description = "Leave out token ids seen fewer times.", DefaultValueFactory = _ => 8 };
         var buckets = new Option<int>("--position-buckets") { Description = "Equal-width position buckets.", DefaultValueFactory = _ => 8 };
         var capacityFactor = new Option<double?>("--capacity-factor") { Description = "Capacity factor (default: the spec's training factor)." };
-        var tokenizer = new Option<string?>("--tokenizer") { Description = "SentencePiece model file (default: the byte tokenizer)." };
+        var tokenizer = new Option<string?>("--tokenizer") { Description = "gpt2 | r50k | cl100k | o200k (BPE vocabularies) or a SentencePiece .model file; default: the byte tokenizer. Must be the one the checkpoints were trained with." };
         var output = new Option<string>("--out") { Description = "Output folder.", DefaultValueFactory = _ => "analysis" };
         var device = new Option<string>("--device") { Description = "auto, cuda or cpu.", DefaultValueFactory = _ => "auto" };
         var reproduction = new Option<string?>("--reproduction") { Description = "Also write the reproduction document (e.g. docs/reproduction.md)." };
@@ -85,6 +85,8 @@ public static class AnalyzeCommand
         try
         {
             var models = Models(args, openCheckpoint);
+            foreach (var source in models)
+                Tokenizers.CheckMatches(source.Tokenizer, args.Tokenizer, source.Label);
             var spec = models[^1].Spec;
             args.Options.Validated(spec.Config.ContextLength);
             var dataSpec = DataSpec.Load(args.Data);

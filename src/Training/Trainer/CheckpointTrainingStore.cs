@@ -15,9 +15,15 @@ namespace OpenMoE.Training;
 /// </summary>
 public sealed class CheckpointTrainingStore(ModelSpecInfo spec, string runDirectory, int keepLast = 3) : ITrainingStore
 {
-    /// <summary>Metadata key of the trainer state JSON (the analysis reads the run's seed from it).</summary>
-    public const string StateKey = "openmoe.trainer_state";
+    private const string StateKey = "openmoe.trainer_state";
     private readonly CheckpointRun _run = new(Path.Combine(runDirectory, "checkpoints"), keepLast);
+
+    /// <summary>
+    /// The trainer state a checkpoint's metadata holds (seed, tokenizer, ...), or null when it is not a
+    /// training checkpoint: what analysis and generation check a checkpoint against.
+    /// </summary>
+    public static TrainingState? StateOf(IReadOnlyDictionary<string, string> extra) =>
+        extra.TryGetValue(StateKey, out var json) ? JsonSerializer.Deserialize<TrainingState>(json) : null;
 
     /// <inheritdoc />
     public long? LatestStep => _run.List() is { Count: > 0 } all ? all[^1].Step : null;
