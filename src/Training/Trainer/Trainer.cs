@@ -42,7 +42,7 @@ public sealed class Trainer : IDisposable
         if (options.SequenceLength > config.ContextLength)
             throw new ArgumentException($"--seq {options.SequenceLength} exceeds the context length {config.ContextLength} of {config.Name}.");
         _store = store ?? new CheckpointTrainingStore(Spec, options.Out, options.KeepCheckpoints == 0 ? int.MaxValue : options.KeepCheckpoints);
-        Tokenizer = Tokenizers.Open(options.SentencePiece, config.Vocab);
+        Tokenizer = Tokenizers.Open(options.Tokenizer, config.Vocab);
         var data = DataSpec.Load(options.Data);
         var objectives = ObjectiveSchedule.Parse(options.Objective, Tokenizer, options.SwitchStep ?? Math.Max(1, options.Steps / 2));
         _pipeline = new DataPipeline(data.Sources, data.Mixture, objectives, Tokenizer, options.SequenceLength, options.Seed);
@@ -57,6 +57,7 @@ public sealed class Trainer : IDisposable
             if (checkpoint.State.Spec != config.Name || checkpoint.State.Optimizer != options.Optimizer)
                 throw new InvalidOperationException(
                     $"The checkpoint is for {checkpoint.State.Spec} with {checkpoint.State.Optimizer}; this run asks for {config.Name} with {options.Optimizer}.");
+            Tokenizers.CheckMatches(checkpoint.State.Tokenizer, options.Tokenizer, $"The checkpoint in {options.Out}");
             _pipeline.Restore(checkpoint.State.Data);
             Step = checkpoint.State.Step;
             _lastCheckpoint = Step;
@@ -171,7 +172,7 @@ public sealed class Trainer : IDisposable
         var state = new TrainingState
         {
             Step = Step, Spec = Spec.Name, Optimizer = _optimizer.Name, Seed = _options.Seed, Data = _pipeline.State,
-            LastLoss = double.IsFinite(lastLoss) ? lastLoss : 0,
+            LastLoss = double.IsFinite(lastLoss) ? lastLoss : 0, Tokenizer = Tokenizers.RecordedName(_options.Tokenizer),
         };
         _store.Save(new TrainingCheckpoint(state, weights, _optimizer.DownloadState()));
         _lastCheckpoint = Step;

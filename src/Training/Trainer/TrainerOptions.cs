@@ -39,8 +39,8 @@ public sealed record TrainerOptions
     public ulong Seed { get; init; } = 1;
     /// <summary>Continue from the run folder's latest checkpoint.</summary>
     public bool Resume { get; init; }
-    /// <summary>SentencePiece model (null: the byte tokenizer).</summary>
-    public string? SentencePiece { get; init; }
+    /// <summary>Tokenizer: a BPE vocabulary name, a SentencePiece model file, or null for the byte tokenizer (<see cref="Tokenization.Tokenizers.Open"/>).</summary>
+    public string? Tokenizer { get; init; }
 
     /// <summary>The learning-rate schedule these options describe.</summary>
     public ILearningRateSchedule CreateSchedule() => Schedule switch

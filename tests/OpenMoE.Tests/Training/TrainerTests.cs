@@ -104,6 +104,24 @@ public sealed class TrainerTests(CpuDeviceFixture fixture) : IClassFixture<CpuDe
     }
 
     [Fact]
+    public void Checkpoints_record_seed_and_tokenizer_and_a_resume_with_another_tokenizer_fails()
+    {
+        using (var first = new Trainer(Options("recorded", 2), Device))
+            first.Run();
+        var checkpoint = new CheckpointTrainingStore(ModelSpecs.Find("OpenMoE-Tiny"), Path.Combine(_root, "recorded")).FolderOf(2);
+        var source = OpenMoE.Analysis.AnalysisModelSource.FromWeights(checkpoint);
+        Assert.Equal((5UL, "byte", 2L), (source.InitSeed!.Value, source.Tokenizer!, source.Step!.Value));   // the untrained control is seed 5
+
+        var model = Path.Combine(_root, "tiny.model");
+        var builder = new SentencePieceModelBuilder();
+        builder.Add("<pad>", 0, SentencePieceModelBuilder.Control).Add("</s>", 0, SentencePieceModelBuilder.Control)
+               .Add("<unk>", 0, SentencePieceModelBuilder.Unknown).Add("\u2581a", -1);
+        File.WriteAllBytes(model, builder.Build());
+        var error = Assert.Throws<ArgumentException>(() => new Trainer(Options("recorded", 4) with { Resume = true, Tokenizer = model }, Device));
+        Assert.Contains("was trained with the byte tokenizer, not sentencepiece:tiny.model; pass no --tokenizer", error.Message);
+    }
+
+    [Fact]
     public void Nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint()
     {
         var options = Options("diverged", 3) with { CheckpointEvery = 1 };
