@@ -2,6 +2,8 @@ using OpenMoE.Model.Initialization;
 using System.Diagnostics;
 using OpenMoE.Training.Data;
 using OpenMoE.Model.Network;
+using OpenMoE.Model.Routing;
+using OpenMoE.Model.Routing.Replay;
 using OpenMoE.Training.Objectives;
 using OpenMoE.Model.Specs;
 using OpenMoE.Training.Tokenization;
@@ -69,6 +71,17 @@ public sealed class Trainer : IDisposable
         if (checkpoint is not null)
             _optimizer.Restore(checkpoint.Optimizer);
         _network = new TrainingNetwork(device, Spec, DeviceWeights.Load(device, Spec, p => _parameters.Values[Array.IndexOf(_parameters.Infos, p)]));
+        _network.Model.RoutingOverride = options.Routing is { } routing ? RoutingOverride.Parse(routing) : null;
+        if (checkpoint is not null)
+        {
+            if (checkpoint.State.Routing != options.Routing)
+                throw new InvalidOperationException(
+                    $"The checkpoint was trained with --routing {checkpoint.State.Routing ?? "(the spec's)"}; resume with the same rule (this run asks for {options.Routing ?? "the spec's"}).");
+            foreach (var (layer, bias) in checkpoint.ExpertBias ?? new Dictionary<int, float[]>())
+                bias.CopyTo(_network.Model.ExpertBias[layer], 0);
+        }
+        if (options.ReplayRouting is { } replay)
+            _network.ReplayRouting = new RoutingReplay(RoutingRecordingFile.Read(replay), Spec.Name, Spec.SpecHash);
         _transfers = new ParameterTransfers(_parameters, device, _network.Weights, _network.Gradients);
         _clipping = new GradientClipping(_parameters.Gradients);
         _targets = new int[options.Batch * options.SequenceLength];
@@ -139,6 +152,7 @@ public sealed class Trainer : IDisposable
         double lr = _schedule.At(step);
         _optimizer.Step(_parameters, step, lr);
         _transfers.UploadValues();
+        _network.UpdateExpertBias();
         Step = step;
 
         var timings = new StepTimings(forwardBackward, losses.ForwardSeconds, download, Stopwatch.GetElapsedTime(phase).TotalSeconds);
@@ -173,9 +187,10 @@ public sealed class Trainer : IDisposable
         var state = new TrainingState
         {
             Step = Step, Spec = Spec.Name, Optimizer = _optimizer.Name, Seed = _options.Seed, Data = _pipeline.State,
-            LastLoss = double.IsFinite(lastLoss) ? lastLoss : 0,
+            LastLoss = double.IsFinite(lastLoss) ? lastLoss : 0, Routing = _options.Routing,
         };
-        _store.Save(new TrainingCheckpoint(state, weights, _optimizer.State));
+        var bias = _network.Model.ExpertBias.ToDictionary(b => b.Key, b => (float[])b.Value.Clone());
+        _store.Save(new TrainingCheckpoint(state, weights, _optimizer.State, bias));
         _lastCheckpoint = Step;
     }
 
