@@ -126,8 +126,9 @@ public sealed record RoutingOptions
         {
             if (TopK != Experts)
                 throw new ArgumentException($"Expert choice holds one candidate per expert: TopK must be E={Experts} (got {TopK}).");
-            if (ExpertBias || ExpertGroups != 1 || Gating != Gating.RawSoftmax || CapacityRule != CapacityRule.T5x)
-                throw new ArgumentException("Expert choice takes no expert bias, no expert groups, raw gating and the T5X capacity rule.");
+            // Batch priority orders tokens by their top-1 choice, which expert choice does not have: its ties go to the lower token (jax.lax.top_k).
+            if (ExpertBias || ExpertGroups != 1 || Gating != Gating.RawSoftmax || CapacityRule != CapacityRule.T5x || BatchPrioritized)
+                throw new ArgumentException("Expert choice takes no expert bias, no expert groups, no batch priority, raw gating and the T5X capacity rule.");
         }
         if (ExpertBias && (!(BiasUpdateRate > 0) || double.IsInfinity(BiasUpdateRate)))
             throw new ArgumentException($"The bias update rate must be positive and finite (got {BiasUpdateRate}).");
