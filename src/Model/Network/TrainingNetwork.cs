@@ -62,6 +62,9 @@ public sealed class TrainingNetwork : IDisposable
     /// <summary>The network itself (its intermediates after a step: <see cref="MoeTransformer.Intermediates"/>).</summary>
     public MoeTransformer Model => _model;
 
+    /// <summary>When set, every step adds its routing decisions to it.</summary>
+    public RoutingRecorder? RecordRouting { get; set; }
+
     /// <summary>When set, every step routes as this recording says (counting what a fresh routing would have changed).</summary>
     public RoutingReplay? ReplayRouting { get; set; }
 
@@ -90,10 +93,11 @@ public sealed class TrainingNetwork : IDisposable
             if (targets[i] >= 0) targetCount++;
         }
         int moeLayers = _routerLosses.Length;
+        RecordRouting?.BeginBatch(inputs, batch, time);
         ReplayRouting?.BeginBatch(inputs, batch, time);
         var pass = _model.Pass(batch, time, cache: null, RoutingFor(capacityFactor), keepActivations: true, collectTrace: false,
             stopOnNonFinite: true, routerLosses: true, LossWeights.LoadBalancingGradientScale(moeLayers), LossWeights.ZLossGradientScale(moeLayers))
-            with { ReplayRouting = ReplayRouting };
+            with { RecordRouting = RecordRouting, ReplayRouting = ReplayRouting };
         PrepareMoeLayers(pass);
 
         var ws = _model.Workspace;
