@@ -16,6 +16,7 @@ public static class EvalCommand
     public static Command Create()
     {
         var model = new ModelOptions();
+        var routing = new RoutingCliOptions(record: true, replay: true);
         var data = new Option<string?>("--data") { Description = "Text file, tokenized with the byte-level tokenizer (or --tokenizer)." };
         var tokenIds = new Option<string?>("--token-ids") { Description = "Token-id file: one sequence per line, ids separated by commas or spaces." };
         var tokenizer = new Option<string?>("--tokenizer") { Description = "gpt2 | r50k | cl100k | o200k (BPE vocabularies) or a SentencePiece .model file for --data; default: byte-level." };
@@ -28,6 +29,7 @@ public static class EvalCommand
         var command = new Command("eval", "Evaluate a model: loss, perplexity, router losses, drop ratio per MoE layer.")
             { data, tokenIds, tokenizer, batch, seq, capacity, maxSequences, json, dump };
         model.AddTo(command);
+        routing.AddTo(command);
         command.SetAction(parse => CliErrors.Run(AnsiConsole.Console, () =>
         {
             var console = AnsiConsole.Console;
@@ -35,6 +37,9 @@ public static class EvalCommand
             using (device)
             using (network)
             {
+                routing.Apply(parse, network, console);
+                var recorder = routing.Recorder(parse);
+                var replay = routing.OpenReplay(parse, network.Spec);
                 var sequences = LoadSequences(parse.GetValue(data), parse.GetValue(tokenIds), parse.GetValue(tokenizer),
                     network.Spec.Config.Vocab, parse.GetValue(seq));
                 int limit = parse.GetValue(maxSequences);
@@ -48,12 +53,13 @@ public static class EvalCommand
                 console.Progress().Start(progress =>
                 {
                     var task = progress.AddTask("evaluating", maxValue: Math.Max(batches, 1));
-                    report = new Evaluator(network).Run(sequences, batchSize, cf, result =>
+                    report = new Evaluator(network) { RecordRouting = recorder, ReplayRouting = replay }.Run(sequences, batchSize, cf, result =>
                     {
                         dumpWriter?.Write(result);
                         task.Increment(1);
                     });
                 });
+                routing.Finish(parse, network.Spec, recorder, replay, console);
                 if (parse.GetValue(json))
                     console.WriteLine(JsonSerializer.Serialize(report, JsonOptions));
                 else

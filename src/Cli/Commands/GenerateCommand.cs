@@ -16,6 +16,7 @@ public static class GenerateCommand
     public static Command Create()
     {
         var model = new ModelOptions();
+        var routing = new RoutingCliOptions(record: false, replay: false);
         var prompt = new Option<string?>("--prompt") { Description = "Prompt text (byte-level tokenizer unless --tokenizer is given)." };
         var promptIds = new Option<string?>("--prompt-ids") { Description = "Prompt as token ids separated by commas or spaces." };
         var tokenizer = new Option<string?>("--tokenizer") { Description = "gpt2 | r50k | cl100k | o200k (BPE vocabularies) or a SentencePiece .model file (e.g. umT5's spiece.model); default: byte-level." };
@@ -26,6 +27,7 @@ public static class GenerateCommand
         var seed = new Option<ulong>("--seed") { Description = "Sampling seed.", DefaultValueFactory = _ => 0 };
         var command = new Command("generate", "Generate text with a KV cache.") { prompt, promptIds, tokenizer, maxNew, temperature, topK, topP, seed };
         model.AddTo(command);
+        routing.AddTo(command);
         command.SetAction(parse => CliErrors.Run(AnsiConsole.Console, () =>
         {
             var console = AnsiConsole.Console;
@@ -34,6 +36,7 @@ public static class GenerateCommand
             using (device)
             using (network)
             {
+                routing.Apply(parse, network, console);
                 var text = Tokenizers.Open(parse.GetValue(tokenizer), network.Spec.Config.Vocab);
                 int[] ids = PromptTokens(parse.GetValue(prompt), parse.GetValue(promptIds), text);
                 var sampling = new SamplingOptions

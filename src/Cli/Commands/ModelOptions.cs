@@ -68,7 +68,9 @@ internal sealed class ModelOptions
                 else
                     file.Stream(p, sink);
             });
-            return (device, new MoeTransformer(device, spec, weights));
+            var network = new MoeTransformer(device, spec, weights);
+            RoutingCheckpointState.Restore(network, file?.Checkpoint, routing: null);
+            return (device, network);
         }
         catch
         {

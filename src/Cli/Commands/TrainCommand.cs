@@ -40,6 +40,8 @@ public static class TrainCommand
         {
             spec, data, steps, batch, seq, objective, switchStep, lr, schedule, warmup, optimizer, clip, capacity, every, keep, output, device, seed, resume, spm,
         };
+        var routing = new RoutingCliOptions(record: false, replay: true);
+        routing.AddTo(command);
         command.SetAction(parse =>
         {
             var options = new TrainerOptions
@@ -50,6 +52,7 @@ public static class TrainCommand
                 Schedule = parse.GetValue(schedule)!, Warmup = parse.GetValue(warmup), Optimizer = parse.GetValue(optimizer)!,
                 ClipNorm = parse.GetValue(clip), CapacityFactor = parse.GetValue(capacity), CheckpointEvery = parse.GetValue(every), KeepCheckpoints = parse.GetValue(keep),
                 Seed = parse.GetValue(seed), Resume = parse.GetValue(resume), Tokenizer = parse.GetValue(spm),
+                Routing = parse.GetValue(routing.Routing), ReplayRouting = parse.GetValue(routing.Replay),
             };
             return Run(options, parse.GetValue(device)!, AnsiConsole.Console);
         });

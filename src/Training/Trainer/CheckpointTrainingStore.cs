@@ -9,7 +9,7 @@ namespace OpenMoE.Training;
 /// <summary>
 /// Training checkpoints in the MessagePack checkpoint format (docs/checkpoint-format.md):
 /// RUN/checkpoints/step-NNNNNNNN/, each holding the weights under their Hugging Face names, the
-/// optimizer tensors under <c>optim/</c>, and the trainer's state (step, seed, data-pipeline
+/// optimizer tensors under <c>optim/</c>, the expert bias under <c>routing/</c>, and the trainer's state (step, seed, data-pipeline
 /// position) as JSON in the checksummed manifest. Saves are atomic and the newest
 /// <paramref name="keepLast"/> are kept; loading verifies spec, layout and every checksum first.
 /// </summary>
@@ -41,9 +41,12 @@ public sealed class CheckpointTrainingStore(ModelSpecInfo spec, string runDirect
         var metadata = CheckpointMetadata.Now(state.Step);
         metadata.Extra[StateKey] = JsonSerializer.Serialize(state);
         var summary = new CheckpointState { Step = state.Step, OptimizerName = state.Optimizer };
+        if (state.Routing is { } routing)
+            metadata.Extra[RoutingCheckpointState.RoutingKey] = routing;
         var optimizer = checkpoint.Optimizer.OrderBy(t => t.Key, StringComparer.Ordinal)
             .Select(t => (new TensorDescriptor(OptimizerTensorNames.Prefix + t.Key, TensorDType.F32, t.Value.Length), t.Value));
-        ModelCheckpoint.Save(_run.PathForStep(state.Step), spec, p => checkpoint.Weights[p.Name], metadata, summary, optimizer,
+        var extra = optimizer.Concat(RoutingCheckpointState.Tensors(checkpoint.ExpertBias ?? new Dictionary<int, float[]>()));
+        ModelCheckpoint.Save(_run.PathForStep(state.Step), spec, p => checkpoint.Weights[p.Name], metadata, summary, extra,
             new CheckpointWriteOptions { Overwrite = true });
         _run.Rotate();
     }
@@ -68,6 +71,6 @@ public sealed class CheckpointTrainingStore(ModelSpecInfo spec, string runDirect
             reader.ReadTensor(tensor.Name, values);
             optimizer[tensor.Name[OptimizerTensorNames.Prefix.Length..]] = values;
         }
-        return new TrainingCheckpoint(state, weights, optimizer);
+        return new TrainingCheckpoint(state, weights, optimizer, RoutingCheckpointState.ReadBias(reader));
     }
 }

@@ -2,6 +2,8 @@ using OpenMoE.Model.Initialization;
 using System.Diagnostics;
 using OpenMoE.Training.Data;
 using OpenMoE.Model.Network;
+using OpenMoE.Model.Routing;
+using OpenMoE.Model.Routing.Replay;
 using OpenMoE.Training.Objectives;
 using OpenMoE.Model.Specs;
 using OpenMoE.Training.Tokenization;
@@ -64,6 +66,17 @@ public sealed class Trainer : IDisposable
         }
         _network = new TrainingNetwork(device, Spec, DeviceWeights.Load(device, Spec,
             p => checkpoint is not null ? checkpoint.Weights[p.Name] : WeightInitializer.Create(Spec.Config, p, options.Seed)));
+        _network.Model.RoutingOverride = options.Routing is { } routing ? RoutingOverride.Parse(routing) : null;
+        if (checkpoint is not null)
+        {
+            if (checkpoint.State.Routing != options.Routing)
+                throw new InvalidOperationException(
+                    $"The checkpoint was trained with --routing {checkpoint.State.Routing ?? "(the spec's)"}; resume with the same rule (this run asks for {options.Routing ?? "the spec's"}).");
+            foreach (var (layer, bias) in checkpoint.ExpertBias ?? new Dictionary<int, float[]>())
+                bias.CopyTo(_network.Model.ExpertBias[layer], 0);
+        }
+        if (options.ReplayRouting is { } replay)
+            _network.ReplayRouting = new RoutingReplay(RoutingRecordingFile.Read(replay), Spec.Name, Spec.SpecHash);
         _parameters = DeviceParameters.Of(_network);
         _optimizer = Optimizers.Create(options.Optimizer, device, _parameters.Infos);
         if (checkpoint is not null)
@@ -138,6 +151,7 @@ public sealed class Trainer : IDisposable
         double lr = _schedule.At(step);
         _optimizer.Step(_parameters, step, lr);
         _device.Synchronize();
+        _network.UpdateExpertBias();
         Step = step;
 
         var timings = new StepTimings(forwardBackward, losses.ForwardSeconds, Stopwatch.GetElapsedTime(phase).TotalSeconds);
@@ -172,9 +186,10 @@ public sealed class Trainer : IDisposable
         var state = new TrainingState
         {
             Step = Step, Spec = Spec.Name, Optimizer = _optimizer.Name, Seed = _options.Seed, Data = _pipeline.State,
-            LastLoss = double.IsFinite(lastLoss) ? lastLoss : 0, Tokenizer = Tokenizers.RecordedName(_options.Tokenizer),
+            LastLoss = double.IsFinite(lastLoss) ? lastLoss : 0, Tokenizer = Tokenizers.RecordedName(_options.Tokenizer), Routing = _options.Routing,
         };
-        _store.Save(new TrainingCheckpoint(state, weights, _optimizer.DownloadState()));
+        var bias = _network.Model.ExpertBias.ToDictionary(b => b.Key, b => (float[])b.Value.Clone());
+        _store.Save(new TrainingCheckpoint(state, weights, _optimizer.DownloadState(), bias));
         _lastCheckpoint = Step;
     }
 

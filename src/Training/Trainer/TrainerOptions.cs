@@ -41,6 +41,10 @@ public sealed record TrainerOptions
     public bool Resume { get; init; }
     /// <summary>Tokenizer: a BPE vocabulary name, a SentencePiece model file, or null for the byte tokenizer (<see cref="Tokenization.Tokenizers.Open"/>).</summary>
     public string? Tokenizer { get; init; }
+    /// <summary>A routing rule over the spec's (<c>--routing</c>, syntax of <see cref="Model.Routing.RoutingOverride"/>); null = the spec's.</summary>
+    public string? Routing { get; init; }
+    /// <summary>A routing recording whose decisions every step replays, in order (<c>--replay-routing</c>); null = route fresh.</summary>
+    public string? ReplayRouting { get; init; }
 
     /// <summary>The learning-rate schedule these options describe.</summary>
     public ILearningRateSchedule CreateSchedule() => Schedule switch

@@ -1,6 +1,7 @@
 using OpenMoE.Analysis;
 using OpenMoE.Model.Routing;
 using OpenMoE.Model.Specs;
+using DropPolicy = OpenMoE.Analysis.DropPolicy;
 
 namespace OpenMoE.Tests.Analysis;
 
