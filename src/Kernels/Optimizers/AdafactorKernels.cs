@@ -156,13 +156,14 @@ public static class AdafactorKernels
     /// <summary>
     /// Reference twin: one step on w [slices, rows, cols] from g (overwritten by the update) with the
     /// second moment in v [length] (<paramref name="factored"/> false) or vr [slices*rows] and vc
-    /// [slices*cols]; rowMean [slices] is scratch. The kernels' phases, each sum in the kernels' order.
+    /// [slices*cols]; rowMean [slices] and columnScratch [cols] are scratch. The kernels' phases, each
+    /// sum in the kernels' order.
     /// </summary>
     public static void Reference(Span<float> w, Span<float> g, Span<float> v, Span<float> vr, Span<float> vc, Span<double> rowMean,
-        bool factored, int slices, int rows, int cols, AdafactorStep step)
+        Span<double> columnScratch, bool factored, int slices, int rows, int cols, AdafactorStep step)
     {
         if (factored)
-            FactoredReference(g, vr, vc, rowMean, slices, rows, cols, step);
+            FactoredReference(g, vr, vc, rowMean, columnScratch, slices, rows, cols, step);
         else
             FullReference(g, v, step);
         ApplyReference(w, g, StepSize(SumOfSquares.Reference(g), SumOfSquares.Reference(w), w.Length, step));
@@ -180,42 +181,49 @@ public static class AdafactorKernels
         }
     }
 
-    /// <summary>Twin of <see cref="RowKernel"/>, <see cref="ColumnKernel"/>, <see cref="RowMeanKernel"/> and <see cref="FactoredKernel"/> in turn.</summary>
-    public static void FactoredReference(Span<float> g, Span<float> vr, Span<float> vc, Span<double> rowMean, int slices, int rows, int cols, AdafactorStep step)
+    /// <summary>
+    /// Twin of <see cref="RowKernel"/>, <see cref="ColumnKernel"/>, <see cref="RowMeanKernel"/> and
+    /// <see cref="FactoredKernel"/>, walking g in row order (the column sums accumulate row by row in
+    /// <paramref name="columnScratch"/> [cols], the same additions in the same order as the column
+    /// kernel's, without its strided walk; row and column factors are computed once each).
+    /// </summary>
+    public static void FactoredReference(Span<float> g, Span<float> vr, Span<float> vc, Span<double> rowMean, Span<double> columnScratch,
+        int slices, int rows, int cols, AdafactorStep step)
     {
-        for (int index = 0; index < slices * rows; index++)
+        var columns = columnScratch[..cols];
+        for (int s = 0; s < slices; s++)
         {
-            double rowSum = 0;
-            foreach (double grad in g.Slice(index * cols, cols))
-                rowSum += grad * grad + step.Epsilon1;
-            vr[index] = (float)(step.Beta2 * vr[index] + (1 - step.Beta2) * rowSum / cols);
-        }
-        for (int index = 0; index < slices * cols; index++)
-        {
-            int slice = index / cols;
-            int offset = slice * rows * cols + index - slice * cols;
-            double columnSum = 0;
+            var slice = g.Slice(s * rows * cols, rows * cols);
+            columns.Clear();
             for (int r = 0; r < rows; r++)
             {
-                double grad = g[offset + r * cols];
-                columnSum += grad * grad + step.Epsilon1;
+                var row = slice.Slice(r * cols, cols);
+                double rowSum = 0;
+                for (int c = 0; c < cols; c++)
+                {
+                    double grad = row[c];
+                    double square = grad * grad + step.Epsilon1;
+                    rowSum += square;
+                    columns[c] += square;
+                }
+                int index = s * rows + r;
+                vr[index] = (float)(step.Beta2 * vr[index] + (1 - step.Beta2) * rowSum / cols);
             }
-            vc[index] = (float)(step.Beta2 * vc[index] + (1 - step.Beta2) * columnSum / rows);
-        }
-        for (int slice = 0; slice < slices; slice++)
-        {
+            for (int c = 0; c < cols; c++)
+                vc[s * cols + c] = (float)(step.Beta2 * vc[s * cols + c] + (1 - step.Beta2) * columns[c] / rows);
             double sum = 0;
-            foreach (double value in vr.Slice(slice * rows, rows))
+            foreach (double value in vr.Slice(s * rows, rows))
                 sum += value;
-            rowMean[slice] = sum / rows;
-        }
-        for (int j = 0; j < g.Length; j++)
-        {
-            int row = j / cols;
-            int slice = row / rows;
-            double rowFactor = 1.0 / Math.Sqrt(vr[row] / rowMean[slice]);
-            double columnFactor = 1.0 / Math.Sqrt(vc[slice * cols + j - row * cols]);
-            g[j] = (float)(g[j] * rowFactor * columnFactor);
+            rowMean[s] = sum / rows;
+            for (int c = 0; c < cols; c++)
+                columns[c] = 1.0 / Math.Sqrt(vc[s * cols + c]);
+            for (int r = 0; r < rows; r++)
+            {
+                double rowFactor = 1.0 / Math.Sqrt(vr[s * rows + r] / rowMean[s]);
+                var row = slice.Slice(r * cols, cols);
+                for (int c = 0; c < cols; c++)
+                    row[c] = (float)(row[c] * rowFactor * columns[c]);
+            }
         }
     }
 

@@ -15,6 +15,9 @@ namespace OpenMoE.Runtime.Kernels;
 /// </summary>
 public sealed unsafe class OptimizerOps : OpLaunchers
 {
+    /// <summary>The host path's column sums [cols of the widest factored tensor], grown on first use.</summary>
+    private double[] _columnScratch = [];
+
     internal OptimizerOps(Accelerator accelerator, KernelCache cache, LaunchShapes shapes)
         : base(accelerator, cache, shapes)
     {
@@ -109,8 +112,10 @@ public sealed unsafe class OptimizerOps : OpLaunchers
         Require(vc, (long)slices * cols, "vc [slices*cols]"); Require(rowMean, slices, "rowMean [slices]");
         if (OnHost(length))
         {
+            if (_columnScratch.Length < cols)
+                _columnScratch = new double[cols];
             AdafactorKernels.FactoredReference(Host(g, length), Host(vr, (long)slices * rows), Host(vc, (long)slices * cols), Host(rowMean, slices),
-                slices, rows, cols, step);
+                _columnScratch, slices, rows, cols, step);
             return;
         }
         Cache.Get<ArrayView<float>, ArrayView<float>, int, int, int, AdafactorStep>(AdafactorKernels.RowKernel)

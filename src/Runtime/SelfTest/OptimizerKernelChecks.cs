@@ -95,7 +95,7 @@ public static class OptimizerKernelChecks
                 else
                     c.Device.Optimizers.AdafactorFull(dg, dv, length, step);
                 c.Device.Optimizers.AdafactorApply(dw, dg, c.Zeros<double>(chunks), c.Zeros<double>(chunks), c.Zeros<double>(1), length, step);
-                AdafactorKernels.Reference(w, g, v, vr, vc, new double[slices], factored, slices, rows, cols, step);
+                AdafactorKernels.Reference(w, g, v, vr, vc, new double[slices], new double[cols], factored, slices, rows, cols, step);
                 string label = $"{(factored ? "factored" : "full")} {slices}x{rows}x{cols}";
                 c.Compare($"w {label}", c.Download(dw), w);
                 c.Compare($"update {label}", c.Download(dg), g);

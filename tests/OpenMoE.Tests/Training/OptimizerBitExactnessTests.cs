@@ -83,7 +83,7 @@ public sealed class OptimizerBitExactnessTests : IClassFixture<CpuDeviceFixture>
             optimizer.Step(harness.Parameters, step, 1e-2);
             var scalars = new AdafactorStep { Beta2 = 1.0 - Math.Pow(step, -0.8), Epsilon1 = 1e-30, Epsilon2 = 1e-3, ClipThreshold = 1.0, LearningRate = 1e-2 };
             for (int i = 0; i < Tensors.Length; i++)
-                AdafactorKernels.Reference(values[i], gradients[i], full[i], vr[i], vc[i], new double[shapes[i].Slices], factored[i], shapes[i].Slices, shapes[i].Rows, shapes[i].Cols, scalars);
+                AdafactorKernels.Reference(values[i], gradients[i], full[i], vr[i], vc[i], new double[shapes[i].Slices], new double[shapes[i].Cols], factored[i], shapes[i].Slices, shapes[i].Rows, shapes[i].Cols, scalars);
         }
         var state = optimizer.DownloadState();
         for (int i = 0; i < Tensors.Length; i++)
@@ -99,6 +99,41 @@ public sealed class OptimizerBitExactnessTests : IClassFixture<CpuDeviceFixture>
                 Assert.Equal(Bits(full[i]), Bits(state["v/" + Tensors[i].Name]));
             }
         }
+    }
+
+    [Theory]
+    [InlineData("adafactor")]
+    [InlineData("adamw")]
+    public void Host_loops_and_kernels_train_to_the_same_bits(string name)
+    {
+        float[][] Train(bool hostLoops)
+        {
+            var ops = fixture.Device.Optimizers;
+            var random = new Random(4);
+            using var harness = new OptimizerHarness(fixture.Device, Tensors, Array.ConvertAll(Tensors, p => Values(random, p.Elements, 1f)), Array.ConvertAll(Tensors, p => new float[p.Elements]));
+            using var optimizer = Optimizers.Create(name, fixture.Device, Tensors);
+            using var clipping = new GradientClipping(fixture.Device, harness.Parameters);
+            ops.HostLoops = hostLoops;
+            try
+            {
+                for (int step = 1; step <= 3; step++)
+                {
+                    for (int i = 0; i < Tensors.Length; i++)
+                        harness.SetGradient(i, Values(random, Tensors[i].Elements, 0.1f));
+                    clipping.Clip(harness.Parameters, 1.0);
+                    optimizer.Step(harness.Parameters, step, 1e-2);
+                }
+                return Array.ConvertAll(Enumerable.Range(0, Tensors.Length).ToArray(), harness.Value);
+            }
+            finally
+            {
+                ops.HostLoops = false;
+            }
+        }
+
+        var (host, kernels) = (Train(hostLoops: true), Train(hostLoops: false));
+        for (int i = 0; i < Tensors.Length; i++)
+            Assert.Equal(Bits(kernels[i]), Bits(host[i]));
     }
 
     [Fact]
