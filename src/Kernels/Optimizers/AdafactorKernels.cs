@@ -143,7 +143,11 @@ public static class AdafactorKernels
         }
     }
 
-    /// <summary>The step size from the sums of squares (shared by the kernel and the twin).</summary>
+    /// <summary>
+    /// The step size from the sums of squares (shared by the kernel and the twin). Comparisons, not
+    /// Math.Max, so the kernel compiles alike everywhere; a NaN RMS gives a finite size here, but the
+    /// trainer stops on a non-finite gradient norm before any update.
+    /// </summary>
     public static double StepSize(double updateSquares, double weightSquares, long length, AdafactorStep step)
     {
         double elements = length > 1 ? length : 1;
@@ -166,7 +170,7 @@ public static class AdafactorKernels
             FactoredReference(g, vr, vc, rowMean, columnScratch, slices, rows, cols, step);
         else
             FullReference(g, v, step);
-        ApplyReference(w, g, StepSize(SumOfSquares.Reference(g), SumOfSquares.Reference(w), w.Length, step));
+        ApplyReference(w, g, step);
     }
 
     /// <summary>Twin of <see cref="FullKernel"/>.</summary>
@@ -227,9 +231,10 @@ public static class AdafactorKernels
         }
     }
 
-    /// <summary>Twin of <see cref="ApplyKernel"/>: w -= (float)(stepSize * update).</summary>
-    public static void ApplyReference(Span<float> w, ReadOnlySpan<float> update, double stepSize)
+    /// <summary>Twin of the sums, <see cref="StepSizeKernel"/> and <see cref="ApplyKernel"/>: w -= (float)(stepSize * update).</summary>
+    public static void ApplyReference(Span<float> w, ReadOnlySpan<float> update, AdafactorStep step)
     {
+        double stepSize = StepSize(SumOfSquares.Reference(update), SumOfSquares.Reference(w), w.Length, step);
         for (int j = 0; j < w.Length; j++)
             w[j] -= (float)(stepSize * update[j]);
     }

@@ -47,12 +47,21 @@ public static class SumOfSquares
     }
 
     /// <summary>Reference twin: the sum of x² in the order of <see cref="ChunkKernel"/> then <see cref="TotalKernel"/>.</summary>
-    public static double Reference(ReadOnlySpan<float> x)
+    public static double Reference(ReadOnlySpan<float> x) => AddChunkSums(0, x);
+
+    /// <summary><paramref name="total"/> plus each chunk sum of x², one by one (how the total of several tensors' chunks accumulates).</summary>
+    public static double AddChunkSums(double total, ReadOnlySpan<float> x)
     {
-        double total = 0;
-        for (long start = 0; start < x.Length; start += ChunkLength)
-            total += ChunkReference(x.Slice((int)start, (int)Math.Min(ChunkLength, x.Length - start)));
+        for (int start = 0; start < x.Length; start += ChunkLength)
+            total += ChunkReference(x.Slice(start, Math.Min(ChunkLength, x.Length - start)));
         return total;
+    }
+
+    /// <summary>Twin of <see cref="ChunkKernel"/>: partials [Chunks(x.Length)] = each chunk's sum of x².</summary>
+    public static void ChunkReferences(ReadOnlySpan<float> x, Span<double> partials)
+    {
+        for (int c = 0; c < partials.Length; c++)
+            partials[c] = ChunkReference(x.Slice(c * ChunkLength, Math.Min(ChunkLength, x.Length - c * ChunkLength)));
     }
 
     /// <summary>One chunk's sum (the twin of one thread of <see cref="ChunkKernel"/>).</summary>

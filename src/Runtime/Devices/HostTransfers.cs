@@ -1,9 +1,10 @@
 namespace OpenMoE.Runtime.Devices;
 
 /// <summary>
-/// Bytes copied between host and device through <see cref="PinnedHostArray{T}"/>, process-wide:
-/// every transfer of a steady training step goes through one (the batch, routing metadata, the loss
-/// and the gradient norm), so the difference across a step is what that step moved. Read it where
+/// Bytes copied between host and device through <see cref="PinnedHostArray{T}"/>, process-wide. A
+/// steady training step copies through one only (the batch, routing metadata, the loss and the
+/// gradient norm), so the difference across such a step is what it moved; copies made another way
+/// (routing replay and recording, checkpoints, downloads for export) are not counted. Read it where
 /// nothing else runs at the same time (a bench, a test collection that runs alone).
 /// </summary>
 public static class HostTransfers

@@ -36,10 +36,7 @@ public sealed unsafe class OptimizerOps : OpLaunchers
         Require(x, length, "x"); Require(partials, SumOfSquares.Chunks(length), "partials [chunks]");
         if (OnHost(length))
         {
-            var values = Host(x, length);
-            var sums = Host(partials, SumOfSquares.Chunks(length));
-            for (int c = 0; c < sums.Length; c++)
-                sums[c] = SumOfSquares.ChunkReference(values.Slice(c * SumOfSquares.ChunkLength, Math.Min(SumOfSquares.ChunkLength, values.Length - c * SumOfSquares.ChunkLength)));
+            SumOfSquares.ChunkReferences(Host(x, length), Host(partials, SumOfSquares.Chunks(length)));
             return;
         }
         Cache.Get<ArrayView<float>, ArrayView<double>, long>(SumOfSquares.ChunkKernel)(Stream, Shapes.Elements(SumOfSquares.Chunks(length)), x, partials, length);
@@ -142,9 +139,7 @@ public sealed unsafe class OptimizerOps : OpLaunchers
         if (OnHost(length))
         {
             Require(w, length, "w"); Require(update, length, "update");
-            var weights = Host(w, length);
-            var updates = Host(update, length);
-            AdafactorKernels.ApplyReference(weights, updates, AdafactorKernels.StepSize(SumOfSquares.Reference(updates), SumOfSquares.Reference(weights), length, step));
+            AdafactorKernels.ApplyReference(Host(w, length), Host(update, length), step);
             return;
         }
         ChunkSumsOfSquares(update, updatePartials, length);

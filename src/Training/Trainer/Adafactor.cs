@@ -19,6 +19,7 @@ public sealed class Adafactor : IOptimizer
 {
     private readonly ComputeDevice _device;
     private readonly OptimizerState _state;
+    private readonly ParameterInfo[] _infos;
     private readonly Layout[] _layouts;
     private readonly MemoryBuffer1D<double, Stride1D.Dense> _rowMean, _updatePartials, _weightPartials, _stepSize;
 
@@ -33,6 +34,7 @@ public sealed class Adafactor : IOptimizer
         Epsilon1 = epsilon1;
         Epsilon2 = epsilon2;
         _state = new OptimizerState(device, Name);
+        _infos = parameters;
         _layouts = Array.ConvertAll(parameters, p =>
         {
             var shape = p.Shape;
@@ -44,7 +46,7 @@ public sealed class Adafactor : IOptimizer
                 : new Layout(false, slices, rows, cols, _state.Add("v/" + p.Name, p.Elements), default, default);
         });
         long maxChunks = parameters.Length == 0 ? 1 : parameters.Max(p => SumOfSquares.Chunks(p.Elements));
-        _rowMean = device.Allocate<double>(Math.Max(1, _layouts.Length == 0 ? 1 : _layouts.Max(l => l.Slices)), "adafactor row means");
+        _rowMean = device.Allocate<double>(_layouts.Length == 0 ? 1 : _layouts.Max(l => l.Slices), "adafactor row means");
         _updatePartials = device.Allocate<double>(maxChunks, "adafactor update sums");
         _weightPartials = device.Allocate<double>(maxChunks, "adafactor weight sums");
         _stepSize = device.Allocate<double>(1, "adafactor step size");
@@ -73,6 +75,7 @@ public sealed class Adafactor : IOptimizer
     /// <inheritdoc />
     public void Step(DeviceParameters parameters, long step, double learningRate)
     {
+        parameters.RequireTensors(_infos, "Adafactor");
         var scalars = new AdafactorStep
         {
             Beta2 = 1.0 - Math.Pow(step, -DecayRate), Epsilon1 = Epsilon1, Epsilon2 = Epsilon2,

@@ -15,6 +15,7 @@ public sealed class AdamW : IOptimizer
     private readonly ComputeDevice _device;
     private readonly double _beta1, _beta2, _epsilon, _weightDecay;
     private readonly OptimizerState _state;
+    private readonly ParameterInfo[] _infos;
     private readonly ArrayView<float>[] _m, _v;
 
     /// <summary>Creates zero moments for <paramref name="parameters"/>.</summary>
@@ -23,6 +24,7 @@ public sealed class AdamW : IOptimizer
         _device = device;
         (_beta1, _beta2, _epsilon, _weightDecay) = (beta1, beta2, epsilon, weightDecay);
         _state = new OptimizerState(device, Name);
+        _infos = parameters;
         _m = Array.ConvertAll(parameters, p => _state.Add("m/" + p.Name, p.Elements));
         _v = Array.ConvertAll(parameters, p => _state.Add("v/" + p.Name, p.Elements));
     }
@@ -39,6 +41,7 @@ public sealed class AdamW : IOptimizer
     /// <inheritdoc />
     public void Step(DeviceParameters parameters, long step, double learningRate)
     {
+        parameters.RequireTensors(_infos, "AdamW");
         var scalars = new AdamWStep
         {
             Beta1 = _beta1, Beta2 = _beta2, Epsilon = _epsilon, LearningRate = learningRate,

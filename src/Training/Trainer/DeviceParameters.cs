@@ -38,4 +38,19 @@ public sealed class DeviceParameters
 
     /// <summary>Gradients per parameter [elements] (clipping and Adafactor overwrite them).</summary>
     public ArrayView<float>[] Gradients { get; }
+
+    /// <summary>
+    /// Optimizer state and scratch are matched to tensors by position: a set in another order or of
+    /// other tensors than <paramref name="expected"/> (what <paramref name="owner"/> was made for) is an error.
+    /// </summary>
+    public void RequireTensors(ParameterInfo[] expected, string owner)
+    {
+        if (ReferenceEquals(expected, Infos))
+            return;
+        bool same = expected.Length == Infos.Length;
+        for (int i = 0; same && i < expected.Length; i++)
+            same = expected[i].Name == Infos[i].Name && expected[i].Elements == Infos[i].Elements;
+        if (!same)
+            throw new ArgumentException($"{owner} was made for {expected.Length} other tensors (in order) than the {Infos.Length} it was given.");
+    }
 }

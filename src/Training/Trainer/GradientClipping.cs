@@ -1,6 +1,7 @@
 using ILGPU;
 using ILGPU.Runtime;
 using OpenMoE.Kernels.Optimizers;
+using OpenMoE.Model.Specs;
 using OpenMoE.Runtime.Devices;
 
 namespace OpenMoE.Training;
@@ -14,6 +15,7 @@ namespace OpenMoE.Training;
 public sealed class GradientClipping : IDisposable
 {
     private readonly ComputeDevice _device;
+    private readonly ParameterInfo[] _infos;
     private readonly int[] _offsets;
     private readonly MemoryBuffer1D<double, Stride1D.Dense> _partials, _total;
     private readonly PinnedHostArray<double> _norm;
@@ -22,6 +24,7 @@ public sealed class GradientClipping : IDisposable
     public GradientClipping(ComputeDevice device, DeviceParameters parameters)
     {
         _device = device;
+        _infos = parameters.Infos;
         _offsets = new int[parameters.Infos.Length + 1];
         for (int i = 0; i < parameters.Infos.Length; i++)
             _offsets[i + 1] = checked(_offsets[i] + SumOfSquares.Chunks(parameters.Infos[i].Elements));
@@ -33,6 +36,7 @@ public sealed class GradientClipping : IDisposable
     /// <summary>The L2 norm of all gradients of <paramref name="parameters"/>.</summary>
     public double GlobalNorm(DeviceParameters parameters)
     {
+        parameters.RequireTensors(_infos, "Gradient clipping");
         var ops = _device.Optimizers;
         for (int i = 0; i < parameters.Gradients.Length; i++)
             ops.ChunkSumsOfSquares(parameters.Gradients[i], _partials.View.SubView(_offsets[i], _offsets[i + 1] - _offsets[i]), parameters.Gradients[i].Length);

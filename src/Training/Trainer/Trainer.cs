@@ -66,22 +66,33 @@ public sealed class Trainer : IDisposable
         }
         _network = new TrainingNetwork(device, Spec, DeviceWeights.Load(device, Spec,
             p => checkpoint is not null ? checkpoint.Weights[p.Name] : WeightInitializer.Create(Spec.Config, p, options.Seed)));
-        _network.Model.RoutingOverride = options.Routing is { } routing ? RoutingOverride.Parse(routing) : null;
-        if (checkpoint is not null)
+        try
         {
-            if (checkpoint.State.Routing != options.Routing)
-                throw new InvalidOperationException(
-                    $"The checkpoint was trained with --routing {checkpoint.State.Routing ?? "(the spec's)"}; resume with the same rule (this run asks for {options.Routing ?? "the spec's"}).");
-            foreach (var (layer, bias) in checkpoint.ExpertBias ?? new Dictionary<int, float[]>())
-                bias.CopyTo(_network.Model.ExpertBias[layer], 0);
+            _network.Model.RoutingOverride = options.Routing is { } routing ? RoutingOverride.Parse(routing) : null;
+            if (checkpoint is not null)
+            {
+                if (checkpoint.State.Routing != options.Routing)
+                    throw new InvalidOperationException(
+                        $"The checkpoint was trained with --routing {checkpoint.State.Routing ?? "(the spec's)"}; resume with the same rule (this run asks for {options.Routing ?? "the spec's"}).");
+                foreach (var (layer, bias) in checkpoint.ExpertBias ?? new Dictionary<int, float[]>())
+                    bias.CopyTo(_network.Model.ExpertBias[layer], 0);
+            }
+            if (options.ReplayRouting is { } replay)
+                _network.ReplayRouting = new RoutingReplay(RoutingRecordingFile.Read(replay), Spec.Name, Spec.SpecHash);
+            _parameters = DeviceParameters.Of(_network);
+            _optimizer = Optimizers.Create(options.Optimizer, device, _parameters.Infos);
+            if (checkpoint is not null)
+                _optimizer.Restore(checkpoint.Optimizer);
+            _clipping = new GradientClipping(device, _parameters);
         }
-        if (options.ReplayRouting is { } replay)
-            _network.ReplayRouting = new RoutingReplay(RoutingRecordingFile.Read(replay), Spec.Name, Spec.SpecHash);
-        _parameters = DeviceParameters.Of(_network);
-        _optimizer = Optimizers.Create(options.Optimizer, device, _parameters.Infos);
-        if (checkpoint is not null)
-            _optimizer.Restore(checkpoint.Optimizer);
-        _clipping = new GradientClipping(device, _parameters);
+        catch
+        {
+            // The caller holds the device, not this half-made trainer: give back what it allocated.
+            _clipping?.Dispose();
+            _optimizer?.Dispose();
+            _network.Dispose();
+            throw;
+        }
         _targets = new int[options.Batch * options.SequenceLength];
     }
 

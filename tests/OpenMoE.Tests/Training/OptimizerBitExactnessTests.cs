@@ -145,17 +145,9 @@ public sealed class OptimizerBitExactnessTests : IClassFixture<CpuDeviceFixture>
         using var clipping = new GradientClipping(fixture.Device, harness.Parameters);
         double total = 0;
         foreach (var g in gradients)
-            total = AddChunkSums(total, g);
+            total = SumOfSquares.AddChunkSums(total, g);
         double expected = Math.Sqrt(total);
         Assert.Equal(BitConverter.DoubleToInt64Bits(expected), BitConverter.DoubleToInt64Bits(clipping.GlobalNorm(harness.Parameters)));
-    }
-
-    /// <summary>The chunk sums of one tensor added one by one to the running total, as the device adds them.</summary>
-    private static double AddChunkSums(double sum, float[] g)
-    {
-        for (int start = 0; start < g.Length; start += SumOfSquares.ChunkLength)
-            sum += SumOfSquares.ChunkReference(g.AsSpan(start, Math.Min(SumOfSquares.ChunkLength, g.Length - start)));
-        return sum;
     }
 
     private static float[] Values(Random random, long length, float scale) =>

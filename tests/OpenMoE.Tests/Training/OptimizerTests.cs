@@ -65,6 +65,40 @@ public abstract class OptimizerTests<TFixture>(TFixture fixture) : IClassFixture
     }
 
     [Fact]
+    public void Adafactor_factors_each_slice_of_an_expert_stack_on_its_own()
+    {
+        // [2, 2, 2] with minDimToFactor 2: slice s has its own row means vr[s] and column means vc[s] of g^2,
+        // so slice 1's update depends on slice 1's gradient only (step 1: beta2 = 0, lr 1, no clipping at RMS 1).
+        float[] g = [1f, 2f, 3f, 4f, 5f, 6f, 7f, 8f];
+        using var p = Harness(new ParameterInfo("w", [2, 2, 2], 0, ParameterRole.ExpertGate, -1), [1f, 1f, 1f, 1f, 1f, 1f, 1f, 1f], g);
+        using var optimizer = new Adafactor(Device, p.Infos, minDimToFactor: 2);
+        optimizer.Step(p.Parameters, 1, 1.0);
+        var state = optimizer.DownloadState();
+        var u = new double[8];
+        for (int s = 0; s < 2; s++)
+        {
+            double[] vr = [(g[4 * s] * g[4 * s] + g[4 * s + 1] * g[4 * s + 1]) / 2.0, (g[4 * s + 2] * g[4 * s + 2] + g[4 * s + 3] * g[4 * s + 3]) / 2.0];
+            double[] vc = [(g[4 * s] * g[4 * s] + g[4 * s + 2] * g[4 * s + 2]) / 2.0, (g[4 * s + 1] * g[4 * s + 1] + g[4 * s + 3] * g[4 * s + 3]) / 2.0];
+            Assert.Equal((float)vr[1], state["vr/w"][2 * s + 1], 5);
+            Assert.Equal((float)vc[0], state["vc/w"][2 * s], 5);
+            double mean = (vr[0] + vr[1]) / 2;
+            for (int r = 0; r < 2; r++) for (int c = 0; c < 2; c++) u[4 * s + 2 * r + c] = g[4 * s + 2 * r + c] / Math.Sqrt(vr[r] / mean * vc[c]);
+        }
+        double rms = Math.Sqrt(u.Sum(x => x * x) / 8);
+        for (int i = 0; i < 8; i++)
+            Assert.Equal(1 - u[i] / Math.Max(1, rms), p.Value(0)[i], 5);
+    }
+
+    [Fact]
+    public void An_optimizer_refuses_tensors_it_was_not_made_for()
+    {
+        using var p = Harness(new ParameterInfo("w", [2], -1, ParameterRole.FinalNorm, -1), [1f, 1f], [1f, 1f]);
+        using var optimizer = new AdamW(Device, [new ParameterInfo("other", [2], -1, ParameterRole.FinalNorm, -1)]);
+        var error = Assert.Throws<ArgumentException>(() => optimizer.Step(p.Parameters, 1, 0.01));
+        Assert.Contains("AdamW was made for 1 other tensors", error.Message);
+    }
+
+    [Fact]
     public void AdamW_first_step_moves_each_weight_by_lr_and_decays_matrices()
     {
         using var p = Harness(new ParameterInfo("w", [1, 2], 0, ParameterRole.Query, -1), [1f, -2f], [0.3f, -5f]);

@@ -10,8 +10,8 @@ namespace OpenMoE.Tests.Training;
 
 /// <summary>
 /// Issue 6, "no allocation per step in steady state": after the first step of a batch shape, a
-/// training step (forward, backward, routing, gradient download, clipping, optimizer, weight upload,
-/// step report, metrics.jsonl line) allocates no device buffer and no managed memory of its own.
+/// training step (forward, backward, routing, clipping and the optimizer on the device, step report,
+/// metrics.jsonl line) allocates no device buffer and no managed memory of its own.
 /// ILGPU's own per-launch allocations are measured and subtracted exactly (docs/benchmarks.md, "Training step throughput",
 /// lists what is and is not counted). Each test uses a CPU device of its own: the
 /// launch ledger takes over a private barrier of its accelerator. The class runs alone: counts of
@@ -89,6 +89,31 @@ public sealed class SteadyStateAllocationTests : IDisposable
         long weightBytes = trainer.ParameterCount * sizeof(float);
         Assert.True(perStep > 0, "no transfer was counted: the batch at least must go to the device");
         Assert.True(perStep * 50 < weightBytes, $"a step moved {perStep:N0} bytes between host and device; the weights are {weightBytes:N0} bytes");
+    }
+
+    [Theory]
+    [InlineData("adafactor")]
+    [InlineData("adamw")]
+    public void Clipping_and_optimizer_steps_on_factored_tensors_allocate_nothing(string name)
+    {
+        // The tiny specs' matrices are below Adafactor's factoring threshold (128): this covers the factored path.
+        ParameterInfo[] tensors = [new("stack", [2, 128, 136], 0, ParameterRole.ExpertGate, -1), new("norm", [136], -1, ParameterRole.FinalNorm, -1)];
+        using var harness = new OptimizerHarness(_device, tensors, Array.ConvertAll(tensors, p => Enumerable.Repeat(0.1f, (int)p.Elements).ToArray()),
+            Array.ConvertAll(tensors, p => Enumerable.Repeat(0.5f, (int)p.Elements).ToArray()));
+        using var optimizer = Optimizers.Create(name, _device, tensors);
+        using var clipping = new GradientClipping(_device, harness.Parameters);
+        void Step(long step)
+        {
+            clipping.Clip(harness.Parameters, 1.0);
+            optimizer.Step(harness.Parameters, step, 1e-3);
+        }
+        Step(1);
+
+        long before = AllocatedByStepThreads(), buffers = _device.Allocations;
+        for (int step = 2; step <= 4; step++)
+            Step(step);
+        Assert.Equal(0, AllocatedByStepThreads() - before);
+        Assert.Equal(0, _device.Allocations - buffers);
     }
 
     /// <summary>
