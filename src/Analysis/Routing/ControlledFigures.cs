@@ -46,9 +46,8 @@ public static class ControlledFigures
         Interval Estimate(IReadOnlyList<RoutingBatch> rows, Func<IReadOnlyList<RoutingBatch>, double> statistic) =>
             Bootstrap.Estimate(rows, statistic, replicates, seed);
         double MeanOverLayers(Func<int, double> perLayer) => layers.Count == 0 ? 0 : Enumerable.Range(0, layers.Count).Average(perLayer);
-        ControlledFigure Figure(string key, string name, Func<IReadOnlyList<RoutingBatch>, double> statistic, double? uniform, bool shuffles = true) => new(
-            key, name, Estimate(samples.Trained, statistic), Estimate(samples.Untrained, statistic),
-            shuffles ? Estimate(samples.Shuffled, statistic) : null, uniform);
+        ControlledFigure Figure(string key, string name, Func<IReadOnlyList<RoutingBatch>, double> statistic, double? uniform) => new(
+            key, name, Estimate(samples.Trained, statistic), Estimate(samples.Untrained, statistic), Estimate(samples.Shuffled, statistic), uniform);
 
         (double Token, double Position, double Baseline) Spreads(IReadOnlyList<RoutingBatch> rows)
         {
