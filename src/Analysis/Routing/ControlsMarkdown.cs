@@ -21,9 +21,7 @@ internal static class ControlsMarkdown
         md.Line($"- **(b) context-shuffled**: the analysed model on the same rows with their document tokens permuted within each sequence (seed {controls.ShuffleSeed}), so every token keeps its id and loses its context.");
         md.Line("- **(c) uniform**: what uniformly random routing gives, where it has a closed form (n/a otherwise).");
         md.Line();
-        md.Line(controls.Replicates > 0
-            ? $"Brackets are bootstrap 95% intervals: {controls.Replicates} resamples of the {controls.Sequences} sequences (whole sequences, with replacement), value -+ 1.96 bootstrap standard errors."
-            : "No bootstrap was run (--bootstrap 0): the brackets repeat the value, so no figure can differ from its control beyond the intervals.");
+        md.Line($"Brackets are bootstrap 95% intervals: {controls.Replicates} resamples of the {controls.Sequences} sequences (whole sequences, with replacement), value -+ 1.96 bootstrap standard errors.");
         md.Line();
         md.Line($"**Verdict rule.** {controls.Rule}");
         md.Line();

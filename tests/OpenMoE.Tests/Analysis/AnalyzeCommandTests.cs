@@ -154,6 +154,7 @@ public sealed class AnalyzeCommandTests : IDisposable
         Assert.Contains("cannot load checkpoints yet", Run(Arguments(initSeed: null) with { Checkpoint = "run/ckpt" }).Output);
         Assert.Contains("Nothing to analyse", Run(Arguments(initSeed: null)).Output);
         Assert.Contains("--seq must lie in 16..256", Run(Arguments() with { Options = Small with { SequenceLength = 512 } }).Output);
+        Assert.Contains("--bootstrap must be at least 20", Run(Arguments() with { Options = Small with { Replicates = 5 } }).Output);
     }
 
     [Theory]
