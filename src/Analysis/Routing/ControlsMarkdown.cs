@@ -19,7 +19,7 @@ internal static class ControlsMarkdown
         md.Line($"- **(a) untrained**: {controls.Untrained}, the same architecture with untrained weights, on the same tokens" +
                 (controls.UntrainedIsOwnInit ? " (the analysed model's own initialisation: its seed is recorded in the checkpoint or was given with --init-seed)." : " (the run's own seed is not recorded, so this is another initialisation; pass --control-seed to match the run's)."));
         md.Line($"- **(b) context-shuffled**: the analysed model on the same rows with their document tokens permuted within each sequence (seed {controls.ShuffleSeed}), so every token keeps its id and loses its context.");
-        md.Line("- **(c) uniform**: what uniformly random routing gives, where it has a closed form (n/a otherwise).");
+        md.Line("- **(c) uniform**: what uniformly random routing gives: a closed form, or for the drop rise uniformly random choices of the same tokens replayed through the same capacity (n/a where neither applies).");
         md.Line();
         md.Line($"Brackets are bootstrap 95% intervals: {controls.Replicates} resamples of the {controls.Sequences} sequences (whole sequences, with replacement), value -+ 1.96 bootstrap standard errors.");
         md.Line();
