@@ -32,6 +32,7 @@ internal static class ControlsMarkdown
         md.Line();
         md.Line("Each figure is defined in `docs/analysis-measures.md` of the repository; drop figures are shares of the top-k assignments of document tokens.");
         md.Line();
+        md.Image("controls", "every figure against its controls");
     }
 
     /// <summary>The measures beyond the paper, per MoE layer, on the analysed model.</summary>

@@ -63,7 +63,7 @@ public sealed class AnalyzeCommandTests : IDisposable
         Assert.Equal(1.25, report.Drops.CapacityFactor);
         Assert.False(report.EarlyLearning.Available);
         Assert.Equal(3, report.Findings.Count);
-        foreach (var file in new[] { "specialization_spread.png", "token_experts_L1.png", "domain_lift_L3.png", "drop_by_position.png" })
+        foreach (var file in new[] { "specialization_spread.png", "controls.png", "token_experts_L1.png", "domain_lift_L3.png", "drop_by_position.png" })
             Assert.True(new FileInfo(Path.Combine(_out, file)).Length > 1000, file);
         var markdown = File.ReadAllText(Path.Combine(_out, AnalysisWriter.MarkdownFile));
         Assert.Contains("](specialization_spread.png)", markdown);
