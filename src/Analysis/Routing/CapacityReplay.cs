@@ -53,6 +53,31 @@ public static class CapacityReplay
         return cases;
     }
 
+    /// <summary>
+    /// The uniform control of the drop figures: <paramref name="batches"/> with every token's K experts
+    /// drawn uniformly at random (distinct, seeded) and re-assigned under OpenMoE's policy with the
+    /// recorded capacity, so what remains is what the capacity rule alone does to random routing.
+    /// </summary>
+    public static IReadOnlyList<RoutingBatch> UniformRouting(IReadOnlyList<RoutingBatch> batches, CapacityRule rule, double factor, int minCapacity, int seed)
+    {
+        var random = new Random(seed);
+        return batches.Select(b => b with
+        {
+            Layers = b.Layers.Select(layer =>
+            {
+                var experts = new int[layer.Expert.Length];
+                var all = Enumerable.Range(0, layer.Experts).ToArray();
+                for (int t = 0; t < layer.Tokens; t++)
+                {
+                    random.Shuffle(all);
+                    all.AsSpan(0, layer.TopK).CopyTo(experts.AsSpan(t * layer.TopK));
+                }
+                var uniform = layer with { Expert = experts, Probabilities = Enumerable.Repeat(1f / layer.Experts, layer.Probabilities.Length).ToArray() };
+                return Replay(uniform, DropPolicy.ByPosition, rule, factor, minCapacity);
+            }).ToArray(),
+        }).ToArray();
+    }
+
     /// <summary>One layer's recorded choices re-assigned under <paramref name="policy"/>.</summary>
     public static LayerRouting Replay(LayerRouting layer, DropPolicy policy, CapacityRule rule, double factor, int minCapacity)
     {

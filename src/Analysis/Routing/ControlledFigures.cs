@@ -9,7 +9,7 @@ namespace OpenMoE.Analysis;
 /// <param name="Trained">The analysed (final) model on the data.</param>
 /// <param name="Untrained">(a) The same architecture with untrained weights on the same data.</param>
 /// <param name="Shuffled">(b) The analysed model on the context-shuffled data; null where shuffling does not apply.</param>
-/// <param name="Uniform">(c) What uniformly random routing gives (analytic); null where it is not defined.</param>
+/// <param name="Uniform">(c) What uniformly random routing gives (closed form, or for the drop rise simulated: <see cref="CapacityReplay.UniformRouting"/>); null where it is not defined.</param>
 public sealed record ControlledFigure(string Key, string Name, Interval Trained, Interval Untrained, Interval? Shuffled, double? Uniform);
 
 /// <summary>The routed rows of every pass the controls need, one <see cref="RoutingBatch.Row"/> per sequence.</summary>
@@ -19,10 +19,11 @@ public sealed record ControlledFigure(string Key, string Name, Interval Trained,
 /// <param name="TrainedInstruction">Final model, instruction data (empty when the data has none).</param>
 /// <param name="UntrainedInstruction">Untrained control, instruction data.</param>
 /// <param name="Early">The early checkpoint (latest at or before half of the final step) on the pre-training tokens, or null.</param>
+/// <param name="Uniform">Uniformly random routing of the pre-training tokens under the recorded capacity (<see cref="CapacityReplay.UniformRouting"/>).</param>
 public sealed record ControlSamples(
     IReadOnlyList<RoutingBatch> Trained, IReadOnlyList<RoutingBatch> Untrained, IReadOnlyList<RoutingBatch> Shuffled,
     IReadOnlyList<RoutingBatch> TrainedInstruction, IReadOnlyList<RoutingBatch> UntrainedInstruction,
-    IReadOnlyList<RoutingBatch>? Early);
+    IReadOnlyList<RoutingBatch>? Early, IReadOnlyList<RoutingBatch> Uniform);
 
 /// <summary>Computes every <see cref="ControlledFigure"/> from the recorded passes.</summary>
 public static class ControlledFigures
@@ -46,9 +47,8 @@ public static class ControlledFigures
         Interval Estimate(IReadOnlyList<RoutingBatch> rows, Func<IReadOnlyList<RoutingBatch>, double> statistic) =>
             Bootstrap.Estimate(rows, statistic, replicates, seed);
         double MeanOverLayers(Func<int, double> perLayer) => layers.Count == 0 ? 0 : Enumerable.Range(0, layers.Count).Average(perLayer);
-        ControlledFigure Figure(string key, string name, Func<IReadOnlyList<RoutingBatch>, double> statistic, double? uniform, bool shuffles = true) => new(
-            key, name, Estimate(samples.Trained, statistic), Estimate(samples.Untrained, statistic),
-            shuffles ? Estimate(samples.Shuffled, statistic) : null, uniform);
+        ControlledFigure Figure(string key, string name, Func<IReadOnlyList<RoutingBatch>, double> statistic, double? uniform) => new(
+            key, name, Estimate(samples.Trained, statistic), Estimate(samples.Untrained, statistic), Estimate(samples.Shuffled, statistic), uniform);
 
         (double Token, double Position, double Baseline) Spreads(IReadOnlyList<RoutingBatch> rows)
         {
@@ -83,7 +83,7 @@ public static class ControlledFigures
             Figure(MarginMedian, "median top-k margin", r => MeanOverLayers(m => RouterMargin.Of(r, m).Median), null),
             Figure(LoadCv, "expert load, coefficient of variation", r => MeanOverLayers(m => ExpertLoad.Of(r, m, experts).CoefficientOfVariation), 0),
             Figure(DeadShare, "share of experts below 1/(4E) of the load", r => MeanOverLayers(m => ExpertLoad.Of(r, m, experts).DeadShare), 0),
-            Figure(DropRise, "drop ratio, last position bucket minus first", Rise, null),
+            Figure(DropRise, "drop ratio, last position bucket minus first", Rise, samples.Uniform.Count == 0 ? null : Rise(samples.Uniform)),
         };
         if (samples.TrainedInstruction.Count > 0)
         {

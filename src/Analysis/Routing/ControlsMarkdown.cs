@@ -19,11 +19,9 @@ internal static class ControlsMarkdown
         md.Line($"- **(a) untrained**: {controls.Untrained}, the same architecture with untrained weights, on the same tokens" +
                 (controls.UntrainedIsOwnInit ? " (the analysed model's own initialisation: its seed is recorded in the checkpoint or was given with --init-seed)." : " (the run's own seed is not recorded, so this is another initialisation; pass --control-seed to match the run's)."));
         md.Line($"- **(b) context-shuffled**: the analysed model on the same rows with their document tokens permuted within each sequence (seed {controls.ShuffleSeed}), so every token keeps its id and loses its context.");
-        md.Line("- **(c) uniform**: what uniformly random routing gives, where it has a closed form (n/a otherwise).");
+        md.Line("- **(c) uniform**: what uniformly random routing gives: a closed form, or for the drop rise uniformly random choices of the same tokens replayed through the same capacity (n/a where neither applies).");
         md.Line();
-        md.Line(controls.Replicates > 0
-            ? $"Brackets are bootstrap 95% intervals: {controls.Replicates} resamples of the {controls.Sequences} sequences (whole sequences, with replacement), value -+ 1.96 bootstrap standard errors."
-            : "No bootstrap was run (--bootstrap 0): the brackets repeat the value, so no figure can differ from its control beyond the intervals.");
+        md.Line($"Brackets are bootstrap 95% intervals: {controls.Replicates} resamples of the {controls.Sequences} sequences (whole sequences, with replacement), value -+ 1.96 bootstrap standard errors.");
         md.Line();
         md.Line($"**Verdict rule.** {controls.Rule}");
         md.Line();
@@ -34,6 +32,7 @@ internal static class ControlsMarkdown
         md.Line();
         md.Line("Each figure is defined in `docs/analysis-measures.md` of the repository; drop figures are shares of the top-k assignments of document tokens.");
         md.Line();
+        md.Image("controls", "every figure against its controls");
     }
 
     /// <summary>The measures beyond the paper, per MoE layer, on the analysed model.</summary>

@@ -106,7 +106,7 @@ public static class Findings
             (true, true) => "Later tokens are dropped more, and more so on instruction-like data, beyond the untrained control on both counts.",
             (true, false) => "Later tokens are dropped more than in the untrained control, but instruction data does not drop more beyond the intervals.",
             (false, true) => "Instruction data drops more at the end beyond the untrained control, but the rise towards the end does not exceed the control's.",
-            _ => "Neither part exceeds the untrained control: what drops late here follows from the capacity policy alone (see the replay).",
+            _ => "Neither part exceeds the untrained control: what drops late here follows from the capacity policy, not from what training did to the router.",
         };
         return new(name, (rises, more) switch { (true, true) => Reproduces, (false, false) => DoesNotReproduce, _ => Partly }, text);
     }

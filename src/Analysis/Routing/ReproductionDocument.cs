@@ -24,7 +24,9 @@ public static class ReproductionDocument
         md.Line();
         md.Line("The OpenMoE paper (Xue et al., 2024) reports three things about how its routers behave: tokens go to the same experts regardless of context, " +
                 "this token-to-expert assignment is fixed early in training, and tokens late in a sequence are dropped more often, especially on instruction data. " +
-                "Below, each is checked on a model trained with this repository.");
+                "Below, each is checked on a model trained with this repository, against controls: an untrained model of the same architecture, " +
+                "the same data with each sequence's tokens shuffled, and uniformly random routing, each figure with a bootstrap 95% interval over sequences. " +
+                "A finding reproduces only when the trained model differs from the untrained one beyond the intervals (the rule is stated under *Controls and the verdict rule*).");
         md.Line();
         md.Line("## Setup");
         md.Line();

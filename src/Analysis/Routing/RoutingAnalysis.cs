@@ -161,7 +161,8 @@ public static class RoutingAnalysis
             earlyIndex);
 
         var samples = new ControlSamples(Rows(finalBatches), Rows(untrainedBatches), Rows(shuffledBatches),
-            Rows(instructionBatches), Rows(untrainedInstructionBatches), earlyBatches is null ? null : Rows(earlyBatches));
+            Rows(instructionBatches), Rows(untrainedInstructionBatches), earlyBatches is null ? null : Rows(earlyBatches),
+            Rows(CapacityReplay.UniformRouting(finalBatches, config.CapacityRule, capacityFactor, config.MinCapacity, unchecked((int)options.Seed))));
         var figures = ControlledFigures.Compute(samples, layers, experts, topK, options.MinCount, options.PositionBuckets, options.Replicates, unchecked((int)options.Seed));
         var controls = new ControlRun(untrained.Label, final.InitSeed is not null, options.Seed, options.Replicates, samples.Trained.Count, Findings.Rule);
         var measures = MeasureLayer.Of(samples.Trained, layers, experts);

@@ -38,7 +38,7 @@ public static class AnalyzeCommand
         var reproduction = new Option<string?>("--reproduction") { Description = "Also write the reproduction document (e.g. docs/reproduction.md)." };
         var training = new Option<string>("--training-note") { Description = "How the checkpoints were trained, for the reproduction document.", DefaultValueFactory = _ => "" };
         var generatedBy = new Option<string?>("--generated-by") { Description = "Command named in the reproduction document as the one that regenerates it." };
-        var bootstrap = new Option<int>("--bootstrap") { Description = "Bootstrap resamples of the sequences per 95% interval (0: none).", DefaultValueFactory = _ => Bootstrap.DefaultReplicates };
+        var bootstrap = new Option<int>("--bootstrap") { Description = "Bootstrap resamples of the sequences per 95% interval (at least 20).", DefaultValueFactory = _ => Bootstrap.DefaultReplicates };
         var controlSeed = new Option<ulong>("--control-seed") { Description = "Initialisation seed of the untrained control when the checkpoint does not record its own.", DefaultValueFactory = _ => 1UL };
         var replay = new Option<bool>("--replay") { Description = "Counterfactual capacity replay of the recorded router outputs under other capacity factors and drop policies." };
         var replayFactors = new Option<double[]>("--replay-factors") { Description = "Capacity factors the replay tries.", AllowMultipleArgumentsPerToken = true, DefaultValueFactory = _ => [0.5, 1.0, 1.25, 2.0] };

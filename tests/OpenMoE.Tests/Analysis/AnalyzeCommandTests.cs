@@ -63,7 +63,7 @@ public sealed class AnalyzeCommandTests : IDisposable
         Assert.Equal(1.25, report.Drops.CapacityFactor);
         Assert.False(report.EarlyLearning.Available);
         Assert.Equal(3, report.Findings.Count);
-        foreach (var file in new[] { "specialization_spread.png", "token_experts_L1.png", "domain_lift_L3.png", "drop_by_position.png" })
+        foreach (var file in new[] { "specialization_spread.png", "controls.png", "token_experts_L1.png", "domain_lift_L3.png", "drop_by_position.png" })
             Assert.True(new FileInfo(Path.Combine(_out, file)).Length > 1000, file);
         var markdown = File.ReadAllText(Path.Combine(_out, AnalysisWriter.MarkdownFile));
         Assert.Contains("](specialization_spread.png)", markdown);
@@ -129,6 +129,14 @@ public sealed class AnalyzeCommandTests : IDisposable
         var chance = report.EarlyLearning.Points.Where(p => p.Checkpoint >= 1).GroupBy(p => p.Layer).ToArray();
         Assert.All(chance, layer => Assert.Equal(layer.First().Chance, layer.Last().Chance, 9));
         Assert.All(report.EarlyLearning.ChosenTokens, t => Assert.Equal(3, t.Distributions.Length));
+        // The final checkpoint records init seed 7, so the untrained control is seed 7 itself; the early checkpoint
+        // (step 200, the latest at half of 400) has those weights too: both agree with the final one everywhere,
+        // so early learning cannot be told from the initialisation and does not reproduce.
+        Assert.Equal(1, report.EarlyLearning.EarlyCheckpoint);
+        var early = report.Figures.Single(f => f.Key == ControlledFigures.EarlyAgreement);
+        Assert.Equal((1.0, 1.0), (early.Trained.Value, early.Untrained.Value));
+        Assert.Equal(Findings.DoesNotReproduce, report.Findings[1].Verdict);
+        Assert.Contains("no more than the untrained initialisation", report.Findings[1].Summary);
         Assert.True(File.Exists(Path.Combine(_out, "analysis", "early_agreement.png")));
         var document = File.ReadAllText(reproduction);
         Assert.Contains("](../analysis/early_agreement.png)", document);
@@ -154,6 +162,7 @@ public sealed class AnalyzeCommandTests : IDisposable
         Assert.Contains("cannot load checkpoints yet", Run(Arguments(initSeed: null) with { Checkpoint = "run/ckpt" }).Output);
         Assert.Contains("Nothing to analyse", Run(Arguments(initSeed: null)).Output);
         Assert.Contains("--seq must lie in 16..256", Run(Arguments() with { Options = Small with { SequenceLength = 512 } }).Output);
+        Assert.Contains("--bootstrap must be at least 20", Run(Arguments() with { Options = Small with { Replicates = 5 } }).Output);
     }
 
     [Theory]

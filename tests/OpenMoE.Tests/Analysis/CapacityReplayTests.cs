@@ -28,6 +28,26 @@ public class CapacityReplayTests
     }
 
     [Fact]
+    public void Uniform_routing_draws_distinct_experts_and_obeys_the_capacity()
+    {
+        // E = 1: every token goes to expert 0, capacity round(0.5 * 4 / 1) = 2, so by position tokens 2 and 3 drop.
+        var one = RoutingBatch.Synthetic([1, 2, 3, 4], 4, SyntheticTraces.Top1(1, 0, 0, 0, 0));
+        var uniformOne = CapacityReplay.UniformRouting([one], CapacityRule.T5x, 0.5, 1, seed: 1).Single().Layers[0];
+        Assert.Equal([true, true, false, false], uniformOne.Kept);
+
+        // E = 4, K = 2 over 64 tokens: each token's two experts differ, no expert keeps more than its capacity,
+        // the recorded choices are replaced, and the draw is seeded.
+        var choices = Enumerable.Range(0, 128).Select(i => i % 2).ToArray();
+        var batch = RoutingBatch.Synthetic(new int[64], 64, SyntheticTraces.TopK(4, 2, choices));
+        var layer = CapacityReplay.UniformRouting([batch], CapacityRule.T5x, 1.0, 1, seed: 2).Single().Layers[0];
+        Assert.All(Enumerable.Range(0, 64), t => Assert.NotEqual(layer.Expert[2 * t], layer.Expert[2 * t + 1]));
+        Assert.Equal(16, layer.Capacity);
+        Assert.All(Enumerable.Range(0, 4), e => Assert.InRange(Enumerable.Range(0, 128).Count(a => layer.Kept[a] && layer.Expert[a] == e), 0, 16));
+        Assert.Contains(layer.Expert, e => e >= 2);
+        Assert.Equal(layer.Expert, CapacityReplay.UniformRouting([batch], CapacityRule.T5x, 1.0, 1, seed: 2).Single().Layers[0].Expert);
+    }
+
+    [Fact]
     public void Replaying_the_recorded_policy_reproduces_the_recorded_drops()
     {
         const int rows = 3, time = 16, experts = 4;

@@ -119,6 +119,12 @@ public sealed class TrainerTests(CpuDeviceFixture fixture) : IClassFixture<CpuDe
         File.WriteAllBytes(model, builder.Build());
         var error = Assert.Throws<ArgumentException>(() => new Trainer(Options("recorded", 4) with { Resume = true, Tokenizer = model }, Device));
         Assert.Contains("was trained with the byte tokenizer, not sentencepiece:tiny.model; pass no --tokenizer", error.Message);
+
+        // Generation refuses it too (exit code 2, before any weights load); the same tokenizer passes.
+        int Generate(params string[] extra) => OpenMoE.Cli.Program.CreateRootCommand()
+            .Parse(["generate", "--weights", checkpoint, "--device", "cpu", "--prompt-ids", "0 5", "--max-new-tokens", "1", .. extra]).Invoke();
+        Assert.Equal(2, Generate("--tokenizer", model));
+        Assert.Equal(0, Generate());
     }
 
     [Fact]
