@@ -100,14 +100,18 @@ public sealed class CheckpointWriter : IDisposable
     public void WriteTensor(TensorDescriptor descriptor, ReadOnlySpan<float> data)
     {
         if (descriptor.DType != TensorDType.F32) throw new ArgumentException($"Tensor '{descriptor.Name}' is {descriptor.DType}, not F32.");
-        WriteTensor(descriptor, MemoryMarshal.AsBytes(data));
+        var stream = BeginTensor(descriptor);
+        stream.Write(data);
+        stream.Complete();
     }
 
     /// <summary>Writes a whole BF16 or F16 tensor given as raw 16-bit words.</summary>
     public void WriteTensor(TensorDescriptor descriptor, ReadOnlySpan<ushort> data)
     {
         if (descriptor.DType == TensorDType.F32) throw new ArgumentException($"Tensor '{descriptor.Name}' is F32, not a 16-bit type.");
-        WriteTensor(descriptor, MemoryMarshal.AsBytes(data));
+        var stream = BeginTensor(descriptor);
+        stream.Write(data);
+        stream.Complete();
     }
 
     /// <summary>

@@ -30,49 +30,76 @@ public sealed class Trainer : IDisposable
     private readonly GradientClipping _clipping;
     private readonly double _capacityFactor;
     private readonly int[] _targets;
+    private readonly RunFolder _folder;
+    private readonly List<string> _notes = [];
     private long _lastCheckpoint;
 
-    /// <summary>Sets up a run on <paramref name="device"/> (owned by the caller); resumes when the options say so.</summary>
+    /// <summary>
+    /// Sets up a run on <paramref name="device"/> (owned by the caller); resumes when the options say so.
+    /// Validates the options and locks the run folder (<see cref="RunFolder"/>) before anything else.
+    /// </summary>
     public Trainer(TrainerOptions options, ComputeDevice device, ITrainingStore? store = null)
     {
+        options.Validate();
         _options = options;
         Spec = ModelSpecs.Find(options.Spec);
-        var config = Spec.Config;
-        if (options.SequenceLength > config.ContextLength)
-            throw new ArgumentException($"--seq {options.SequenceLength} exceeds the context length {config.ContextLength} of {config.Name}.");
-        _store = store ?? new CheckpointTrainingStore(Spec, options.Out, options.KeepCheckpoints == 0 ? int.MaxValue : options.KeepCheckpoints);
-        Tokenizer = Tokenizers.Open(options.SentencePiece, config.Vocab);
+        // Inputs are read before the run folder is touched, so a typo in --data or --tokenizer leaves no folder behind.
+        Tokenizer = Tokenizers.Open(options.SentencePiece, Spec.Config.Vocab);
         var data = DataSpec.Load(options.Data);
+        _folder = RunFolder.Open(options.Out, options.Resume, options.Overwrite);
+        try
+        {
+            _notes.AddRange(_folder.Notes);
+            _store = store ?? new CheckpointTrainingStore(Spec, options.Out, options.KeepCheckpoints == 0 ? int.MaxValue : options.KeepCheckpoints);
+            (_pipeline, _parameters, _optimizer, _network, _transfers, _clipping) = Setup(options, device, data, out _schedule, out _capacityFactor);
+            _targets = new int[options.Batch * options.SequenceLength];
+        }
+        catch
+        {
+            _folder.Dispose();
+            throw;
+        }
+    }
+
+    private (DataPipeline, HostParameters, IOptimizer, TrainingNetwork, ParameterTransfers, GradientClipping) Setup(
+        TrainerOptions options, ComputeDevice device, DataSpec data, out ILearningRateSchedule schedule, out double capacityFactor)
+    {
+        var config = Spec.Config;
         var objectives = ObjectiveSchedule.Parse(options.Objective, Tokenizer, options.SwitchStep ?? Math.Max(1, options.Steps / 2));
-        _pipeline = new DataPipeline(data.Sources, data.Mixture, objectives, Tokenizer, options.SequenceLength, options.Seed);
-        _capacityFactor = options.CapacityFactor ?? config.TrainCapacityFactor;
-        _schedule = options.CreateSchedule();
+        var pipeline = new DataPipeline(data.Sources, data.Mixture, objectives, Tokenizer, options.SequenceLength, options.Seed);
+        capacityFactor = options.CapacityFactor ?? config.TrainCapacityFactor;
+        schedule = options.CreateSchedule();
 
         var checkpoint = options.Resume ? _store.LoadLatest() : null;
+        if (_store is CheckpointTrainingStore { Skipped: var skipped })
+            _notes.AddRange(skipped);
         if (options.Resume && checkpoint is null)
-            throw new InvalidOperationException($"--resume: no checkpoint in {options.Out}.");
+            throw new ArgumentException($"--resume: there is no checkpoint in {Path.Combine(options.Out, RunFolder.CheckpointsFolderName)}; start without --resume.");
+        HostParameters parameters;
         if (checkpoint is not null)
         {
             if (checkpoint.State.Spec != config.Name || checkpoint.State.Optimizer != options.Optimizer)
-                throw new InvalidOperationException(
-                    $"The checkpoint is for {checkpoint.State.Spec} with {checkpoint.State.Optimizer}; this run asks for {config.Name} with {options.Optimizer}.");
-            _parameters = new HostParameters(Spec, p => checkpoint.Weights[p.Name]);
-            _pipeline.Restore(checkpoint.State.Data);
+                throw new ArgumentException(
+                    $"--resume: the run in {options.Out} trains {checkpoint.State.Spec} with {checkpoint.State.Optimizer}, but this command asks for {config.Name} with {options.Optimizer}; pass --spec {checkpoint.State.Spec} --optimizer {checkpoint.State.Optimizer}.");
+            parameters = new HostParameters(Spec, p => checkpoint.Weights[p.Name]);
+            pipeline.Restore(checkpoint.State.Data);
             Step = checkpoint.State.Step;
             _lastCheckpoint = Step;
         }
         else
         {
-            _parameters = new HostParameters(Spec, p => WeightInitializer.Create(Spec.Config, p, options.Seed));
+            parameters = new HostParameters(Spec, p => WeightInitializer.Create(Spec.Config, p, options.Seed));
         }
-        _optimizer = Optimizers.Create(options.Optimizer, _parameters);
+        var optimizer = Optimizers.Create(options.Optimizer, parameters);
         if (checkpoint is not null)
-            _optimizer.Restore(checkpoint.Optimizer);
-        _network = new TrainingNetwork(device, Spec, DeviceWeights.Load(device, Spec, p => _parameters.Values[Array.IndexOf(_parameters.Infos, p)]));
-        _transfers = new ParameterTransfers(_parameters, device, _network.Weights, _network.Gradients);
-        _clipping = new GradientClipping(_parameters.Gradients);
-        _targets = new int[options.Batch * options.SequenceLength];
+            optimizer.Restore(checkpoint.Optimizer);
+        var network = new TrainingNetwork(device, Spec, DeviceWeights.Load(device, Spec, p => parameters.Values[Array.IndexOf(parameters.Infos, p)]));
+        var transfers = new ParameterTransfers(parameters, device, network.Weights, network.Gradients);
+        return (pipeline, parameters, optimizer, network, transfers, new GradientClipping(parameters.Gradients));
     }
+
+    /// <summary>What setting up the run did that the user should know: a stale lock taken over, leftovers removed, damaged checkpoints skipped.</summary>
+    public IReadOnlyList<string> RunNotes => _notes;
 
     /// <summary>The spec trained.</summary>
     public ModelSpecInfo Spec { get; }
@@ -175,7 +202,17 @@ public sealed class Trainer : IDisposable
             Step = Step, Spec = Spec.Name, Optimizer = _optimizer.Name, Seed = _options.Seed, Data = _pipeline.State,
             LastLoss = double.IsFinite(lastLoss) ? lastLoss : 0,
         };
-        _store.Save(new TrainingCheckpoint(state, weights, _optimizer.State));
+        try
+        {
+            _store.Save(new TrainingCheckpoint(state, weights, _optimizer.State));
+        }
+        catch (IOException ex)
+        {
+            string lastGood = _lastCheckpoint > 0
+                ? $"The last good checkpoint is step {_lastCheckpoint} in {Path.Combine(_options.Out, RunFolder.CheckpointsFolderName)}; after fixing this, continue with the same command and --resume."
+                : "No checkpoint of this run was saved before; after fixing this, start the run again.";
+            throw new RunFolderException($"Saving the checkpoint of step {Step} failed: {ex.Message} {lastGood}", ex);
+        }
         _lastCheckpoint = Step;
     }
 
@@ -184,5 +221,6 @@ public sealed class Trainer : IDisposable
     {
         _transfers.Dispose();
         _network.Dispose();
+        _folder.Dispose();
     }
 }

@@ -39,8 +39,43 @@ public sealed record TrainerOptions
     public ulong Seed { get; init; } = 1;
     /// <summary>Continue from the run folder's latest checkpoint.</summary>
     public bool Resume { get; init; }
+    /// <summary>Replace a run already in <see cref="Out"/> (its metrics, plot and checkpoints) instead of refusing.</summary>
+    public bool Overwrite { get; init; }
     /// <summary>SentencePiece model (null: the byte tokenizer).</summary>
     public string? SentencePiece { get; init; }
+
+    /// <summary>
+    /// Checks every setting before any work, naming the option: a bad value is an
+    /// <see cref="ArgumentException"/> whose message says what to pass instead.
+    /// </summary>
+    public void Validate()
+    {
+        var spec = Model.Specs.ModelSpecs.Find(Spec);
+        var config = spec.Config;
+        Require(Steps >= 1, $"--steps must be at least 1; got {Steps}.");
+        Require(Batch >= 1, $"--batch must be at least 1; got {Batch}.");
+        Require(SequenceLength >= 1, $"--seq must be at least 1; got {SequenceLength}.");
+        Require(SequenceLength <= config.ContextLength, $"--seq {SequenceLength} exceeds the context length {config.ContextLength} of {config.Name}.");
+        Require(double.IsFinite(LearningRate) && LearningRate > 0, $"--lr must be a finite number > 0; got {LearningRate}.");
+        Require(Warmup >= 0, $"--warmup must be at least 0; got {Warmup}.");
+        Require(double.IsFinite(ClipNorm) && ClipNorm >= 0, $"--clip must be a finite number >= 0; got {ClipNorm}.");
+        Require(CapacityFactor is not { } cf || (double.IsFinite(cf) && cf > 0), $"--capacity-factor must be a finite number > 0; got {CapacityFactor}.");
+        Require(CheckpointEvery >= 0, $"--checkpoint-every must be at least 0; got {CheckpointEvery}.");
+        Require(KeepCheckpoints >= 0, $"--keep-checkpoints must be at least 0; got {KeepCheckpoints}.");
+        Require(SwitchStep is not { } s || s >= 0, $"--switch-step must be at least 0; got {SwitchStep}.");
+        Require(!(Resume && Overwrite), "--resume and --overwrite contradict each other; pass one of them.");
+        Require(Schedule is "rsqrt" or "cosine", $"--schedule must be rsqrt or cosine; got '{Schedule}'.");
+        Require(Optimizer is "adafactor" or "adamw", $"--optimizer must be adafactor or adamw; got '{Optimizer}'.");
+        Require(Objective is "ul2" or "causal" or "ul2-then-causal", $"--objective must be ul2, causal or ul2-then-causal; got '{Objective}'.");
+        Model.Network.ModelMemory.Require($"Training {config.Name} with --batch {Batch} --seq {SequenceLength}",
+            Model.Network.ModelMemory.TrainingBytes(spec, Batch, SequenceLength), Model.Network.ModelMemory.AvailableBytes(),
+            "Lower --batch or --seq, or use a smaller --spec.");
+    }
+
+    private static void Require(bool ok, string message)
+    {
+        if (!ok) throw new ArgumentException(message);
+    }
 
     /// <summary>The learning-rate schedule these options describe.</summary>
     public ILearningRateSchedule CreateSchedule() => Schedule switch
