@@ -150,7 +150,14 @@ public sealed class CheckpointWriter : IDisposable
     /// <summary>Abandons an uncommitted checkpoint: closes files and deletes the temporary folder.</summary>
     public void Dispose()
     {
-        _shard?.Dispose();
+        try
+        {
+            _shard?.Dispose();
+        }
+        catch (IOException) when (!_committed)
+        {
+            // On a full disk the shard's last buffered bytes cannot be flushed; the folder goes anyway.
+        }
         _shard = null;
         if (!_committed && Directory.Exists(_tempPath))
         {

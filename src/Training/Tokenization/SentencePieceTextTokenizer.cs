@@ -38,7 +38,7 @@ public sealed class SentencePieceTextTokenizer : ITokenizer
         {
             return Load(stream, extraIds);
         }
-        catch (Exception ex) when (ex is not OutOfMemoryException and not IOException or EndOfStreamException)
+        catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             // The protobuf parsers throw whatever their input trips; to the user it is one fact: not a model file.
             throw new InvalidDataException($"Tokenizer '{path}' is not a SentencePiece model file ({ex.Message}); pass umT5's spiece.model or leave out the option for the byte tokenizer.", ex);
