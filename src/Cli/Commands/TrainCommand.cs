@@ -77,6 +77,23 @@ public static class TrainCommand
     internal static StepReport? TrainWithProgress(Trainer trainer, TrainerOptions options, IAnsiConsole console, Action<StepReport> onStep)
     {
         StepReport? last = null;
+        if (!console.Profile.Capabilities.Interactive)
+        {
+            // Piped or logged output gets no live bar: about 20 plain lines, each with its ETA.
+            long first = trainer.Step, every = Math.Max(1, (options.Steps - first) / 20);
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            trainer.Run(report =>
+            {
+                last = report;
+                onStep(report);
+                if ((report.Step - first) % every != 0 && report.Step != options.Steps) return;
+                double perStep = clock.Elapsed.TotalSeconds / (report.Step - first);
+                var eta = TimeSpan.FromSeconds(Math.Round(perStep * (options.Steps - report.Step)));
+                console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"step {report.Step}/{options.Steps} loss {report.Loss:F3} aux {report.LoadBalancing:F3} z {report.ZLoss:F2} drop {report.DropRatio:P1} {report.TokensPerSecond:N0} tok/s ETA {(int)eta.TotalHours}:{eta:mm\\:ss}"));
+            });
+            return last;
+        }
         console.Progress()
             .AutoClear(false)
             .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())

@@ -68,6 +68,8 @@ public sealed class RunFolderTests : IDisposable
         Ok(CliRunner.Invoke(Train(run, 4)));
         var result = Ok(CliRunner.Invoke(Train(run, 1, "--overwrite", "--keep-checkpoints", "1")));
         Assert.Contains("--overwrite: deleted the previous run", result.Out);
+        Assert.Contains("step 1/1 loss ", result.Out);   // piped output: plain progress lines with an ETA
+        Assert.Contains(" ETA 0:00:00", result.Out);
         Assert.Equal([1L], Steps(run));
         Assert.Equal([1L], MetricSteps(run));
     }
