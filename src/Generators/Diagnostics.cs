@@ -77,4 +77,16 @@ internal static class Diagnostics
     public static readonly DiagnosticDescriptor InvalidPaperFigures = Error(
         "OMOE017", "Invalid paper figures",
         "PaperFigures has total {0} and activated {1}; both must be positive, activated <= total, with a non-empty source");
+
+    public static readonly DiagnosticDescriptor InvalidExpertGroups = Error(
+        "OMOE018", "Invalid group-limited routing",
+        "ExpertGroups = {0}, TopGroups = {1} with {2} experts and TopK = {3}; {4}");
+
+    public static readonly DiagnosticDescriptor InvalidExpertChoice = Error(
+        "OMOE019", "Expert choice combined with a token-choice option",
+        "RoutingRule.ExpertChoice cannot be combined with {0}; {1}");
+
+    public static readonly DiagnosticDescriptor InvalidBiasUpdateRate = Error(
+        "OMOE020", "Bias update rate must be positive",
+        "BiasUpdateRate is {0}; set a positive, finite rate (DeepSeek-V3: 0.001)");
 }

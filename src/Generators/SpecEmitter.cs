@@ -90,6 +90,14 @@ internal static class SpecEmitter
             ("EvalCapacityFactor", SourceWriter.Literal(spec.EvalCapacityFactor)),
             ("MinCapacity", SourceWriter.Literal(spec.MinCapacity)),
         };
+        // Routing fields of issue 16 are emitted only when set, like their hash lines (ModelConfig's defaults hold otherwise).
+        if (spec.RoutingRule != 0) fields.Add(("RoutingRule", Specs + "RoutingRule." + EnumNames.RoutingRule[spec.RoutingRule]));
+        if (spec.RouterScoring != 0) fields.Add(("RouterScoring", Specs + "RouterScoring." + EnumNames.RouterScoring[spec.RouterScoring]));
+        if (spec.DropPolicy != 0) fields.Add(("DropPolicy", Specs + "DropPolicy." + EnumNames.DropPolicy[spec.DropPolicy]));
+        if (spec.ExpertBias) fields.Add(("ExpertBias", SourceWriter.Literal(true)));
+        if (spec.BiasUpdateRate != 0.001) fields.Add(("BiasUpdateRate", SourceWriter.Literal(spec.BiasUpdateRate)));
+        if (spec.ExpertGroups != 1) fields.Add(("ExpertGroups", SourceWriter.Literal(spec.ExpertGroups)));
+        if (spec.TopGroups != 1) fields.Add(("TopGroups", SourceWriter.Literal(spec.TopGroups)));
         foreach (var (field, value) in fields)
         {
             w.Line("    " + field + " = " + value + ",");

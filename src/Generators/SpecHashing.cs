@@ -44,6 +44,14 @@ internal static class SpecHashing
         Line("TrainCapacityFactor", Real(spec.TrainCapacityFactor));
         Line("EvalCapacityFactor", Real(spec.EvalCapacityFactor));
         Line("MinCapacity", Int(spec.MinCapacity));
+        // Listed only when not at their default (see OpenMoE.Model.Specs.SpecHashing).
+        if (spec.RoutingRule != 0) Line("RoutingRule", Int(spec.RoutingRule));
+        if (spec.RouterScoring != 0) Line("RouterScoring", Int(spec.RouterScoring));
+        if (spec.DropPolicy != 0) Line("DropPolicy", Int(spec.DropPolicy));
+        if (spec.ExpertBias) Line("ExpertBias", "1");
+        if (spec.BiasUpdateRate != 0.001) Line("BiasUpdateRate", Real(spec.BiasUpdateRate));
+        if (spec.ExpertGroups != 1) Line("ExpertGroups", Int(spec.ExpertGroups));
+        if (spec.TopGroups != 1) Line("TopGroups", Int(spec.TopGroups));
 
         const ulong offsetBasis = 14695981039346656037UL;
         const ulong prime = 1099511628211UL;

@@ -12,6 +12,9 @@ internal static class EnumNames
     public static readonly string[] SharedExpertKind = { "None", "SequentialExtraFfn", "ParallelShared" };
     public static readonly string[] Gating = { "RawSoftmax", "RenormalizedTopK" };
     public static readonly string[] CapacityRule = { "T5x", "Cai", "Dropless" };
+    public static readonly string[] RoutingRule = { "TokenChoice", "ExpertChoice" };
+    public static readonly string[] RouterScoring = { "Softmax", "Sigmoid" };
+    public static readonly string[] DropPolicy = { "ByPosition", "ByProbability" };
 
     public const int FfnOpenMoEGated = 0;
     public const int RuleEveryN = 0;
@@ -19,6 +22,10 @@ internal static class EnumNames
     public const int SharedNone = 0;
     public const int SharedSequentialExtraFfn = 1;
     public const int SharedParallel = 2;
+    public const int GatingRenormalized = 1;
+    public const int CapacityT5x = 0;
+    public const int RuleExpertChoice = 1;
+    public const int MaxExpertGroups = 32;
 }
 
 /// <summary>Where a diagnostic points, without holding a syntax tree (so models stay cacheable).</summary>
@@ -82,6 +89,13 @@ internal sealed record SpecModel(
     double TrainCapacityFactor,
     double EvalCapacityFactor,
     int MinCapacity,
+    int RoutingRule,
+    int RouterScoring,
+    int DropPolicy,
+    bool ExpertBias,
+    double BiasUpdateRate,
+    int ExpertGroups,
+    int TopGroups,
     PaperFiguresModel? PaperFigures)
 {
     /// <summary>The type's name as seen from anywhere: <c>global::Ns.Type</c>.</summary>

@@ -119,6 +119,13 @@ internal static class SpecParser
             TrainCapacityFactor: Real("TrainCapacityFactor", 1.25),
             EvalCapacityFactor: Real("EvalCapacityFactor", 2.0),
             MinCapacity: Int("MinCapacity", 4),
+            RoutingRule: Int("RoutingRule", 0),
+            RouterScoring: Int("RouterScoring", 0),
+            DropPolicy: Int("DropPolicy", 0),
+            ExpertBias: Bool("ExpertBias", false),
+            BiasUpdateRate: Real("BiasUpdateRate", 0.001),
+            ExpertGroups: Int("ExpertGroups", 1),
+            TopGroups: Int("TopGroups", 1),
             PaperFigures: paper);
     }
 

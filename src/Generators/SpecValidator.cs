@@ -24,7 +24,10 @@ internal static class SpecValidator
             & CheckEnum("MoeLayerRule", spec.MoeLayerRule, EnumNames.MoeLayerRule, Report)
             & CheckEnum("SharedExpertKind", spec.SharedExpertKind, EnumNames.SharedExpertKind, Report)
             & CheckEnum("Gating", spec.Gating, EnumNames.Gating, Report)
-            & CheckEnum("CapacityRule", spec.CapacityRule, EnumNames.CapacityRule, Report);
+            & CheckEnum("CapacityRule", spec.CapacityRule, EnumNames.CapacityRule, Report)
+            & CheckEnum("RoutingRule", spec.RoutingRule, EnumNames.RoutingRule, Report)
+            & CheckEnum("RouterScoring", spec.RouterScoring, EnumNames.RouterScoring, Report)
+            & CheckEnum("DropPolicy", spec.DropPolicy, EnumNames.DropPolicy, Report);
 
         var sizes = new (string Field, int Value)[]
         {
@@ -66,6 +69,10 @@ internal static class SpecValidator
         {
             CheckMoeLayers(spec, sizesOk, Report);
             CheckSharedExperts(spec, Report);
+            if (sizesOk)
+            {
+                CheckRouting(spec, Report);
+            }
         }
 
         CheckCapacityFactor("TrainCapacityFactor", spec.TrainCapacityFactor, Report);
@@ -132,6 +139,37 @@ internal static class SpecValidator
         else if (spec.FfnKind != EnumNames.FfnOpenMoEGated && spec.SharedExpertKind == EnumNames.SharedSequentialExtraFfn)
         {
             report(Diagnostics.UnsupportedCombination, new[] { ffn, kind, "SwiGLU specs pair with SharedExpertKind None (Mixtral) or ParallelShared (DeepSeekMoE)" });
+        }
+    }
+
+    private static void CheckRouting(SpecModel spec, Action<Microsoft.CodeAnalysis.DiagnosticDescriptor, string[]> report)
+    {
+        string? groupProblem =
+            spec.ExpertGroups < 1 || spec.ExpertGroups > EnumNames.MaxExpertGroups ? "set ExpertGroups in 1..32 (1 = no grouping)"
+            : spec.Experts % spec.ExpertGroups != 0 ? "pick ExpertGroups that divides Experts"
+            : spec.TopGroups < 1 || spec.TopGroups > spec.ExpertGroups ? "set TopGroups in 1..ExpertGroups"
+            : spec.RoutingRule != EnumNames.RuleExpertChoice && spec.TopK <= spec.Experts && spec.TopK > spec.TopGroups * (spec.Experts / spec.ExpertGroups)
+                ? "the chosen groups hold fewer than TopK experts: raise TopGroups or lower TopK"
+            : null;
+        if (groupProblem is not null)
+        {
+            report(Diagnostics.InvalidExpertGroups, new[] { Text(spec.ExpertGroups), Text(spec.TopGroups), Text(spec.Experts), Text(spec.TopK), groupProblem });
+        }
+        if (spec.RoutingRule == EnumNames.RuleExpertChoice)
+        {
+            var clash = spec.ExpertBias ? ("ExpertBias", "the bias balances token choices; experts choosing tokens are balanced by construction")
+                : spec.ExpertGroups != 1 ? ("ExpertGroups", "group limits restrict a token's choices; leave ExpertGroups = 1")
+                : spec.Gating == EnumNames.GatingRenormalized ? ("Gating.RenormalizedTopK", "flaxformer combines with the raw probability: use Gating.RawSoftmax")
+                : spec.CapacityRule != EnumNames.CapacityT5x ? ("CapacityRule." + EnumNames.CapacityRule[spec.CapacityRule], "expert choice takes C = round(cf * tokens / E) tokens per expert: use CapacityRule.T5x")
+                : ((string, string)?)null;
+            if (clash is { } c)
+            {
+                report(Diagnostics.InvalidExpertChoice, new[] { c.Item1, c.Item2 });
+            }
+        }
+        if (spec.ExpertBias && (!(spec.BiasUpdateRate > 0) || double.IsInfinity(spec.BiasUpdateRate)))
+        {
+            report(Diagnostics.InvalidBiasUpdateRate, new[] { Text(spec.BiasUpdateRate) });
         }
     }
 

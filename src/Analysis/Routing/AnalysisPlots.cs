@@ -39,6 +39,8 @@ public static class AnalysisPlots
             }
         }
         Save("drop_by_position", DropLines(report.Drops, report.Run.SequenceLength));
+        if (report.Replay.Count > 0)
+            Save("replay_by_position", ReplayLines(report.Replay[0], report.Run.SequenceLength));
         return files;
     }
 
@@ -153,6 +155,24 @@ public static class AnalysisPlots
             ? "Dropless routing: no assignment is ever dropped"
             : string.Create(CultureInfo.InvariantCulture,
                 $"Dropped expert assignments by position ({drops.CapacityRule} rule, cf {drops.CapacityFactor}, C = {drops.Capacity} for {drops.TokensPerGroup} tokens)"));
+        plot.XLabel("position in the sequence (bucket start)");
+        plot.YLabel("dropped assignments (%)");
+        return plot;
+    }
+
+    private static Plot ReplayLines(ReplayDataSet set, int sequenceLength)
+    {
+        var plot = new Plot();
+        int buckets = set.Cases[0].ByBucket.Length;
+        var starts = Enumerable.Range(0, buckets).Select(b => (double)PositionBuckets.Start(b, sequenceLength, buckets)).ToArray();
+        foreach (var c in set.Cases)
+        {
+            var line = plot.Add.Scatter(starts, c.ByBucket.Select(v => 100 * v).ToArray());
+            line.LegendText = c.CapacityFactor is { } f ? string.Create(CultureInfo.InvariantCulture, $"{c.Policy}, cf {f}") : c.Policy.ToString();
+            line.LineWidth = 2;
+        }
+        plot.ShowLegend(Alignment.UpperLeft);
+        plot.Title($"Replayed drops by position, {set.Name} ({set.CapacityRule} rule)");
         plot.XLabel("position in the sequence (bucket start)");
         plot.YLabel("dropped assignments (%)");
         return plot;

@@ -35,6 +35,7 @@ public static class ReproductionDocument
         md.Line($"- Analysis data: `{run.Data}`, {run.Batches} batches of {run.BatchSize} x {run.SequenceLength} tokens per data set; tokenizer {run.Tokenizer}; {run.Seconds:F0} s on {run.Device}.");
         md.Line();
         AnalysisMarkdown.WriteFindings(md, report.Findings);
+        ControlsMarkdown.WriteControls(md, report);
         string[][] figures =
         [
             ["specialization_spread", .. run.MoeLayers.Select(l => $"token_experts_L{l}")],
@@ -51,6 +52,7 @@ public static class ReproductionDocument
             foreach (var key in figures[Math.Min(i, figures.Length - 1)])
                 md.Image(key, key.Replace('_', ' '));
         }
+        ControlsMarkdown.WriteReplay(md, report);
         md.Line("## What differs from the paper");
         md.Line();
         md.Line("| | paper | here |");

@@ -41,10 +41,14 @@ public static class AnalyzeCommand
         var training = new Option<string>("--training-note") { Description = "How the checkpoints were trained, for the reproduction document.", DefaultValueFactory = _ => "" };
         var generatedBy = new Option<string?>("--generated-by") { Description = "Command named in the reproduction document as the one that regenerates it." };
 
-        var command = new Command("analyze", "Routing analysis: token/position/domain specialization, early routing learning, drop towards the end.")
+        var bootstrap = new Option<int>("--bootstrap") { Description = "Bootstrap resamples of the sequences per 95% interval (0: none).", DefaultValueFactory = _ => Bootstrap.DefaultReplicates }.AtLeast(0);
+        var controlSeed = new Option<ulong>("--control-seed") { Description = "Initialisation seed of the untrained control when the checkpoint does not record its own.", DefaultValueFactory = _ => 1UL };
+        var replay = new Option<bool>("--replay") { Description = "Counterfactual capacity replay of the recorded router outputs under other capacity factors and drop policies." };
+        var replayFactors = new Option<double[]>("--replay-factors") { Description = "Capacity factors the replay tries.", AllowMultipleArgumentsPerToken = true, DefaultValueFactory = _ => [0.5, 1.0, 1.25, 2.0] };
+        var command = new Command("analyze", "Routing analysis with controls: token/position/domain specialization, early routing learning, drop towards the end, measures beyond the paper, capacity replay.")
         {
             checkpoint, checkpoints, initSeed, spec, data, batches, batch, seq, seed, minCount, buckets, capacityFactor,
-            tokenizer, output, device, reproduction, training, generatedBy,
+            tokenizer, output, device, reproduction, training, generatedBy, bootstrap, controlSeed, replay, replayFactors,
         };
         command.SetAction(parse => Run(new AnalyzeArguments
         {
@@ -62,6 +66,10 @@ public static class AnalyzeCommand
                 MinCount = parse.GetValue(minCount),
                 PositionBuckets = parse.GetValue(buckets),
                 CapacityFactor = parse.GetValue(capacityFactor),
+                Replicates = parse.GetValue(bootstrap),
+                ControlSeed = parse.GetValue(controlSeed),
+                Replay = parse.GetValue(replay),
+                ReplayFactors = parse.GetValue(replayFactors) ?? [],
             },
             Tokenizer = parse.GetValue(tokenizer),
             Output = parse.GetValue(output)!,
@@ -79,6 +87,8 @@ public static class AnalyzeCommand
         if (File.Exists(args.Output))
             throw new UsageException($"--out '{args.Output}' is a file; analyze writes a folder (analysis.json, plots, report.md): pass a folder path.");
         var models = Models(args, openCheckpoint);
+        foreach (var source in models)
+            Tokenizers.CheckMatches(source.Tokenizer, args.Tokenizer, source.Label);
         var spec = models[^1].Spec;
         args.Options.Validated(spec.Config.ContextLength);
         ModelMemory.Require($"Analyzing {spec.Name} with --batch {args.Options.BatchSize} --seq {args.Options.SequenceLength}",
@@ -117,7 +127,7 @@ public static class AnalyzeCommand
         {
             if (paths.Length > 0)
                 throw new ArgumentException("Use either --init-seed or checkpoints (--weights/--checkpoints), not both.");
-            return [AnalysisModelSource.RandomInit(expected ?? throw new ArgumentException("--init-seed needs --spec NAME (see `openmoe specs`)."), initSeed)];
+            return [AnalysisModelSource.RandomInit(expected ?? throw new ArgumentException("--init-seed needs --spec NAME (see `openmoe specs`)."), (ulong)initSeed)];
         }
         if (paths.Length == 0)
             throw new ArgumentException("Nothing to analyse: pass --weights PATH (and --checkpoints for earlier ones), or --init-seed N --spec NAME for a random model.");

@@ -20,6 +20,7 @@ public static class EvalCommand
     public static Command Create()
     {
         var model = new ModelOptions();
+        var routing = new RoutingCliOptions(record: true, replay: true);
         var text = new Option<string?>("--text")
         {
             Description = "Text file to evaluate, tokenized with the byte-level tokenizer (or --tokenizer) and cut into pieces of --seq tokens.",
@@ -41,6 +42,7 @@ public static class EvalCommand
         var command = new Command("eval", "Evaluate a model: loss, perplexity, router losses, drop ratio per MoE layer.")
             { text, tokenIds, tokenizer, batch, seq, capacity, maxSequences, json, dump };
         model.AddTo(command);
+        routing.AddTo(command);
         command.SetAction(parse =>
         {
             string? textPath = parse.GetValue(text), idsPath = parse.GetValue(tokenIds), dumpPath = parse.GetValue(dump);
@@ -54,6 +56,9 @@ public static class EvalCommand
             using (device)
             using (network)
             {
+                routing.Apply(parse, network, console);
+                var recorder = routing.Recorder(parse);
+                var replay = routing.OpenReplay(parse, network.Spec);
                 var config = network.Spec.Config;
                 var input = idsPath is not null
                     ? TokenIdFile.Sequences(TokenIdFile.ReadLines(idsPath), parse.GetValue(seq), config.Vocab, config.ContextLength)
@@ -73,12 +78,13 @@ public static class EvalCommand
                 console.Progress().Start(progress =>
                 {
                     var task = progress.AddTask("evaluating", maxValue: sequences.Count);
-                    report = new Evaluator(network).Run(sequences, batchSize, cf, result =>
+                    report = new Evaluator(network) { RecordRouting = recorder, ReplayRouting = replay }.Run(sequences, batchSize, cf, result =>
                     {
                         dumpWriter?.Write(result);
                         task.Increment(result.Sequences.Length);
                     });
                 });
+                routing.Finish(parse, network.Spec, recorder, replay, console);
                 if (asJson)
                     parse.InvocationConfiguration.Output.WriteLine(JsonSerializer.Serialize(report, JsonOptions));
                 else

@@ -16,6 +16,7 @@ public static class GenerateCommand
     public static Command Create()
     {
         var model = new ModelOptions();
+        var routing = new RoutingCliOptions(record: false, replay: false);
         var prompt = new Option<string?>("--prompt") { Description = "Prompt text (byte-level tokenizer unless --tokenizer is given)." }.NotEmpty();
         var promptIds = new Option<string?>("--prompt-ids") { Description = "Prompt as token ids separated by commas or spaces." }.NotEmpty();
         var tokenizer = ModelOptions.TokenizerOption();
@@ -26,13 +27,16 @@ public static class GenerateCommand
         var seed = new Option<ulong>("--seed") { Description = "Sampling seed.", DefaultValueFactory = _ => 0 };
         var command = new Command("generate", "Generate text with a KV cache.") { prompt, promptIds, tokenizer, maxNew, temperature, topK, topP, seed };
         model.AddTo(command);
+        routing.AddTo(command);
         command.SetAction(parse =>
         {
             var console = CliConsole.Out(parse);
+            Tokenizers.CheckMatches(model.RecordedTokenizer(parse), parse.GetValue(tokenizer), parse.GetValue(model.Weights) ?? "the model");
             var (device, network) = model.Build(parse, console, seq: parse.GetValue(maxNew));
             using (device)
             using (network)
             {
+                routing.Apply(parse, network, console);
                 var text = Tokenizers.Open(parse.GetValue(tokenizer), network.Spec.Config.Vocab);
                 int[] ids = PromptTokens(parse.GetValue(prompt), parse.GetValue(promptIds), text);
                 var sampling = new SamplingOptions

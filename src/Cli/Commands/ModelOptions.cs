@@ -32,7 +32,7 @@ internal sealed class ModelOptions
     /// <summary>The one <c>--tokenizer</c> option: a SentencePiece model file instead of the byte tokenizer.</summary>
     public static Option<string?> TokenizerOption() => new Option<string?>("--tokenizer")
     {
-        Description = "SentencePiece model file (umT5's spiece.model); default: the byte tokenizer.",
+        Description = "gpt2 | r50k | cl100k | o200k (BPE vocabularies) or a SentencePiece .model file (e.g. umT5's spiece.model); default: the byte tokenizer.",
     }.NotEmpty();
 
     /// <summary>The one <c>--capacity-factor</c> option; <paramref name="which"/> says whose default it is.</summary>
@@ -55,6 +55,15 @@ internal sealed class ModelOptions
         command.Options.Add(Weights);
         command.Options.Add(InitSeed);
         command.Options.Add(Device);
+    }
+
+    /// <summary>The tokenizer the --weights checkpoint records it was trained with, or null (random weights, or no record).</summary>
+    public string? RecordedTokenizer(ParseResult parse)
+    {
+        if (parse.GetValue(Weights) is not { } path)
+            return null;
+        using var file = WeightFile.Open(path, expectedSpec: null);
+        return file.Checkpoint is { } checkpoint ? OpenMoE.Training.CheckpointTrainingStore.StateOf(checkpoint.Metadata.Extra)?.Tokenizer : null;
     }
 
     /// <summary>
@@ -89,7 +98,9 @@ internal sealed class ModelOptions
                 else
                     file.Stream(p, sink);
             });
-            return (device, new MoeTransformer(device, spec, weights));
+            var network = new MoeTransformer(device, spec, weights);
+            RoutingCheckpointState.Restore(network, file?.Checkpoint, routing: null);
+            return (device, network);
         }
         catch
         {

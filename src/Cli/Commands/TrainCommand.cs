@@ -41,6 +41,8 @@ public static class TrainCommand
         {
             spec, data, steps, batch, seq, objective, switchStep, lr, schedule, warmup, optimizer, clip, capacity, every, keep, output, device, seed, resume, overwrite, tokenizer,
         };
+        var routing = new RoutingCliOptions(record: false, replay: true);
+        routing.AddTo(command);
         command.SetAction(parse =>
         {
             var options = new TrainerOptions
@@ -50,7 +52,8 @@ public static class TrainCommand
                 Objective = parse.GetValue(objective)!, SwitchStep = parse.GetValue(switchStep), LearningRate = parse.GetValue(lr),
                 Schedule = parse.GetValue(schedule)!, Warmup = parse.GetValue(warmup), Optimizer = parse.GetValue(optimizer)!,
                 ClipNorm = parse.GetValue(clip), CapacityFactor = parse.GetValue(capacity), CheckpointEvery = parse.GetValue(every), KeepCheckpoints = parse.GetValue(keep),
-                Seed = parse.GetValue(seed), Resume = parse.GetValue(resume), Overwrite = parse.GetValue(overwrite), SentencePiece = parse.GetValue(tokenizer),
+                Seed = parse.GetValue(seed), Resume = parse.GetValue(resume), Overwrite = parse.GetValue(overwrite), Tokenizer = parse.GetValue(tokenizer),
+                Routing = parse.GetValue(routing.Routing), ReplayRouting = parse.GetValue(routing.Replay),
             };
             return Run(options, parse.GetValue(device)!, CliConsole.Out(parse));
         });
@@ -65,7 +68,7 @@ public static class TrainCommand
         using var trainer = new Trainer(options, device);
         foreach (var note in trainer.RunNotes)
             console.MarkupLineInterpolated($"[yellow]{note}[/]");
-        console.MarkupLineInterpolated($"training [bold]{trainer.Spec.Name}[/] ({trainer.Parameters.Count:N0} parameters) on {device.Description}, GEMM {trainer.GemmName}");
+        console.MarkupLineInterpolated($"training [bold]{trainer.Spec.Name}[/] ({trainer.ParameterCount:N0} parameters) on {device.Description}, GEMM {trainer.GemmName}");
         if (trainer.Step > 0)
             console.MarkupLineInterpolated($"resumed at step {trainer.Step}");
         var last = TrainWithProgress(trainer, options, console, _ => { });

@@ -66,10 +66,11 @@ public static class MoeBackward
     /// Router softmax backward: dLogits [N, E] = p * (dp - p·dp), with dp [E] from the combine-weight
     /// gradients dWeights [N, K] of the chosen experts choices [N, K]. Raw softmax gating: dp[e] = dw;
     /// renormalised top-k (w_r = p_r / S): dp[e_j] = dw_j / S - sum_r dw_r p_r / S^2. One logical thread per token.
-    /// probabilities [N, E]; renormalized 1 or 0. Overwrites dLogits (router losses are added after).
+    /// probabilities [N, E]; renormalized 1 or 0. Sigmoid scores (sigmoid 1): each score depends on its own
+    /// logit only, dLogits = dp * s * (1 - s). Overwrites dLogits (router losses are added after).
     /// </summary>
     public static void RouterSoftmax(ArrayView<float> probabilities, ArrayView<int> choices, ArrayView<float> dWeights,
-        ArrayView<float> dLogits, int n, int e, int k, int renormalized)
+        ArrayView<float> dLogits, int n, int e, int k, int renormalized, int sigmoid)
     {
         long stride = (long)Grid.DimX * Group.DimX;
         for (long token = Grid.GlobalIndex.X; token < n; token += stride)
@@ -98,7 +99,7 @@ public static class MoeBackward
                 dot += dp * p[x];
             }
             for (int x = 0; x < e; x++)
-                grad[x] = p[x] * (grad[x] - dot);
+                grad[x] = sigmoid != 0 ? grad[x] * p[x] * (1.0f - p[x]) : p[x] * (grad[x] - dot);
         }
     }
 
@@ -133,7 +134,7 @@ public static class MoeBackward
     }
 
     /// <summary>Reference twin of <see cref="RouterSoftmax"/> (double).</summary>
-    public static void RouterSoftmaxReference(float[] probabilities, int[] choices, float[] dWeights, float[] dLogits, int n, int e, int k, bool renormalized)
+    public static void RouterSoftmaxReference(float[] probabilities, int[] choices, float[] dWeights, float[] dLogits, int n, int e, int k, bool renormalized, bool sigmoid = false)
     {
         for (int t = 0; t < n; t++)
         {
@@ -148,7 +149,10 @@ public static class MoeBackward
                 dp[choices[t * k + j]] += renormalized ? dWeights[t * k + j] / topSum - weighted / (topSum * topSum) : dWeights[t * k + j];
             double dot = 0;
             for (int x = 0; x < e; x++) dot += dp[x] * probabilities[t * e + x];
-            for (int x = 0; x < e; x++) dLogits[t * e + x] = (float)(probabilities[t * e + x] * (dp[x] - dot));
+            for (int x = 0; x < e; x++)
+                dLogits[t * e + x] = sigmoid
+                    ? (float)(dp[x] * probabilities[t * e + x] * (1.0 - probabilities[t * e + x]))
+                    : (float)(probabilities[t * e + x] * (dp[x] - dot));
         }
     }
 }

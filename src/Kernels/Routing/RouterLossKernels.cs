@@ -39,7 +39,7 @@ public static class RouterLossKernels
     /// <summary>
     /// Per token: z[t] = logsumexp(logits_t)^2 and, added into gradLogits,
     /// <c>lbScale * p * (g - p·g)</c> with <c>g_e = E * f[group, e] / (G * S)</c>, plus
-    /// <c>zScale * 2 * lse * p / N</c>. // logits, probabilities [N, E], fraction [G, E] -> z [N], gradLogits [N, E] (+=)
+    /// <c>zScale * 2 * lse * softmax(logits) / N</c>. // logits, probabilities [N, E], fraction [G, E] -> z [N], gradLogits [N, E] (+=)
     /// </summary>
     public static void GradientKernel(
         ArrayView<float> logits, ArrayView<float> probabilities, ArrayView<float> fraction,
@@ -68,8 +68,11 @@ public static class RouterLossKernels
             float zFactor = zLossScale * 2f * lse / tokens;
             for (int e = 0; e < experts; e++)
             {
+                // The z-loss differentiates logsumexp, so its factor is the softmax of the logits even when
+                // the router scores (probabilities) are sigmoids; the balance term runs on softmax scores only.
                 float p = probabilities[row + e];
-                gradLogits[row + e] += balanceFactor * p * (fraction[load + e] - dot) + zFactor * p;
+                float softmax = MathF.Exp(logits[row + e] - lse);
+                gradLogits[row + e] += balanceFactor * p * (fraction[load + e] - dot) + zFactor * softmax;
             }
         }
     }

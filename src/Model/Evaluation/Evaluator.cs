@@ -1,4 +1,5 @@
 using OpenMoE.Model.Network;
+using OpenMoE.Model.Routing.Replay;
 
 namespace OpenMoE.Model.Evaluation;
 
@@ -9,6 +10,12 @@ namespace OpenMoE.Model.Evaluation;
 /// </summary>
 public sealed class Evaluator(MoeTransformer model)
 {
+    /// <summary>When set, every batch's routing decisions are added to it (<c>eval --record-routing</c>).</summary>
+    public RoutingRecorder? RecordRouting { get; init; }
+
+    /// <summary>When set, every batch routes as this recording says (<c>eval --replay-routing</c>).</summary>
+    public RoutingReplay? ReplayRouting { get; init; }
+
     /// <summary>One evaluated batch, for callers that dump logits and routing.</summary>
     public sealed record BatchResult(int[][] Sequences, ForwardResult Forward);
 
@@ -22,7 +29,7 @@ public sealed class Evaluator(MoeTransformer model)
             throw new ArgumentException("No sequences to evaluate: the data is empty or shorter than one sequence.");
         if (batchSize < 1)
             throw new ArgumentException($"--batch must be >= 1, got {batchSize}.");
-        var options = new ForwardOptions { CapacityFactor = capacityFactor };
+        var options = new ForwardOptions { CapacityFactor = capacityFactor, RecordRouting = RecordRouting, ReplayRouting = ReplayRouting };
         double loss = 0, loadBalancing = 0, zLoss = 0;
         long targets = 0;
         int batches = 0;

@@ -16,6 +16,8 @@ public sealed class TextGenerator(MoeTransformer model)
     public int[] Generate(int[] prompt, int maxNewTokens, SamplingOptions sampling, int? stopToken = null,
         Action<int>? onToken = null, double? capacityFactor = null)
     {
+        if (model.RoutingConfig.RoutingRule == Specs.RoutingRule.ExpertChoice)
+            throw new ArgumentException("Expert choice routes a token by the tokens after it, which generation has not seen yet: generate with a token-choice rule (--routing token-choice).");
         if (prompt.Length == 0)
             throw new ArgumentException("The prompt is empty: give at least one token (e.g. the BOS id 0) or some text.");
         if (maxNewTokens < 0)

@@ -1,3 +1,5 @@
+using OpenMoE.Model.Routing.Replay;
+
 namespace OpenMoE.Model.Network;
 
 /// <summary>How one forward pass runs.</summary>
@@ -23,4 +25,10 @@ public sealed record ForwardOptions
     /// <see cref="MoeTransformer.Intermediates"/> (debugging: more memory, a copy per norm input).
     /// </summary>
     public bool KeepIntermediates { get; init; }
+
+    /// <summary>When set, the forward adds every MoE layer's routing decisions to it (<c>eval --record-routing</c>).</summary>
+    public RoutingRecorder? RecordRouting { get; init; }
+
+    /// <summary>When set, the forward routes every MoE layer as recorded and counts what a fresh routing would have changed.</summary>
+    public RoutingReplay? ReplayRouting { get; init; }
 }

@@ -1,5 +1,6 @@
 using OpenMoE.Model.Routing;
 using OpenMoE.Model.Routing.Device;
+using OpenMoE.Model.Routing.Replay;
 using OpenMoE.Runtime.Devices;
 using OpenMoE.Runtime.Gemm;
 
@@ -18,10 +19,13 @@ namespace OpenMoE.Model.Network;
 /// <param name="RouterLosses">Compute the router losses (and, with non-zero scales, their gradient) in the forward.</param>
 /// <param name="LoadBalancingScale">Each MoE layer's share of the load-balancing loss weight in the total loss (0 outside training).</param>
 /// <param name="ZLossScale">Each MoE layer's share of the router z-loss weight (0 outside training).</param>
+/// <param name="RecordRouting">When set, every MoE layer adds its decisions to it.</param>
+/// <param name="ReplayRouting">When set, every MoE layer routes as it says (after its fresh routing, to count the changes).</param>
 internal readonly record struct ForwardPass(
     ComputeDevice Device, IGemmProvider Gemm, DeviceRouter Router, Workspace Workspace,
     int Batch, int Time, KvCache? Cache, RoutingOptions Routing,
-    bool KeepActivations, bool CollectTrace, bool StopOnNonFinite, bool RouterLosses, double LoadBalancingScale, double ZLossScale)
+    bool KeepActivations, bool CollectTrace, bool StopOnNonFinite, bool RouterLosses, double LoadBalancingScale, double ZLossScale,
+    RoutingRecorder? RecordRouting = null, RoutingReplay? ReplayRouting = null)
 {
     /// <summary>N = B*T, the rows of every [N, *] activation.</summary>
     public int Tokens => Batch * Time;

@@ -22,6 +22,8 @@ internal sealed class MoeLayer : IDisposable
     private readonly FeedForward? _shared;
     /// <summary>Routing buffers for the latest batch shape, kept while the shape stays the same.</summary>
     private MoeLayerState? _state;
+    /// <summary>Auxiliary-loss-free balancing's per-expert selection bias: model state that is no parameter (no gradient). // [E]</summary>
+    private readonly float[] _bias;
 
     /// <summary>Binds layer <paramref name="layer"/>'s router and experts in <paramref name="weights"/>.</summary>
     public MoeLayer(ModelConfig config, DeviceWeights weights, int layer)
@@ -37,6 +39,25 @@ internal sealed class MoeLayer : IDisposable
             .ToArray();
         if (config.SharedExpertKind == SharedExpertKind.ParallelShared)
             _shared = FeedForward.Linear(weights, config, layer, ParameterRole.SharedGate, ParameterRole.SharedUp, ParameterRole.SharedDown);
+        _bias = new float[config.Experts];
+    }
+
+    /// <summary>Decoder layer index.</summary>
+    public int Layer => _layer;
+
+    /// <summary>The expert bias (read by the selection when the rule uses it; saved in checkpoints). // [E]</summary>
+    public float[] ExpertBias => _bias;
+
+    /// <summary>
+    /// DeepSeek-V3's bias update after a training step: <c>b_e += rate * sign(mean load - load_e)</c>, the
+    /// load being the assignments that selected e in the latest forward (before dropping).
+    /// </summary>
+    public void UpdateExpertBias(double rate)
+    {
+        var demand = Step?.ExpertDemand ?? throw new InvalidOperationException("The bias moves after a training forward.");
+        double mean = demand.Average();
+        for (int e = 0; e < _bias.Length; e++)
+            _bias[e] += (float)(rate * Math.Sign(mean - demand[e]));
     }
 
     /// <summary>This layer's routing record of the latest forward (null before the first).</summary>
@@ -62,16 +83,21 @@ internal sealed class MoeLayer : IDisposable
         var options = pass.Routing;
         var device = pass.Device;
         var ws = pass.Workspace;
-        int n = pass.Tokens, d = _config.Hidden, e = _config.Experts, k = _config.TopK;
+        int n = pass.Tokens, d = _config.Hidden, e = _config.Experts, k = options.TopK;
         var logits = ws.Get<float>(names.RouterLogits, (long)n * e);
         _router.Apply(pass.Gemm, h, logits, n);
         // Training stops on NaN router logits (divergence, reported by the trainer); inference and
         // debugging forwards route them like any logits (the lowest expert wins) and save the host round trip.
         if (pass.StopOnNonFinite)
             state.CheckFinite(logits);
-        pass.Router.ChooseTopK(logits, e, options.Gating, state.TopK);
+        if (options.ExpertBias)
+            state.UploadBias(_bias);
+        pass.Router.ChooseTopK(logits, options, state.Bias.View, state.TopK);
         pass.Router.Assign(state.TopK.Choices.View, state.TopK.ChoiceProbabilities.View, options, state.Routing);
         state.DownloadOffsets();
+        if (pass.ReplayRouting is { } replay)
+            replay.Count(n * k, state.Replay(replay.For(_layer, n, k), pass.Router, options));
+        pass.RecordRouting?.Add(state.Decisions());
         int kept = state.Kept;
 
         var combined = ws.Get<float>("moe.combined", (long)n * d);
@@ -160,7 +186,7 @@ internal sealed class MoeLayer : IDisposable
         var state = _state!;
         var ws = pass.Workspace;
         var backward = pass.Device.Backward;
-        int n = pass.Tokens, d = _config.Hidden, e = _config.Experts, k = _config.TopK, kept = state.Kept;
+        int n = pass.Tokens, d = _config.Hidden, e = _config.Experts, k = pass.Routing.TopK, kept = state.Kept;
         var h = ws.Get<float>(names.FfnNormed, (long)n * d);
         var dWeights = ws.Get<float>("bw.moe.dweights", (long)n * k);
         dh.MemSetToZero();
@@ -200,7 +226,7 @@ internal sealed class MoeLayer : IDisposable
 
         var dLogits = ws.Get<float>("bw.moe.dlogits", (long)n * e);
         backward.RouterSoftmax(state.TopK.Probabilities.View, state.TopK.Choices.View, dWeights, dLogits, n, e, k,
-            pass.Routing.Gating == Gating.RenormalizedTopK);
+            pass.Routing.Gating == Gating.RenormalizedTopK, pass.Routing.Scoring == RouterScoring.Sigmoid);
         pass.Device.Ops.ResidualAdd(dLogits, ws.Get<float>(names.RouterLossGradient, (long)n * e), n * e);
         _router.Backward(pass.Gemm, gradient._router, h, dLogits, dh, n, accumulateDx: true);
     }

@@ -2,6 +2,7 @@ using ILGPU;
 using ILGPU.Runtime;
 using OpenMoE.Model.Routing;
 using OpenMoE.Model.Routing.Device;
+using OpenMoE.Model.Routing.Replay;
 using OpenMoE.Runtime.Devices;
 
 namespace OpenMoE.Model.Network;
@@ -15,7 +16,8 @@ internal sealed class MoeLayerState : IDisposable
 {
     private readonly ComputeDevice _device;
     private readonly PinnedHostArray<int> _offsets, _rows, _rowTokens;
-    private readonly PinnedHostArray<float> _logits;
+    private readonly PinnedHostArray<float> _logits, _bias;
+    private readonly PinnedHostArray<int> _demand;
 
     public MoeLayerState(ComputeDevice device, DeviceRouter router, int layer, int tokens, int time, RoutingOptions options)
     {
@@ -31,6 +33,10 @@ internal sealed class MoeLayerState : IDisposable
         _rows = new PinnedHostArray<int>(accelerator, new int[tokens * options.TopK]);
         _rowTokens = new PinnedHostArray<int>(accelerator, new int[tokens * options.TopK]);
         _logits = new PinnedHostArray<float>(accelerator, new float[tokens * options.Experts]);
+        _bias = new PinnedHostArray<float>(accelerator, new float[options.Experts]);
+        _demand = new PinnedHostArray<int>(accelerator, new int[Groups * options.Experts]);
+        Bias = device.Allocate<float>(options.Experts, "expert bias [E]");
+        Bias.MemSetToZero();
         Step = new MoeLayerStep(layer, options.Experts, time);
     }
 
@@ -39,6 +45,8 @@ internal sealed class MoeLayerState : IDisposable
     public DeviceTopK TopK { get; }
     public DeviceRouting Routing { get; }
     public RouterLossScratch LossScratch { get; }
+    /// <summary>The layer's expert bias on the device (zeros unless the rule uses it). // [E]</summary>
+    public MemoryBuffer1D<float, Stride1D.Dense> Bias { get; }
     public int Groups { get; }
     /// <summary>This layer's record of the latest step.</summary>
     public MoeLayerStep Step { get; }
@@ -48,7 +56,15 @@ internal sealed class MoeLayerState : IDisposable
 
     /// <summary>True when these buffers fit a batch of <paramref name="tokens"/> tokens in sequences of <paramref name="time"/>.</summary>
     public bool Fits(int tokens, int time, RoutingOptions options) =>
-        Tokens == tokens && Time == time && Routing.TokensPerGroup == options.TokensPerGroup(tokens);
+        Tokens == tokens && Time == time && Routing.TokensPerGroup == options.TokensPerGroup(tokens)
+        && TopK.Choices.Length == (long)tokens * options.TopK && Routing.Options.Experts == options.Experts;
+
+    /// <summary>Copies the layer's host bias to <see cref="Bias"/> (E floats; the trainer moves it between steps).</summary>
+    public void UploadBias(float[] bias)
+    {
+        bias.CopyTo(_bias.Array, 0);
+        _bias.CopyTo(Bias.View);
+    }
 
     /// <summary>
     /// Training stops on NaN or infinite router logits rather than route them (the top-k would hand
@@ -71,19 +87,30 @@ internal sealed class MoeLayerState : IDisposable
     {
         int k = Routing.Options.TopK, e = Routing.Options.Experts;
         for (int x = 0; x < e; x++) Step.ExpertLoad[x] = ExpertRows(x).Rows;
+        _demand.CopyFrom(Routing.Demand.View);
         var rows = DownloadRows();
+        Array.Clear(Step.ExpertDemand);
+        for (int i = 0; i < _demand.Array.Length; i++)
+            Step.ExpertDemand[i % e] += _demand.Array[i];
         var dropped = Step.DroppedByPosition;
         Array.Clear(dropped);
-        int droppedTotal = 0;
-        for (int i = 0; i < rows.Length; i++)
+        int droppedTotal = 0, unrouted = 0;
+        for (int t = 0; t < Tokens; t++)
         {
-            if (rows[i] >= 0) continue;
-            dropped[i / k % Time]++;
-            droppedTotal++;
+            int lost = 0;
+            for (int r = 0; r < k; r++)
+            {
+                if (rows[t * k + r] >= 0) continue;
+                dropped[t % Time]++;
+                lost++;
+            }
+            droppedTotal += lost;
+            unrouted += lost == k ? 1 : 0;
         }
         Step.LoadBalancing = loadBalancing;
         Step.ZLoss = zLoss;
         Step.DropRatio = (double)droppedTotal / ((long)Tokens * k);
+        Step.UnroutedTokens = (double)unrouted / Tokens;
     }
 
     /// <summary>The latest routing of every token, copied to the host, with the losses <see cref="Record"/> stored.</summary>
@@ -91,6 +118,28 @@ internal sealed class MoeLayerState : IDisposable
     {
         var choices = TopK.ToHost(experts, topK);
         return new MoeLayerTrace(Step.Layer, choices, Routing.ToHost(choices.Choices, choices.Weights), Step.LoadBalancing, Step.ZLoss);
+    }
+
+    /// <summary>This layer's decisions of the latest routing, copied to the host (recording).</summary>
+    public RoutingDecisions Decisions() =>
+        new(Step.Layer, Tokens, Routing.Options.TopK, TopK.Choices.GetAsArray1D(), Routing.Slot.GetAsArray1D());
+
+    /// <summary>
+    /// Replaces the latest routing by <paramref name="forced"/>: choices and slots uploaded, weights from
+    /// this forward's scores, dispatch list rebuilt. Returns how many decisions differed from the fresh routing.
+    /// </summary>
+    public int Replay(RoutingDecisions forced, DeviceRouter router, RoutingOptions options)
+    {
+        var fresh = Decisions();
+        var (demand, kept) = forced.Counts(options.Experts, Routing.TokensPerGroup);
+        TopK.Choices.View.CopyFromCPU(forced.Choices);
+        Routing.Slot.View.CopyFromCPU(forced.Slots);
+        Routing.Demand.View.CopyFromCPU(demand);
+        Routing.KeptCount.View.CopyFromCPU(kept);
+        router.ReplayWeights(options, TopK);
+        router.Dispatch(TopK.Choices.View, Routing);
+        DownloadOffsets();
+        return forced.Differences(fresh.Choices, fresh.Slots);
     }
 
     /// <summary>Copies the routing's offsets to the host (<see cref="Offsets"/>); call after the assignment.</summary>
@@ -138,5 +187,8 @@ internal sealed class MoeLayerState : IDisposable
         _rows.Dispose();
         _rowTokens.Dispose();
         _logits.Dispose();
+        _bias.Dispose();
+        _demand.Dispose();
+        Bias.Dispose();
     }
 }

@@ -27,6 +27,7 @@ public sealed class MoeTransformer : IDisposable
     private readonly IGemmProvider _gemm;
     private readonly DeviceRouter _router;
     private readonly Workspace _workspace;
+    private RoutingOverride? _routingOverride;
 
     /// <summary>Builds the network over <paramref name="weights"/> (which it then owns) on <paramref name="device"/>.</summary>
     public MoeTransformer(ComputeDevice device, ModelSpecInfo spec, DeviceWeights weights)
@@ -41,10 +42,35 @@ public sealed class MoeTransformer : IDisposable
         Embedding = new EmbeddingLayer(config, weights);
         Layers = Enumerable.Range(0, config.Layers).Select(l => new DecoderLayer(config, weights, l)).ToArray();
         Head = new OutputHead(config, weights);
+        RoutingConfig = config;
     }
 
     /// <summary>The spec this network was built for.</summary>
     public ModelSpecInfo Spec { get; }
+
+    /// <summary>
+    /// A routing rule chosen at run time over the spec's (<c>--routing</c>); null = the spec's. Checked
+    /// against the spec when set.
+    /// </summary>
+    public RoutingOverride? RoutingOverride
+    {
+        get => _routingOverride;
+        set
+        {
+            RoutingConfig = value?.Apply(Spec.Config) ?? Spec.Config;
+            _routingOverride = value;
+        }
+    }
+
+    /// <summary>The spec's config with <see cref="RoutingOverride"/> applied: what the MoE layers route by.</summary>
+    public ModelConfig RoutingConfig { get; private set; }
+
+    /// <summary>
+    /// Every MoE layer's expert bias (auxiliary-loss-free balancing), by decoder layer; the arrays are the
+    /// layers' own (the trainer moves them, checkpoints save and restore them). // [E] each
+    /// </summary>
+    public IReadOnlyDictionary<int, float[]> ExpertBias =>
+        Layers.Where(l => l.Moe is not null).ToDictionary(l => l.Moe!.Layer, l => l.Moe!.ExpertBias);
 
     /// <summary>The parameters on the device.</summary>
     public DeviceWeights Weights { get; }
@@ -78,11 +104,16 @@ public sealed class MoeTransformer : IDisposable
         options ??= new ForwardOptions();
         var config = Spec.Config;
         int time = CheckTokens(tokens, batch, cache);
-        var routing = RoutingOptions.FromConfig(config, options.Training) is var fromSpec && options.CapacityFactor is double cf
+        var routing = RoutingOptions.FromConfig(RoutingConfig, options.Training) is var fromSpec && options.CapacityFactor is double cf
             ? fromSpec with { CapacityFactor = cf }
             : fromSpec;
+        options.RecordRouting?.BeginBatch(tokens, batch, time);
+        options.ReplayRouting?.BeginBatch(tokens, batch, time);
         var pass = Pass(batch, time, cache, routing, options.KeepIntermediates, options.CollectTrace, stopOnNonFinite: false,
-            routerLosses: options.CollectTrace, loadBalancingScale: 0, zLossScale: 0);
+            routerLosses: options.CollectTrace, loadBalancingScale: 0, zLossScale: 0) with
+        {
+            RecordRouting = options.RecordRouting, ReplayRouting = options.ReplayRouting,
+        };
 
         var tokenView = _workspace.Get<int>("tokens", pass.Tokens);
         tokenView.CopyFromCPU(tokens);

@@ -26,6 +26,7 @@ public sealed class MoeLayerStep
     {
         Layer = layer;
         ExpertLoad = new int[experts];
+        ExpertDemand = new int[experts];
         DroppedByPosition = new int[time];
     }
 
@@ -39,6 +40,10 @@ public sealed class MoeLayerStep
     public double DropRatio { get; internal set; }
     /// <summary>Kept assignments per expert. // [E]</summary>
     public int[] ExpertLoad { get; }
+    /// <summary>Assignments that selected each expert, before dropping: the load the expert bias balances. // [E]</summary>
+    public int[] ExpertDemand { get; }
+    /// <summary>Tokens that lost every assignment (the comparable drop number of expert choice, whose N*E candidates mostly drop), over N.</summary>
+    public double UnroutedTokens { get; internal set; }
     /// <summary>Dropped assignments per position. // [T]</summary>
     public int[] DroppedByPosition { get; }
 

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using ILGPU;
 using ILGPU.Runtime;
 using OpenMoE.Model.Routing;
+using OpenMoE.Model.Routing.Replay;
 using OpenMoE.Model.Specs;
 using OpenMoE.Runtime.Devices;
 
@@ -31,6 +32,7 @@ public sealed class TrainingNetwork : IDisposable
     private ImmutableArray<MoeLayerStep> _moeSteps = [];
     private readonly (double LoadBalancing, double ZLoss)[] _routerLosses;
     private RoutingOptions? _routing;
+    private ModelConfig? _routingConfig;
 
     /// <summary>Builds the training network over <paramref name="weights"/> (which it then owns) on <paramref name="device"/>.</summary>
     public TrainingNetwork(ComputeDevice device, ModelSpecInfo spec, DeviceWeights weights)
@@ -60,6 +62,12 @@ public sealed class TrainingNetwork : IDisposable
     /// <summary>The network itself (its intermediates after a step: <see cref="MoeTransformer.Intermediates"/>).</summary>
     public MoeTransformer Model => _model;
 
+    /// <summary>When set, every step adds its routing decisions to it.</summary>
+    public RoutingRecorder? RecordRouting { get; set; }
+
+    /// <summary>When set, every step routes as this recording says (counting what a fresh routing would have changed).</summary>
+    public RoutingReplay? ReplayRouting { get; set; }
+
     /// <summary>Weights of the router losses in the total loss (OpenMoE: 0.01 and 1e-4).</summary>
     public RouterLossWeights LossWeights { get; init; } = new();
 
@@ -85,8 +93,11 @@ public sealed class TrainingNetwork : IDisposable
             if (targets[i] >= 0) targetCount++;
         }
         int moeLayers = _routerLosses.Length;
+        RecordRouting?.BeginBatch(inputs, batch, time);
+        ReplayRouting?.BeginBatch(inputs, batch, time);
         var pass = _model.Pass(batch, time, cache: null, RoutingFor(capacityFactor), keepActivations: true, collectTrace: false,
-            stopOnNonFinite: true, routerLosses: true, LossWeights.LoadBalancingGradientScale(moeLayers), LossWeights.ZLossGradientScale(moeLayers));
+            stopOnNonFinite: true, routerLosses: true, LossWeights.LoadBalancingGradientScale(moeLayers), LossWeights.ZLossGradientScale(moeLayers))
+            with { RecordRouting = RecordRouting, ReplayRouting = ReplayRouting };
         PrepareMoeLayers(pass);
 
         var ws = _model.Workspace;
@@ -125,9 +136,25 @@ public sealed class TrainingNetwork : IDisposable
     /// <summary>The routing options for <paramref name="capacityFactor"/>, made once per factor.</summary>
     private RoutingOptions RoutingFor(double capacityFactor)
     {
-        if (_routing is null || _routing.CapacityFactor != capacityFactor)
-            _routing = RoutingOptions.FromConfig(Spec.Config, training: true) with { CapacityFactor = capacityFactor };
+        if (_routing is null || _routing.CapacityFactor != capacityFactor || _routingConfig != _model.RoutingConfig)
+        {
+            _routingConfig = _model.RoutingConfig;
+            _routing = RoutingOptions.FromConfig(_routingConfig, training: true) with { CapacityFactor = capacityFactor };
+        }
         return _routing;
+    }
+
+    /// <summary>
+    /// Auxiliary-loss-free balancing, after each optimizer step: moves every MoE layer's expert bias by
+    /// the rule's rate towards uniform load of the latest forward (no-op for rules without a bias).
+    /// </summary>
+    public void UpdateExpertBias()
+    {
+        var options = _routing ?? throw new InvalidOperationException("The bias moves after a training step.");
+        if (!options.ExpertBias)
+            return;
+        foreach (var layer in _model.Layers)
+            layer.Moe?.UpdateExpertBias(options.BiasUpdateRate);
     }
 
     /// <summary>Routing buffers of every MoE layer for the pass's batch shape; the per-layer records are re-listed when they change.</summary>

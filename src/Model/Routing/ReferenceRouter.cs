@@ -11,15 +11,17 @@ namespace OpenMoE.Model.Routing;
 /// assignments it is dropped (slot -1, weight 0 at combine).</item>
 /// </list>
 /// Combine weights are fixed before dropping, so renormalised weights of a token that loses one
-/// choice do not grow back to 1.
+/// choice do not grow back to 1. With <see cref="Specs.DropPolicy.ByProbability"/> (and expert choice) an
+/// expert instead keeps the C assignments of largest score, ties in priority order, and a kept
+/// assignment's slot is its rank by score.
 /// </summary>
 public static class ReferenceRouter
 {
     /// <summary>Softmax, top-k and capacity assignment. // logits [N, E], N in batch-major order</summary>
-    public static RoutingResult Route(ReadOnlySpan<float> logits, int tokens, RoutingOptions options)
+    public static RoutingResult Route(ReadOnlySpan<float> logits, int tokens, RoutingOptions options, ReadOnlySpan<float> bias = default)
     {
         options.Validated();
-        var choices = RouterProbabilities.Choose(logits, tokens, options.Experts, options.TopK, options.Gating);
+        var choices = RouterProbabilities.Choose(logits, tokens, options, bias);
         return Assign(choices, options);
     }
 
@@ -41,6 +43,9 @@ public static class ReferenceRouter
         for (int g = 0; g < groups; g++)
         {
             int[] order = VisitOrder(topOne.AsSpan(g * groupSize, groupSize), options.BatchPrioritized);
+            var byExpert = new List<int>[e];
+            for (int x = 0; x < e; x++)
+                byExpert[x] = [];
             for (int r = 0; r < k; r++)
             {
                 foreach (int local in order)
@@ -49,6 +54,18 @@ public static class ReferenceRouter
                     int expert = choices.Choices[assignment];
                     int position = demand[g * e + expert]++;
                     slot[assignment] = position < capacity ? position : -1;
+                    byExpert[expert].Add(assignment);
+                }
+            }
+            if (options.KeepsMostProbable)
+            {
+                foreach (var candidates in byExpert)
+                {
+                    // Stable: equal scores keep priority order.
+                    var ranked = candidates.Select((a, position) => (a, position))
+                        .OrderByDescending(x => choices.ChoiceProbabilities[x.a]).ThenBy(x => x.position).ToArray();
+                    for (int rank = 0; rank < ranked.Length; rank++)
+                        slot[ranked[rank].a] = rank < capacity ? rank : -1;
                 }
             }
             for (int x = 0; x < e; x++)

@@ -36,16 +36,51 @@ public sealed record RoutingOptions
     /// consulted (experiments and the laws that hold the capacity fixed). Null in model use.
     /// </summary>
     public int? CapacityOverride { get; init; }
+    /// <summary>
+    /// Token choice or expert choice. With expert choice every token holds one candidate assignment per
+    /// expert (<see cref="TopK"/> = E, rank r names expert r) and each expert keeps its C most probable
+    /// ones: expert choice is token choice over all experts with <see cref="DropPolicy.ByProbability"/>.
+    /// </summary>
+    public RoutingRule Rule { get; init; }
+    /// <summary>Softmax or sigmoid scores; the combine weights and the by-probability key are scores (never biased).</summary>
+    public RouterScoring Scoring { get; init; }
+    /// <summary>Which assignments an overflowing expert keeps (expert choice: always by probability).</summary>
+    public DropPolicy DropPolicy { get; init; }
+    /// <summary>Add the layer's per-expert bias to the scores for the top-k selection (auxiliary-loss-free balancing).</summary>
+    public bool ExpertBias { get; init; }
+    /// <summary>Bias step gamma per training step (with <see cref="ExpertBias"/>).</summary>
+    public double BiasUpdateRate { get; init; } = 0.001;
+    /// <summary>Equal groups the experts are split into for group-limited selection (1 = none, at most 32).</summary>
+    public int ExpertGroups { get; init; } = 1;
+    /// <summary>Groups each token may choose from (1..<see cref="ExpertGroups"/>).</summary>
+    public int TopGroups { get; init; } = 1;
+
+    /// <summary>Whether experts keep their most probable assignments (by-probability dropping or expert choice).</summary>
+    public bool KeepsMostProbable => DropPolicy == DropPolicy.ByProbability || Rule == RoutingRule.ExpertChoice;
+
+    /// <summary>
+    /// Whether the load-balancing loss applies: it is defined on softmax probabilities of token choices
+    /// (DESIGN §2.4); expert choice is balanced by construction (flaxformer returns no auxiliary loss)
+    /// and sigmoid scoring balances by its bias.
+    /// </summary>
+    public bool HasLoadBalancingLoss => Rule == RoutingRule.TokenChoice && Scoring == RouterScoring.Softmax;
 
     /// <summary>The options a model spec prescribes: evaluation uses the eval capacity factor.</summary>
     public static RoutingOptions FromConfig(ModelConfig config, bool training) => new RoutingOptions
     {
         Experts = config.Experts,
-        TopK = config.TopK,
+        TopK = config.RoutingRule == RoutingRule.ExpertChoice ? config.Experts : config.TopK,
         CapacityRule = config.CapacityRule,
         CapacityFactor = training ? config.TrainCapacityFactor : config.EvalCapacityFactor,
         MinCapacity = config.MinCapacity,
         Gating = config.Gating,
+        Rule = config.RoutingRule,
+        Scoring = config.RouterScoring,
+        DropPolicy = config.DropPolicy,
+        ExpertBias = config.ExpertBias,
+        BiasUpdateRate = config.BiasUpdateRate,
+        ExpertGroups = config.ExpertGroups,
+        TopGroups = config.TopGroups,
     }.Validated();
 
     /// <summary>Tokens per group for a batch of <paramref name="tokens"/> tokens; fails fast on a bad split.</summary>
@@ -80,8 +115,23 @@ public sealed record RoutingOptions
             throw new ArgumentException($"CapacityOverride must be non-negative (got {CapacityOverride}).");
         if (GroupSize is < 1)
             throw new ArgumentException($"GroupSize must be positive when set (got {GroupSize}).");
-        if (!Enum.IsDefined(CapacityRule) || !Enum.IsDefined(Gating))
-            throw new ArgumentException($"Unknown capacity rule {CapacityRule} or gating {Gating}.");
+        if (!Enum.IsDefined(CapacityRule) || !Enum.IsDefined(Gating) || !Enum.IsDefined(Rule) || !Enum.IsDefined(Scoring) || !Enum.IsDefined(DropPolicy))
+            throw new ArgumentException($"Unknown capacity rule {CapacityRule}, gating {Gating}, routing rule {Rule}, scoring {Scoring} or drop policy {DropPolicy}.");
+        // The same rules as the spec diagnostics OMOE018-020, for options made at run time (--routing).
+        if (ExpertGroups < 1 || ExpertGroups > 32 || Experts % ExpertGroups != 0 || TopGroups < 1 || TopGroups > ExpertGroups)
+            throw new ArgumentException($"Expert groups {ExpertGroups} must divide E={Experts} (at most 32) and the chosen groups {TopGroups} lie in 1..{ExpertGroups}.");
+        if (Rule == RoutingRule.TokenChoice && TopK > TopGroups * (Experts / ExpertGroups))
+            throw new ArgumentException($"TopK={TopK} exceeds the {TopGroups * (Experts / ExpertGroups)} experts of the {TopGroups} chosen groups; raise the chosen groups or lower TopK.");
+        if (Rule == RoutingRule.ExpertChoice)
+        {
+            if (TopK != Experts)
+                throw new ArgumentException($"Expert choice holds one candidate per expert: TopK must be E={Experts} (got {TopK}).");
+            // Batch priority orders tokens by their top-1 choice, which expert choice does not have: its ties go to the lower token (jax.lax.top_k).
+            if (ExpertBias || ExpertGroups != 1 || Gating != Gating.RawSoftmax || CapacityRule != CapacityRule.T5x || BatchPrioritized)
+                throw new ArgumentException("Expert choice takes no expert bias, no expert groups, no batch priority, raw gating and the T5X capacity rule.");
+        }
+        if (ExpertBias && (!(BiasUpdateRate > 0) || double.IsInfinity(BiasUpdateRate)))
+            throw new ArgumentException($"The bias update rate must be positive and finite (got {BiasUpdateRate}).");
         return this;
     }
 }

@@ -61,6 +61,20 @@ public sealed record ModelConfig
     public required double EvalCapacityFactor { get; init; }
     /// <summary>Smallest capacity per expert (OpenMoE: 4).</summary>
     public required int MinCapacity { get; init; }
+    /// <summary>Token choice or expert choice.</summary>
+    public RoutingRule RoutingRule { get; init; }
+    /// <summary>Softmax or sigmoid expert scores.</summary>
+    public RouterScoring RouterScoring { get; init; }
+    /// <summary>Which assignments an overflowing expert keeps.</summary>
+    public DropPolicy DropPolicy { get; init; }
+    /// <summary>Auxiliary-loss-free balancing by a per-expert selection bias.</summary>
+    public bool ExpertBias { get; init; }
+    /// <summary>Bias step per training step (with <see cref="ExpertBias"/>).</summary>
+    public double BiasUpdateRate { get; init; } = 0.001;
+    /// <summary>Expert groups of group-limited routing (1 = none).</summary>
+    public int ExpertGroups { get; init; } = 1;
+    /// <summary>Groups each token may use.</summary>
+    public int TopGroups { get; init; } = 1;
 
     /// <summary>True iff decoder layer <paramref name="layer"/> (0-based) is a MoE layer.</summary>
     public bool IsMoeLayer(int layer) => MoeLayerRule switch

@@ -65,6 +65,23 @@ public sealed class ModelSpecAttribute(string name) : Attribute
     public double EvalCapacityFactor { get; set; } = 2.0;
     /// <summary>Smallest capacity per expert (OpenMoE: 4).</summary>
     public int MinCapacity { get; set; } = 4;
+    /// <summary>Token choice or expert choice (OpenMoE: token choice). Expert choice needs the T5X capacity rule.</summary>
+    public RoutingRule RoutingRule { get; set; } = RoutingRule.TokenChoice;
+    /// <summary>Softmax or sigmoid expert scores (OpenMoE: softmax).</summary>
+    public RouterScoring RouterScoring { get; set; } = RouterScoring.Softmax;
+    /// <summary>Which assignments an overflowing expert keeps (OpenMoE: by position).</summary>
+    public DropPolicy DropPolicy { get; set; } = DropPolicy.ByPosition;
+    /// <summary>
+    /// Auxiliary-loss-free balancing (DeepSeek-V3): a per-expert bias added to the scores for the top-k
+    /// selection only, moved after each training step by <see cref="BiasUpdateRate"/> towards uniform load.
+    /// </summary>
+    public bool ExpertBias { get; set; }
+    /// <summary>Bias step gamma per training step (DeepSeek-V3: 0.001); used with <see cref="ExpertBias"/>.</summary>
+    public double BiasUpdateRate { get; set; } = 0.001;
+    /// <summary>Group-limited routing: experts split into this many equal groups (1 = no grouping; at most 32).</summary>
+    public int ExpertGroups { get; set; } = 1;
+    /// <summary>Groups a token may route to (the best by the sum of their top-2 scores); 1..<see cref="ExpertGroups"/>.</summary>
+    public int TopGroups { get; set; } = 1;
 }
 
 /// <summary>

@@ -57,3 +57,35 @@ public enum CapacityRule
     /// <summary>No capacity limit: nothing is ever dropped.</summary>
     Dropless = 2,
 }
+
+/// <summary>Who chooses: tokens their top-k experts, or experts their top-C tokens (issue 16).</summary>
+public enum RoutingRule
+{
+    /// <summary>Each token picks its top-k experts; capacity drops the overflow (OpenMoE, Mixtral, DeepSeek).</summary>
+    TokenChoice = 0,
+    /// <summary>
+    /// flaxformer <c>ExpertsChooseMaskedRouter</c>: per group each expert takes its top-C tokens by
+    /// router probability; a token gets 0..E experts; combine weight = that probability. Which tokens
+    /// an expert takes depends on later tokens, so in a decoder it breaks causality: research only,
+    /// and generation refuses it.
+    /// </summary>
+    ExpertChoice = 1,
+}
+
+/// <summary>How router logits become expert scores.</summary>
+public enum RouterScoring
+{
+    /// <summary>Softmax over all experts (OpenMoE, Mixtral, DeepSeekMoE).</summary>
+    Softmax = 0,
+    /// <summary>Independent sigmoid per expert (DeepSeek-V3); pair it with <see cref="Gating.RenormalizedTopK"/>.</summary>
+    Sigmoid = 1,
+}
+
+/// <summary>Which assignments an overflowing expert keeps.</summary>
+public enum DropPolicy
+{
+    /// <summary>OpenMoE: the first C in priority order (every first choice before any second choice, then token order).</summary>
+    ByPosition = 0,
+    /// <summary>Megatron-Core "probs": the C assignments with the highest router score (ties by priority order).</summary>
+    ByProbability = 1,
+}

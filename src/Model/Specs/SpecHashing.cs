@@ -47,6 +47,15 @@ public static class SpecHashing
         Line("TrainCapacityFactor", Real(config.TrainCapacityFactor));
         Line("EvalCapacityFactor", Real(config.EvalCapacityFactor));
         Line("MinCapacity", Int(config.MinCapacity));
+        // Routing fields added with issue 16 are listed only when not at their default, so every
+        // spec (and checkpoint) from before keeps its hash.
+        if (config.RoutingRule != RoutingRule.TokenChoice) Line("RoutingRule", Int((int)config.RoutingRule));
+        if (config.RouterScoring != RouterScoring.Softmax) Line("RouterScoring", Int((int)config.RouterScoring));
+        if (config.DropPolicy != DropPolicy.ByPosition) Line("DropPolicy", Int((int)config.DropPolicy));
+        if (config.ExpertBias) Line("ExpertBias", "1");
+        if (config.BiasUpdateRate != 0.001) Line("BiasUpdateRate", Real(config.BiasUpdateRate));
+        if (config.ExpertGroups != 1) Line("ExpertGroups", Int(config.ExpertGroups));
+        if (config.TopGroups != 1) Line("TopGroups", Int(config.TopGroups));
         return lines.ToString();
     }
 

@@ -136,6 +136,7 @@ public sealed class CheckpointReader : IDisposable
         {
             if (expectedNames.Contains(have.Name)) continue;
             if (allowOptimizerState && OptimizerTensorNames.IsOptimizerTensor(have.Name)) continue;
+            if (RoutingStateTensorNames.IsRoutingState(have.Name)) continue;
             throw new CheckpointException(CheckpointErrorKind.UnexpectedTensor, manifestPath, have.Name,
                 "the model has no parameter of that name.", "Check that the checkpoint belongs to this model spec.");
         }

@@ -55,3 +55,20 @@ public static class OptimizerTensorNames
     /// <summary>True for names under <see cref="Prefix"/>.</summary>
     public static bool IsOptimizerTensor(string name) => name.StartsWith(Prefix, StringComparison.Ordinal);
 }
+
+/// <summary>
+/// Reserved tensor names for routing state that is model state but no parameter (no gradient, not in
+/// the spec's parameter table): <c>routing/expert_bias/&lt;layer&gt;</c>, the per-expert selection bias of
+/// auxiliary-loss-free balancing, [E] fp32. Inference reads it too, so it is allowed wherever weights load.
+/// </summary>
+public static class RoutingStateTensorNames
+{
+    /// <summary>Prefix of every routing-state tensor; model parameter names never start with it.</summary>
+    public const string Prefix = "routing/";
+
+    /// <summary>Name of decoder layer <paramref name="layer"/>'s expert bias.</summary>
+    public static string ExpertBias(int layer) => $"{Prefix}expert_bias/{layer}";
+
+    /// <summary>True for names under <see cref="Prefix"/>.</summary>
+    public static bool IsRoutingState(string name) => name.StartsWith(Prefix, StringComparison.Ordinal);
+}

@@ -90,13 +90,13 @@ public sealed class BackwardOps : OpLaunchers
         Cache.Get<ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int, int>(MoeBackward.Dispatch)(Stream, Shapes.Rows(n), dExpertIn, tokenRows, dx, n, k, d);
     }
 
-    /// <summary>Router softmax backward: dLogits [N, E] (overwritten) from dWeights [N, K].</summary>
+    /// <summary>Router score backward (softmax, or sigmoid scores): dLogits [N, E] (overwritten) from dWeights [N, K].</summary>
     public void RouterSoftmax(ArrayView<float> probabilities, ArrayView<int> choices, ArrayView<float> dWeights, ArrayView<float> dLogits,
-        int n, int e, int k, bool renormalized)
+        int n, int e, int k, bool renormalized, bool sigmoid = false)
     {
         Require(probabilities, (long)n * e, "probabilities [N, E]"); Require(dLogits, (long)n * e, "dLogits [N, E]");
         Require(choices, (long)n * k, "choices [N, K]"); Require(dWeights, (long)n * k, "dWeights [N, K]");
-        Cache.Get<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, int, int>(MoeBackward.RouterSoftmax)(Stream, Shapes.Elements(n), probabilities, choices, dWeights, dLogits, n, e, k, renormalized ? 1 : 0);
+        Cache.Get<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, int, int, int>(MoeBackward.RouterSoftmax)(Stream, Shapes.Elements(n), probabilities, choices, dWeights, dLogits, n, e, k, renormalized ? 1 : 0, sigmoid ? 1 : 0);
     }
 
     /// <summary>Cross-entropy backward: dLogits [N, V] = (softmax - onehot) * scale on target rows; may alias logits.</summary>

@@ -18,11 +18,28 @@ public sealed class RoutingOps : OpLaunchers
     {
     }
 
-    /// <summary>logits [N, E] -> probabilities [N, E], choices [N, K], choiceProbabilities [N, K], weights [N, K].</summary>
-    public void SoftmaxTopK(ArrayView<float> logits, ArrayView<float> probabilities, ArrayView<int> choices,
-        ArrayView<float> choiceProbabilities, ArrayView<float> weights, int n, int e, int k, bool renormalize) =>
-        Cache.Get<ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, int, int>(RouterSoftmaxTopKKernel.Kernel)
-            (Stream, Shapes.Elements(n), logits, probabilities, choices, choiceProbabilities, weights, n, e, k, renormalize ? 1 : 0);
+    /// <summary>logits [N, E], bias [E] -> probabilities (scores) [N, E], choices [N, K], choiceProbabilities [N, K], weights [N, K].</summary>
+    public void SoftmaxTopK(ArrayView<float> logits, ArrayView<float> bias, ArrayView<float> probabilities, ArrayView<int> choices,
+        ArrayView<float> choiceProbabilities, ArrayView<float> weights, int n, RouterRule rule) =>
+        Cache.Get<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, RouterRule>(RouterSoftmaxTopKKernel.Kernel)
+            (Stream, Shapes.Elements(n), logits, bias, probabilities, choices, choiceProbabilities, weights, n, rule);
+
+    /// <summary>Replay: choiceProbabilities and weights [N, K] of forced choices [N, K] from this forward's scores [N, E].</summary>
+    public void ReplayWeights(ArrayView<float> probabilities, ArrayView<int> choices, ArrayView<float> choiceProbabilities, ArrayView<float> weights,
+        int n, int e, int k, bool renormalize) =>
+        Cache.Get<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, int, int>(RoutingReplayKernel.Kernel)
+            (Stream, Shapes.Elements(n), probabilities, choices, choiceProbabilities, weights, n, e, k, renormalize ? 1 : 0);
+
+    /// <summary>slots [N, K] by rank of score within each (expert, group) run of the full dispatch list; -1 past C.</summary>
+    public void RankSlots(ArrayView<int> choices, ArrayView<float> keys, ArrayView<int> rows, ArrayView<int> list, ArrayView<int> offsets, ArrayView<int> slots,
+        int assignments, int k, int groupSize, int capacity) =>
+        Cache.Get<ArrayView<int>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, int>(ProbabilityDropKernels.RankKernel)
+            (Stream, Shapes.Elements(assignments), choices, keys, rows, list, offsets, slots, assignments, k, groupSize, capacity);
+
+    /// <summary>kept [G, E] = min(demand, C).</summary>
+    public void ClampKept(ArrayView<int> demand, ArrayView<int> kept, int count, int capacity) =>
+        Cache.Get<ArrayView<int>, ArrayView<int>, int, int>(ProbabilityDropKernels.ClampKeptKernel)
+            (Stream, Shapes.Elements(count), demand, kept, count, capacity);
 
     /// <summary>order [N]: the priority order of tokens within each group (by position, or by top-1 probability).</summary>
     public void VisitOrder(ArrayView<float> choiceProbabilities, ArrayView<int> order, int n, int k, int groupSize, bool batchPrioritized) =>

@@ -51,7 +51,9 @@ public static class SafeTensorsConverter
     {
         using var reader = CheckpointReader.Open(CheckpointRun.Resolve(checkpointPath));
         reader.VerifyChecksums(verifyProgress);
-        var tensors = reader.Tensors.Where(t => includeOptimizerState || !OptimizerTensorNames.IsOptimizerTensor(t.Name)).ToList();
+        // Routing state (the expert bias) has no Hugging Face name: safetensors hold the parameters (and optimizer state when asked).
+        var tensors = reader.Tensors.Where(t => (includeOptimizerState || !OptimizerTensorNames.IsOptimizerTensor(t.Name))
+            && !RoutingStateTensorNames.IsRoutingState(t.Name)).ToList();
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal)
         {
             ["format"] = "pt",

@@ -149,14 +149,17 @@ public static class BackwardKernelChecks
             for (int x = 0; x < e; x++) p[t * e + x] = (float)(Math.Exp(logits[t * e + x]) / sum);
         }
         int[] choices = [0, 1, 2, 3, 1, 0, 3, 2, 2, 0, 1, 3];
-        foreach (bool renormalized in new[] { false, true })
-        {
-            var expected = new float[n * e];
-            MoeBackward.RouterSoftmaxReference(p, choices, dWeights, expected, n, e, k, renormalized);
-            var bdl = c.Zeros<float>(n * e);
-            Backward(c).RouterSoftmax(c.Upload(p), c.Upload(choices), c.Upload(dWeights), bdl, n, e, k, renormalized);
-            c.Compare($"router softmax renormalized={renormalized}", c.Download(bdl), expected);
-        }
+        var sigmoidScores = Array.ConvertAll(logits, l => (float)(1.0 / (1.0 + Math.Exp(-l))));
+        foreach (bool sigmoid in new[] { false, true })
+            foreach (bool renormalized in new[] { false, true })
+            {
+                var scores = sigmoid ? sigmoidScores : p;
+                var expected = new float[n * e];
+                MoeBackward.RouterSoftmaxReference(scores, choices, dWeights, expected, n, e, k, renormalized, sigmoid);
+                var bdl = c.Zeros<float>(n * e);
+                Backward(c).RouterSoftmax(c.Upload(scores), c.Upload(choices), c.Upload(dWeights), bdl, n, e, k, renormalized, sigmoid);
+                c.Compare($"router scores sigmoid={sigmoid} renormalized={renormalized}", c.Download(bdl), expected);
+            }
     }
 
     private static void CheckCrossEntropy(KernelCheckContext c)

@@ -9,7 +9,7 @@ namespace OpenMoE.Training;
 /// <summary>
 /// Training checkpoints in the MessagePack checkpoint format (docs/checkpoint-format.md):
 /// RUN/checkpoints/step-NNNNNNNN/, each holding the weights under their Hugging Face names, the
-/// optimizer tensors under <c>optim/</c>, and the trainer's state (step, seed, data-pipeline
+/// optimizer tensors under <c>optim/</c>, the expert bias under <c>routing/</c>, and the trainer's state (step, seed, data-pipeline
 /// position) as JSON in the checksummed manifest. Saves are atomic, check the free space first, and
 /// keep the newest <paramref name="keepLast"/> (never deleting the one just written); loading verifies
 /// spec, layout and every checksum first, and falls back to older checkpoints when the newest is damaged.
@@ -30,6 +30,13 @@ public sealed class CheckpointTrainingStore(ModelSpecInfo spec, string runDirect
     /// <summary>Checkpoints <see cref="LoadLatest"/> passed over because they did not verify, each with the reason.</summary>
     public IReadOnlyList<string> Skipped => _skipped;
 
+    /// <summary>
+    /// The trainer state a checkpoint's metadata holds (seed, tokenizer, ...), or null when it is not a
+    /// training checkpoint: what analysis and generation check a checkpoint against.
+    /// </summary>
+    public static TrainingState? StateOf(IReadOnlyDictionary<string, string> extra) =>
+        extra.TryGetValue(StateKey, out var json) ? JsonSerializer.Deserialize<TrainingState>(json) : null;
+
     /// <inheritdoc />
     public long? LatestStep => _run.List() is { Count: > 0 } all ? all[^1].Step : null;
 
@@ -46,11 +53,14 @@ public sealed class CheckpointTrainingStore(ModelSpecInfo spec, string runDirect
         var metadata = CheckpointMetadata.Now(state.Step);
         metadata.Extra[StateKey] = JsonSerializer.Serialize(state);
         var summary = new CheckpointState { Step = state.Step, OptimizerName = state.Optimizer };
+        if (state.Routing is { } routing)
+            metadata.Extra[RoutingCheckpointState.RoutingKey] = routing;
         var optimizer = checkpoint.Optimizer.OrderBy(t => t.Key, StringComparer.Ordinal)
             .Select(t => (new TensorDescriptor(OptimizerTensorNames.Prefix + t.Key, TensorDType.F32, t.Value.Length), t.Value));
+        var extra = optimizer.Concat(RoutingCheckpointState.Tensors(checkpoint.ExpertBias ?? new Dictionary<int, float[]>()));
         string path = _run.PathForStep(state.Step);
         RequireFreeSpace(checkpoint, path);
-        ModelCheckpoint.Save(path, spec, p => checkpoint.Weights[p.Name], metadata, summary, optimizer,
+        ModelCheckpoint.Save(path, spec, p => checkpoint.Weights[p.Name], metadata, summary, extra,
             new CheckpointWriteOptions { Overwrite = true });
         _run.Rotate(justWritten: path);
     }
@@ -109,6 +119,6 @@ public sealed class CheckpointTrainingStore(ModelSpecInfo spec, string runDirect
             reader.ReadTensor(tensor.Name, values);
             optimizer[tensor.Name[OptimizerTensorNames.Prefix.Length..]] = values;
         }
-        return new TrainingCheckpoint(state, weights, optimizer);
+        return new TrainingCheckpoint(state, weights, optimizer, RoutingCheckpointState.ReadBias(reader));
     }
 }

@@ -2,6 +2,8 @@ using OpenMoE.Model.Initialization;
 using System.Diagnostics;
 using OpenMoE.Training.Data;
 using OpenMoE.Model.Network;
+using OpenMoE.Model.Routing;
+using OpenMoE.Model.Routing.Replay;
 using OpenMoE.Training.Objectives;
 using OpenMoE.Model.Specs;
 using OpenMoE.Training.Tokenization;
@@ -11,8 +13,8 @@ namespace OpenMoE.Training;
 
 /// <summary>
 /// The training loop: packed batches from the data pipeline, forward/backward on the device,
-/// global-norm clipping, the optimizer on host copies of the parameters, metrics.jsonl, and
-/// checkpoints through <see cref="ITrainingStore"/>. Deterministic given the options: on the CPU
+/// global-norm clipping and the optimizer on the device's buffers (only the batch goes to the device
+/// and a few scalars come back), metrics.jsonl, and checkpoints through <see cref="ITrainingStore"/>. Deterministic given the options: on the CPU
 /// accelerator a run of N steps equals k steps plus a resume for N - k, bit for bit. After the first
 /// step of a run, a step allocates no device memory and no managed memory of its own (the data
 /// pipeline's batch and checkpoints aside; docs/benchmarks.md, Training step throughput, says what is counted).
@@ -20,13 +22,13 @@ namespace OpenMoE.Training;
 public sealed class Trainer : IDisposable
 {
     private readonly TrainerOptions _options;
+    private readonly ComputeDevice _device;
     private readonly ITrainingStore _store;
     private readonly DataPipeline _pipeline;
-    private readonly HostParameters _parameters;
+    private readonly DeviceParameters _parameters;
     private readonly IOptimizer _optimizer;
     private readonly ILearningRateSchedule _schedule;
     private readonly TrainingNetwork _network;
-    private readonly ParameterTransfers _transfers;
     private readonly GradientClipping _clipping;
     private readonly double _capacityFactor;
     private readonly int[] _targets;
@@ -36,22 +38,61 @@ public sealed class Trainer : IDisposable
 
     /// <summary>
     /// Sets up a run on <paramref name="device"/> (owned by the caller); resumes when the options say so.
-    /// Validates the options and locks the run folder (<see cref="RunFolder"/>) before anything else.
+    /// Validates the options and reads the inputs, then locks the run folder (<see cref="RunFolder"/>) before anything else.
     /// </summary>
     public Trainer(TrainerOptions options, ComputeDevice device, ITrainingStore? store = null)
     {
         options.Validate();
         _options = options;
+        _device = device;
         Spec = ModelSpecs.Find(options.Spec);
+        var config = Spec.Config;
         // Inputs are read before the run folder is touched, so a typo in --data or --tokenizer leaves no folder behind.
-        Tokenizer = Tokenizers.Open(options.SentencePiece, Spec.Config.Vocab);
+        Tokenizer = Tokenizers.Open(options.Tokenizer, config.Vocab);
         var data = DataSpec.Load(options.Data);
         _folder = RunFolder.Open(options.Out, options.Resume, options.Overwrite);
         try
         {
             _notes.AddRange(_folder.Notes);
             _store = store ?? new CheckpointTrainingStore(Spec, options.Out, options.KeepCheckpoints == 0 ? int.MaxValue : options.KeepCheckpoints);
-            (_pipeline, _parameters, _optimizer, _network, _transfers, _clipping) = Setup(options, device, data, out _schedule, out _capacityFactor);
+            var objectives = ObjectiveSchedule.Parse(options.Objective, Tokenizer, options.SwitchStep ?? Math.Max(1, options.Steps / 2));
+            _pipeline = new DataPipeline(data.Sources, data.Mixture, objectives, Tokenizer, options.SequenceLength, options.Seed);
+            _capacityFactor = options.CapacityFactor ?? config.TrainCapacityFactor;
+            _schedule = options.CreateSchedule();
+
+            var checkpoint = options.Resume ? _store.LoadLatest() : null;
+            if (_store is CheckpointTrainingStore { Skipped: var skipped })
+                _notes.AddRange(skipped);
+            if (options.Resume && checkpoint is null)
+                throw new ArgumentException($"--resume: there is no checkpoint in {Path.Combine(options.Out, RunFolder.CheckpointsFolderName)}; start without --resume.");
+            if (checkpoint is not null)
+            {
+                if (checkpoint.State.Spec != config.Name || checkpoint.State.Optimizer != options.Optimizer)
+                    throw new ArgumentException(
+                        $"--resume: the run in {options.Out} trains {checkpoint.State.Spec} with {checkpoint.State.Optimizer}, but this command asks for {config.Name} with {options.Optimizer}; pass --spec {checkpoint.State.Spec} --optimizer {checkpoint.State.Optimizer}.");
+                Tokenizers.CheckMatches(checkpoint.State.Tokenizer, options.Tokenizer, $"The checkpoint in {options.Out}");
+                _pipeline.Restore(checkpoint.State.Data);
+                Step = checkpoint.State.Step;
+                _lastCheckpoint = Step;
+            }
+            _network = new TrainingNetwork(device, Spec, DeviceWeights.Load(device, Spec,
+                p => checkpoint is not null ? checkpoint.Weights[p.Name] : WeightInitializer.Create(Spec.Config, p, options.Seed)));
+            _network.Model.RoutingOverride = options.Routing is { } routing ? RoutingOverride.Parse(routing) : null;
+            if (checkpoint is not null)
+            {
+                if (checkpoint.State.Routing != options.Routing)
+                    throw new ArgumentException(
+                        $"The checkpoint was trained with --routing {checkpoint.State.Routing ?? "(the spec's)"}; resume with the same rule (this run asks for {options.Routing ?? "the spec's"}).");
+                foreach (var (layer, bias) in checkpoint.ExpertBias ?? new Dictionary<int, float[]>())
+                    bias.CopyTo(_network.Model.ExpertBias[layer], 0);
+            }
+            if (options.ReplayRouting is { } replay)
+                _network.ReplayRouting = new RoutingReplay(RoutingRecordingFile.Read(replay), Spec.Name, Spec.SpecHash);
+            _parameters = DeviceParameters.Of(_network);
+            _optimizer = Optimizers.Create(options.Optimizer, device, _parameters.Infos);
+            if (checkpoint is not null)
+                _optimizer.Restore(checkpoint.Optimizer);
+            _clipping = new GradientClipping(device, _parameters);
             _targets = new int[options.Batch * options.SequenceLength];
         }
         catch
@@ -59,43 +100,6 @@ public sealed class Trainer : IDisposable
             _folder.Dispose();
             throw;
         }
-    }
-
-    private (DataPipeline, HostParameters, IOptimizer, TrainingNetwork, ParameterTransfers, GradientClipping) Setup(
-        TrainerOptions options, ComputeDevice device, DataSpec data, out ILearningRateSchedule schedule, out double capacityFactor)
-    {
-        var config = Spec.Config;
-        var objectives = ObjectiveSchedule.Parse(options.Objective, Tokenizer, options.SwitchStep ?? Math.Max(1, options.Steps / 2));
-        var pipeline = new DataPipeline(data.Sources, data.Mixture, objectives, Tokenizer, options.SequenceLength, options.Seed);
-        capacityFactor = options.CapacityFactor ?? config.TrainCapacityFactor;
-        schedule = options.CreateSchedule();
-
-        var checkpoint = options.Resume ? _store.LoadLatest() : null;
-        if (_store is CheckpointTrainingStore { Skipped: var skipped })
-            _notes.AddRange(skipped);
-        if (options.Resume && checkpoint is null)
-            throw new ArgumentException($"--resume: there is no checkpoint in {Path.Combine(options.Out, RunFolder.CheckpointsFolderName)}; start without --resume.");
-        HostParameters parameters;
-        if (checkpoint is not null)
-        {
-            if (checkpoint.State.Spec != config.Name || checkpoint.State.Optimizer != options.Optimizer)
-                throw new ArgumentException(
-                    $"--resume: the run in {options.Out} trains {checkpoint.State.Spec} with {checkpoint.State.Optimizer}, but this command asks for {config.Name} with {options.Optimizer}; pass --spec {checkpoint.State.Spec} --optimizer {checkpoint.State.Optimizer}.");
-            parameters = new HostParameters(Spec, p => checkpoint.Weights[p.Name]);
-            pipeline.Restore(checkpoint.State.Data);
-            Step = checkpoint.State.Step;
-            _lastCheckpoint = Step;
-        }
-        else
-        {
-            parameters = new HostParameters(Spec, p => WeightInitializer.Create(Spec.Config, p, options.Seed));
-        }
-        var optimizer = Optimizers.Create(options.Optimizer, parameters);
-        if (checkpoint is not null)
-            optimizer.Restore(checkpoint.Optimizer);
-        var network = new TrainingNetwork(device, Spec, DeviceWeights.Load(device, Spec, p => parameters.Values[Array.IndexOf(parameters.Infos, p)]));
-        var transfers = new ParameterTransfers(parameters, device, network.Weights, network.Gradients);
-        return (pipeline, parameters, optimizer, network, transfers, new GradientClipping(parameters.Gradients));
     }
 
     /// <summary>What setting up the run did that the user should know: a stale lock taken over, leftovers removed, damaged checkpoints skipped.</summary>
@@ -110,8 +114,12 @@ public sealed class Trainer : IDisposable
     /// <summary>Updates completed so far.</summary>
     public long Step { get; private set; }
 
-    /// <summary>Host copies of the current parameters.</summary>
-    public HostParameters Parameters => _parameters;
+    /// <summary>Number of trained parameters.</summary>
+    public long ParameterCount => Spec.TotalParams;
+
+    /// <summary>A host copy of the current weights, by Hugging Face name.</summary>
+    public Dictionary<string, float[]> DownloadWeights() =>
+        _parameters.Infos.ToDictionary(p => p.Name, _network.Weights.Download, StringComparer.Ordinal);
 
     /// <summary>Name of the GEMM provider in use.</summary>
     public string GemmName => _network.GemmName;
@@ -157,18 +165,16 @@ public sealed class Trainer : IDisposable
         }
         double forwardBackward = Stopwatch.GetElapsedTime(phase).TotalSeconds;
         phase = Stopwatch.GetTimestamp();
-        _transfers.DownloadGradients();
-        double download = Stopwatch.GetElapsedTime(phase).TotalSeconds;
-        phase = Stopwatch.GetTimestamp();
-        double norm = _clipping.Clip(_options.ClipNorm);
+        double norm = _clipping.Clip(_parameters, _options.ClipNorm);
         if (!double.IsFinite(losses.Total) || !double.IsFinite(norm))
             throw new TrainingDivergedException(step, _lastCheckpoint > 0 ? _lastCheckpoint : null, _options.Out);
         double lr = _schedule.At(step);
         _optimizer.Step(_parameters, step, lr);
-        _transfers.UploadValues();
+        _device.Synchronize();
+        _network.UpdateExpertBias();
         Step = step;
 
-        var timings = new StepTimings(forwardBackward, losses.ForwardSeconds, download, Stopwatch.GetElapsedTime(phase).TotalSeconds);
+        var timings = new StepTimings(forwardBackward, losses.ForwardSeconds, Stopwatch.GetElapsedTime(phase).TotalSeconds);
         var report = new StepReport(step, losses.Total, losses.CrossEntropy, losses.LoadBalancing, losses.ZLoss, lr, norm,
             tokens / Math.Max(Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds, 1e-9), tokens, losses.MoeLayers, timings);
         metrics.Write(report);
@@ -196,15 +202,16 @@ public sealed class Trainer : IDisposable
     /// <summary>Saves the current step through the store.</summary>
     public void Save(double lastLoss = double.NaN)
     {
-        var weights = _parameters.Infos.Select((p, i) => (p.Name, _parameters.Values[i])).ToDictionary(e => e.Name, e => e.Item2, StringComparer.Ordinal);
+        var weights = DownloadWeights();
         var state = new TrainingState
         {
             Step = Step, Spec = Spec.Name, Optimizer = _optimizer.Name, Seed = _options.Seed, Data = _pipeline.State,
-            LastLoss = double.IsFinite(lastLoss) ? lastLoss : 0,
+            LastLoss = double.IsFinite(lastLoss) ? lastLoss : 0, Tokenizer = Tokenizers.RecordedName(_options.Tokenizer), Routing = _options.Routing,
         };
+        var bias = _network.Model.ExpertBias.ToDictionary(b => b.Key, b => (float[])b.Value.Clone());
         try
         {
-            _store.Save(new TrainingCheckpoint(state, weights, _optimizer.State));
+            _store.Save(new TrainingCheckpoint(state, weights, _optimizer.DownloadState(), bias));
         }
         catch (IOException ex)
         {
@@ -219,7 +226,8 @@ public sealed class Trainer : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
-        _transfers.Dispose();
+        _clipping.Dispose();
+        _optimizer.Dispose();
         _network.Dispose();
         _folder.Dispose();
     }

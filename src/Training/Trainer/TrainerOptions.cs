@@ -41,8 +41,12 @@ public sealed record TrainerOptions
     public bool Resume { get; init; }
     /// <summary>Replace a run already in <see cref="Out"/> (its metrics, plot and checkpoints) instead of refusing.</summary>
     public bool Overwrite { get; init; }
-    /// <summary>SentencePiece model (null: the byte tokenizer).</summary>
-    public string? SentencePiece { get; init; }
+    /// <summary>Tokenizer: a BPE vocabulary name, a SentencePiece model file, or null for the byte tokenizer (<see cref="Tokenization.Tokenizers.Open"/>).</summary>
+    public string? Tokenizer { get; init; }
+    /// <summary>A routing rule over the spec's (<c>--routing</c>, syntax of <see cref="Model.Routing.RoutingOverride"/>); null = the spec's.</summary>
+    public string? Routing { get; init; }
+    /// <summary>A routing recording whose decisions every step replays, in order (<c>--replay-routing</c>); null = route fresh.</summary>
+    public string? ReplayRouting { get; init; }
 
     /// <summary>
     /// Checks every setting before any work, naming the option: a bad value is an

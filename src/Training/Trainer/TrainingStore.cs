@@ -17,10 +17,16 @@ public sealed record TrainingState
     public required PipelineState Data { get; init; }
     /// <summary>Total loss of the last step (for the log).</summary>
     public double LastLoss { get; init; }
+    /// <summary>The tokenizer trained with (<see cref="Tokenization.Tokenizers.RecordedName"/>); null in checkpoints written before it was recorded.</summary>
+    public string? Tokenizer { get; init; }
+    /// <summary>The <c>--routing</c> rule the run trains with (null: the spec's); a resume must ask for the same.</summary>
+    public string? Routing { get; init; }
 }
 
 /// <summary>One saved training step: state, weights and optimizer tensors by name.</summary>
-public sealed record TrainingCheckpoint(TrainingState State, IReadOnlyDictionary<string, float[]> Weights, IReadOnlyDictionary<string, float[]> Optimizer);
+/// <param name="ExpertBias">Every MoE layer's expert bias by decoder layer (auxiliary-loss-free balancing; all zeros for other rules).</param>
+public sealed record TrainingCheckpoint(TrainingState State, IReadOnlyDictionary<string, float[]> Weights, IReadOnlyDictionary<string, float[]> Optimizer,
+    IReadOnlyDictionary<int, float[]>? ExpertBias = null);
 
 /// <summary>
 /// Where a run's checkpoints go. The trainer only talks to this interface, so the checkpoint

@@ -85,7 +85,7 @@ public class TokenSpecializationTests
     public void Rare_ids_and_padding_are_left_out()
     {
         int[] tokens = [0, 7, 7, 5];
-        var batch = new RoutingBatch(tokens, 4, [-1, 0, 0, 0], [-1, 0, 0, 0], [SyntheticTraces.Top1(2, 1, 0, 0, 1)]);
+        var batch = new RoutingBatch(tokens, 4, [-1, 0, 0, 0], [-1, 0, 0, 0], [SyntheticTraces.Top1(2, 1, 0, 0, 1)], new int[4]);
         var accumulator = new TokenSpecializationAccumulator([1], 2, 1, 4);
         accumulator.Add(batch);
 

@@ -40,6 +40,12 @@ public class DiagnosticTests
         { "OMOE015", [GeneratorHarness.Spec(", NormEps = 0")] },
         { "OMOE016", [GeneratorHarness.Spec(", FfnKind = FfnKind.SwiGlu")] },
         { "OMOE017", [GeneratorHarness.Spec(attributes: "[PaperFigures(100, 200, \"made up\")]")] },
+        { "OMOE018", [GeneratorHarness.Spec(", ExpertGroups = 3")] },
+        { "OMOE018", [GeneratorHarness.Spec(", ExpertGroups = 4, TopGroups = 5")] },
+        { "OMOE018", [GeneratorHarness.Spec(", TopK = 3, ExpertGroups = 4, TopGroups = 1")] },
+        { "OMOE019", [GeneratorHarness.Spec(", RoutingRule = RoutingRule.ExpertChoice, ExpertBias = true")] },
+        { "OMOE019", [GeneratorHarness.Spec(", RoutingRule = RoutingRule.ExpertChoice, CapacityRule = CapacityRule.Dropless")] },
+        { "OMOE020", [GeneratorHarness.Spec(", ExpertBias = true, BiasUpdateRate = 0")] },
     };
 
     [Theory]

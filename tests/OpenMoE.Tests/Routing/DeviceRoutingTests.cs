@@ -22,7 +22,7 @@ public abstract class DeviceRoutingLaws
     [Property]
     public void Device_assignment_equals_the_reference_bit_for_bit_for_every_rule_and_chunk_size(RoutingCase c, PositiveInt chunk)
     {
-        var choices = RouterProbabilities.Choose(c.Logits, c.Tokens, c.Experts, c.TopK, c.Options.Gating);
+        var choices = c.Choose();
         var expected = ReferenceRouter.Assign(choices, c.Options);
         var accelerator = _device.Accelerator;
         using var deviceChoices = accelerator.Allocate1D(choices.Choices);
@@ -41,9 +41,10 @@ public abstract class DeviceRoutingLaws
     [Property]
     public void Device_softmax_matches_the_reference_within_tolerance_and_chooses_the_same_experts(RoutingCase c)
     {
-        var expected = RouterProbabilities.Choose(c.Logits, c.Tokens, c.Experts, c.TopK, c.Options.Gating);
+        var expected = c.Choose();
         using var logits = _device.Accelerator.Allocate1D(c.Logits);
-        using var topK = _device.Router.ChooseTopK(logits.View, c.Tokens, c.Experts, c.TopK, c.Options.Gating);
+        using var bias = _device.Accelerator.Allocate1D(c.BiasOrZeros);
+        using var topK = _device.Router.ChooseTopK(logits.View, c.Tokens, c.Options, bias.View);
         var actual = topK.ToHost(c.Experts, c.TopK);
         Assert.Equal(expected.Choices, actual.Choices);
         AssertClose(expected.Probabilities, actual.Probabilities);
@@ -56,23 +57,25 @@ public abstract class DeviceRoutingLaws
     /// visit order is defined on the fp32 top-1 probabilities, and tokens whose logits are permutations
     /// of each other tie mathematically but may differ in the last bit between the device's fp32 and
     /// the reference's double sums; so there the law is: the device assignment equals the reference
-    /// assignment of the device's own probabilities.
+    /// assignment of the device's own probabilities. The same holds for dropping by probability (and expert
+    /// choice), whose keys are those fp32 probabilities.
     /// </summary>
     [Property(MaxTest = 50)]
     public void Device_routing_end_to_end_equals_the_reference(RoutingCase c)
     {
         var expected = c.Route();
-        var actual = _device.Router.Route(c.Logits, c.Tokens, c.Options);
+        var actual = _device.Router.Route(c.Logits, c.Tokens, c.Options, c.BiasOrZeros);
         Assert.Equal(expected.Expert, actual.Expert);
         AssertClose(expected.Weight, actual.Weight);
-        if (!c.Options.BatchPrioritized)
+        if (!c.Options.BatchPrioritized && !c.Options.KeepsMostProbable)
         {
             Assert.Equal(expected.Slot, actual.Slot);
             Assert.Equal(expected.DispatchOrder, actual.DispatchOrder);
             return;
         }
         using var logits = _device.Accelerator.Allocate1D(c.Logits);
-        using var topK = _device.Router.ChooseTopK(logits.View, c.Tokens, c.Experts, c.TopK, c.Options.Gating);
+        using var bias = _device.Accelerator.Allocate1D(c.BiasOrZeros);
+        using var topK = _device.Router.ChooseTopK(logits.View, c.Tokens, c.Options, bias.View);
         var deviceChoices = topK.ToHost(c.Experts, c.TopK);
         var fromDeviceProbabilities = ReferenceRouter.Assign(deviceChoices, c.Options);
         Assert.Equal(fromDeviceProbabilities.Slot, actual.Slot);
@@ -88,7 +91,8 @@ public abstract class DeviceRoutingLaws
     {
         const double lbScale = 0.01, zScale = 1e-4 * 1000;
         using var logits = _device.Accelerator.Allocate1D(c.Logits);
-        using var topK = _device.Router.ChooseTopK(logits.View, c.Tokens, c.Experts, c.TopK, c.Options.Gating);
+        using var bias = _device.Accelerator.Allocate1D(c.BiasOrZeros);
+        using var topK = _device.Router.ChooseTopK(logits.View, c.Tokens, c.Options, bias.View);
         using var grad = _device.Accelerator.Allocate1D<float>(c.Logits.Length);
         grad.MemSetToZero();
         var (lb, z) = _device.Router.Losses(logits.View, topK, c.Options, grad.View, lbScale, zScale);
@@ -97,7 +101,10 @@ public abstract class DeviceRoutingLaws
         var choices = topK.Choices.GetAsArray1D();
         int group = c.Options.TokensPerGroup(c.Tokens);
         var expectedGrad = new double[wide.Length];
-        double expectedLb = RouterLosses.LoadBalancing(wide, choices, c.Tokens, c.Experts, c.TopK, group, expectedGrad, lbScale);
+        // Rules without a load-balancing loss (expert choice, sigmoid scores) report 0 and add no gradient.
+        double expectedLb = c.Options.HasLoadBalancingLoss
+            ? RouterLosses.LoadBalancing(wide, choices, c.Tokens, c.Experts, c.TopK, group, expectedGrad, lbScale)
+            : 0;
         double expectedZ = RouterLosses.ZLoss(wide, c.Tokens, c.Experts, expectedGrad, zScale);
         var tolerance = SelfTestCatalog.ToleranceOf("router losses + gradient");
         Assert.True(Math.Abs(lb - expectedLb) <= tolerance.Bound(expectedLb), $"load balancing {lb} vs {expectedLb}");

@@ -12,7 +12,7 @@ public static class PriorityOracle
     /// <summary>Assignment indices t*K + r of group <paramref name="group"/> in priority order.</summary>
     public static List<int> Order(RoutingCase c, int group)
     {
-        var choices = RouterProbabilities.Choose(c.Logits, c.Tokens, c.Experts, c.TopK, c.Options.Gating);
+        var choices = c.Choose();
         int size = c.Options.TokensPerGroup(c.Tokens);
         var tokens = Enumerable.Range(group * size, size).ToArray();
         if (c.Options.BatchPrioritized)

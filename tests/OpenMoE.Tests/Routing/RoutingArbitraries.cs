@@ -8,7 +8,9 @@ namespace OpenMoE.Tests.Routing;
 /// <summary>
 /// FsCheck generators that reach the edges of routing: E = 1, K = E, capacity 0 and 1, every token
 /// preferring one expert, exact ties (all-zero rows, coarse logits), N not divisible by E, a single
-/// token; and a shrinker towards fewer tokens, fewer experts and plainer options.
+/// token; every routing rule (plain token choice, by-probability dropping, expert choice, sigmoid scores
+/// with an expert bias, group-limited selection); and a shrinker towards fewer tokens, fewer experts and
+/// plainer options.
 /// </summary>
 public static class RoutingArbitraries
 {
@@ -19,9 +21,34 @@ public static class RoutingArbitraries
         from topK in Gen.Frequency((2, Gen.Constant(1)), (2, Gen.Constant(Math.Min(2, experts))), (1, Gen.Constant(experts)), (1, Gen.Choose(1, experts)))
         from tokens in Gen.Frequency((1, Gen.Constant(1)), (6, Gen.Choose(2, 24)), (2, Gen.Choose(25, 64)))
         from sequenceLength in Gen.Elements(Divisors(tokens))
-        from options in OptionsGen(experts, topK, tokens)
+        from plain in OptionsGen(experts, topK, tokens)
+        from options in RuleGen(plain)
         from logits in LogitsGen(tokens, experts)
-        select new RoutingCase(options, tokens, sequenceLength, logits);
+        from bias in BiasGen(experts)
+        select new RoutingCase(options, tokens, sequenceLength, logits, options.ExpertBias ? bias : null);
+
+    /// <summary>One of the routing rules on top of plain options: every law runs for every rule.</summary>
+    public static Gen<RoutingOptions> RuleGen(RoutingOptions o) =>
+        from kind in Gen.Frequency((3, Gen.Constant(0)), (1, Gen.Constant(1)), (1, Gen.Constant(2)), (1, Gen.Constant(3)), (1, Gen.Constant(4)))
+        from bias in Gen.Elements(false, true)
+        from groups in Gen.Elements(Divisors(o.Experts).Where(d => d <= 32).ToArray())
+        from chosen in Gen.Choose(1, groups)
+        select kind switch
+        {
+            1 => o with { DropPolicy = DropPolicy.ByProbability, ExpertBias = bias },
+            2 => o with { Rule = RoutingRule.ExpertChoice, TopK = o.Experts, CapacityRule = CapacityRule.T5x, Gating = Gating.RawSoftmax, BatchPrioritized = false },
+            3 => o with { Scoring = RouterScoring.Sigmoid, ExpertBias = true },
+            4 => o with
+            {
+                ExpertGroups = groups, ExpertBias = bias,
+                // Enough chosen groups to hold K experts.
+                TopGroups = Math.Max(chosen, (o.TopK + o.Experts / groups - 1) / (o.Experts / groups)),
+            },
+            _ => o,
+        };
+
+    /// <summary>Multiples of 1/8 in [-1, 1]: bias ties and clear margins.</summary>
+    public static Gen<float[]> BiasGen(int experts) => Gen.Choose(-8, 8).Select(v => v / 8f).ArrayOf(experts);
 
     public static Gen<RoutingOptions> OptionsGen(int experts, int topK, int tokens) =>
         from rule in Gen.Elements(CapacityRule.T5x, CapacityRule.Cai, CapacityRule.Dropless)
@@ -58,9 +85,19 @@ public static class RoutingArbitraries
             yield return Prefix(c, c.Tokens / 2);
             yield return Prefix(c, c.Tokens - 1);
         }
-        if (o.Experts > o.TopK)
+        if (o.Rule == RoutingRule.ExpertChoice)
+            yield return c with { Options = o with { Rule = RoutingRule.TokenChoice } };
+        if (o.ExpertBias)
+            yield return c with { Options = o with { ExpertBias = false }, Bias = null };
+        if (o.ExpertGroups > 1)
+            yield return c with { Options = o with { ExpertGroups = 1, TopGroups = 1 } };
+        if (o.Scoring != RouterScoring.Softmax)
+            yield return c with { Options = o with { Scoring = RouterScoring.Softmax } };
+        if (o.DropPolicy != DropPolicy.ByPosition)
+            yield return c with { Options = o with { DropPolicy = DropPolicy.ByPosition } };
+        if (o.Experts > o.TopK && o.ExpertGroups == 1)
             yield return DropLastExpert(c);
-        if (o.TopK > 1)
+        if (o.TopK > 1 && o.Rule == RoutingRule.TokenChoice)
             yield return c with { Options = o with { TopK = o.TopK - 1 } };
         if (o.BatchPrioritized)
             yield return c with { Options = o with { BatchPrioritized = false } };
@@ -81,6 +118,6 @@ public static class RoutingArbitraries
     {
         int e = c.Experts;
         var logits = c.Logits.Where((_, i) => i % e != e - 1).ToArray();
-        return c with { Options = c.Options with { Experts = e - 1 }, Logits = logits };
+        return c with { Options = c.Options with { Experts = e - 1 }, Logits = logits, Bias = c.Bias?[..(e - 1)] };
     }
 }

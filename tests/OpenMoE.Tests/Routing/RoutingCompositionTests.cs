@@ -38,6 +38,21 @@ public class RoutingCompositionTests
         }
     }
 
+    /// <summary>Why generation refuses expert choice (flaxformer's own warning): a later token takes an earlier token's expert.</summary>
+    [Fact]
+    public void Expert_choice_lets_a_later_token_displace_an_earlier_tokens_expert()
+    {
+        var options = new RoutingOptions
+        {
+            Experts = 2, TopK = 2, CapacityRule = CapacityRule.T5x, CapacityFactor = 1, MinCapacity = 0, CapacityOverride = 1, Rule = RoutingRule.ExpertChoice,
+        };
+        var alone = ReferenceRouter.Route([1f, 0f], 1, options);
+        var withLater = ReferenceRouter.Route([1f, 0f, 2f, 0f], 2, options);
+        Assert.True(alone.IsKept(0, 0));
+        Assert.False(withLater.IsKept(0, 0));
+        Assert.True(withLater.IsKept(1, 0));
+    }
+
     [Fact]
     public void Appending_a_token_can_displace_an_earlier_second_choice()
     {
@@ -141,7 +156,9 @@ public class RoutingCompositionTests
         var random = new Random(seed);
         var extra = Enumerable.Range(0, added * c.Experts).Select(_ => random.Next(-64, 65) / 16f);
         var longLogits = c.Logits.Concat(extra).ToArray();
-        var options = c.Options with { GroupSize = null, BatchPrioritized = false };
+        // Causality holds for dropping by position only: by probability (and expert choice, see the fact
+        // above) a later, more probable assignment displaces an earlier one.
+        var options = c.Options with { GroupSize = null, BatchPrioritized = false, Rule = RoutingRule.TokenChoice, DropPolicy = DropPolicy.ByPosition };
         if (fixedCapacity)
             options = options with { CapacityOverride = options.CapacityFor(c.Tokens) };
         else

@@ -22,6 +22,9 @@ public class RoutingKernelPtxTests
         { nameof(DispatchListKernels), nameof(DispatchListKernels.FillKernel) },
         { nameof(RouterLossKernels), nameof(RouterLossKernels.ExpertLoadKernel) },
         { nameof(RouterLossKernels), nameof(RouterLossKernels.GradientKernel) },
+        { nameof(ProbabilityDropKernels), nameof(ProbabilityDropKernels.RankKernel) },
+        { nameof(ProbabilityDropKernels), nameof(ProbabilityDropKernels.ClampKeptKernel) },
+        { nameof(RoutingReplayKernel), nameof(RoutingReplayKernel.Kernel) },
     };
 
     [Theory]

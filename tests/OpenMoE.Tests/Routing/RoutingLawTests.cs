@@ -4,7 +4,7 @@ using OpenMoE.Model.Specs;
 
 namespace OpenMoE.Tests.Routing;
 
-/// <summary>The capacity and dropping laws of issue 4, on the reference router.</summary>
+/// <summary>The capacity and dropping laws of issue 4, on the reference router, for every routing rule of issue 16.</summary>
 [Properties(Arbitrary = new[] { typeof(RoutingArbitraries) }, MaxTest = 300)]
 public class RoutingLawTests
 {
@@ -30,11 +30,14 @@ public class RoutingLawTests
     public void A_token_keeps_at_most_k_distinct_experts_each_among_its_top_k(RoutingCase c)
     {
         var result = c.Route();
-        var probabilities = RouterProbabilities.Choose(c.Logits, c.Tokens, c.Experts, c.TopK, c.Options.Gating).Probabilities;
+        var probabilities = c.Choose().Probabilities;
         for (int t = 0; t < c.Tokens; t++)
         {
             var chosen = Enumerable.Range(0, c.TopK).Select(r => result.ExpertOf(t, r)).ToArray();
             Assert.Equal(c.TopK, chosen.Distinct().Count());
+            // Biased and group-limited selection have their own laws (RoutingRuleLawTests); expert choice lists every expert.
+            if (c.Options.ExpertBias || c.Options.ExpertGroups > 1 || c.Options.Rule == RoutingRule.ExpertChoice)
+                continue;
             var p = probabilities.AsSpan(t * c.Experts, c.Experts).ToArray();
             for (int r = 0; r < c.TopK; r++)
             {
@@ -55,7 +58,12 @@ public class RoutingLawTests
     [Property]
     public void An_assignment_is_dropped_only_if_its_expert_is_full_of_assignments_before_it_in_priority(RoutingCase c)
     {
+        // Dropping by position; by probability has its own law (RoutingRuleLawTests).
+        var options = c.Options.Rule == RoutingRule.ExpertChoice ? c.Options : c.Options with { DropPolicy = DropPolicy.ByPosition };
+        c = c with { Options = options };
         var result = c.Route();
+        if (options.KeepsMostProbable)
+            return;
         for (int g = 0; g < result.Groups; g++)
         {
             var keptSoFar = new int[c.Experts];
@@ -100,18 +108,20 @@ public class RoutingLawTests
     public void Dropless_or_capacity_at_least_the_group_size_drops_nothing(RoutingCase c)
     {
         int groupSize = c.Options.TokensPerGroup(c.Tokens);
-        var dropless = c.Options with { CapacityRule = CapacityRule.Dropless, CapacityOverride = null };
         var roomy = c.Options with { CapacityOverride = groupSize + (c.Tokens % 3) };
-        Assert.All(ReferenceRouter.Route(c.Logits, c.Tokens, dropless).Slot, s => Assert.True(s >= 0));
-        Assert.All(ReferenceRouter.Route(c.Logits, c.Tokens, roomy).Slot, s => Assert.True(s >= 0));
+        Assert.All(ReferenceRouter.Route(c.Logits, c.Tokens, roomy, c.BiasOrZeros).Slot, s => Assert.True(s >= 0));
+        if (c.Options.Rule == RoutingRule.ExpertChoice)
+            return; // expert choice takes the T5X rule only (a dropless expert choice is a dense layer)
+        var dropless = c.Options with { CapacityRule = CapacityRule.Dropless, CapacityOverride = null };
+        Assert.All(ReferenceRouter.Route(c.Logits, c.Tokens, dropless, c.BiasOrZeros).Slot, s => Assert.True(s >= 0));
     }
 
     [Property]
     public void Raising_the_capacity_never_drops_an_assignment_that_was_kept(RoutingCase c, byte extra)
     {
         int capacity = c.Options.CapacityFor(c.Options.TokensPerGroup(c.Tokens));
-        var low = ReferenceRouter.Route(c.Logits, c.Tokens, c.Options with { CapacityOverride = capacity });
-        var high = ReferenceRouter.Route(c.Logits, c.Tokens, c.Options with { CapacityOverride = capacity + extra % 5 });
+        var low = ReferenceRouter.Route(c.Logits, c.Tokens, c.Options with { CapacityOverride = capacity }, c.BiasOrZeros);
+        var high = ReferenceRouter.Route(c.Logits, c.Tokens, c.Options with { CapacityOverride = capacity + extra % 5 }, c.BiasOrZeros);
         for (int a = 0; a < low.Assignments; a++)
         {
             if (low.Slot[a] >= 0)
@@ -127,7 +137,7 @@ public class RoutingLawTests
         for (int g = 0; g < result.Groups; g++)
         {
             var logits = c.Logits.AsSpan(g * size * c.Experts, size * c.Experts);
-            var alone = ReferenceRouter.Route(logits, size, c.Options with { GroupSize = null, CapacityOverride = result.Capacity });
+            var alone = ReferenceRouter.Route(logits, size, c.Options with { GroupSize = null, CapacityOverride = result.Capacity }, c.BiasOrZeros);
             Assert.Equal(alone.Slot, result.Slot.AsSpan(g * size * c.TopK, size * c.TopK).ToArray());
             Assert.Equal(alone.Expert, result.Expert.AsSpan(g * size * c.TopK, size * c.TopK).ToArray());
         }

@@ -21,19 +21,27 @@ public sealed class DeviceRouter
     public const int DefaultChunk = 64;
 
     private readonly ComputeDevice _device;
+    private readonly Dictionary<int, MemoryBuffer1D<float, Stride1D.Dense>> _zeroBias = [];
 
     /// <summary>Routes on <paramref name="device"/>: its routing launchers, its buffers (counted).</summary>
     public DeviceRouter(ComputeDevice device) => _device = device;
 
     private RoutingOps Ops => _device.Routing;
 
-    /// <summary>Softmax and top-k of router logits already on the device, into new buffers. // logits [N, E]</summary>
-    public DeviceTopK ChooseTopK(ArrayView<float> logits, int tokens, int experts, int topK, Gating gating)
+    /// <summary>Softmax and top-k of router logits already on the device, into new buffers (OpenMoE's plain token choice). // logits [N, E]</summary>
+    public DeviceTopK ChooseTopK(ArrayView<float> logits, int tokens, int experts, int topK, Gating gating) =>
+        ChooseTopK(logits, tokens, PlainTokenChoice(experts, topK, gating), default);
+
+    /// <summary>
+    /// Scores and choices of every rule in <paramref name="options"/> (definitions in <see cref="RouterProbabilities.Choose(ReadOnlySpan{float}, int, RoutingOptions, ReadOnlySpan{float})"/>),
+    /// into new buffers. // logits [N, E], bias [E] (read only with <see cref="RoutingOptions.ExpertBias"/>; may be empty then)
+    /// </summary>
+    public DeviceTopK ChooseTopK(ArrayView<float> logits, int tokens, RoutingOptions options, ArrayView<float> bias)
     {
-        var result = CreateTopK(tokens, experts, topK);
+        var result = CreateTopK(tokens, options.Experts, options.TopK);
         try
         {
-            ChooseTopK(logits, experts, gating, result);
+            ChooseTopK(logits, options, bias, result);
         }
         catch
         {
@@ -43,7 +51,7 @@ public sealed class DeviceRouter
         return result;
     }
 
-    /// <summary>Buffers for <see cref="ChooseTopK(ArrayView{float}, int, Gating, DeviceTopK)"/> with N tokens, E experts, top-K.</summary>
+    /// <summary>Buffers for <see cref="ChooseTopK(ArrayView{float}, RoutingOptions, ArrayView{float}, DeviceTopK)"/> with N tokens, E experts, top-K.</summary>
     public DeviceTopK CreateTopK(int tokens, int experts, int topK)
     {
         if (tokens < 1 || topK < 1 || topK > experts)
@@ -58,15 +66,52 @@ public sealed class DeviceRouter
         };
     }
 
-    /// <summary>Softmax and top-k of router logits already on the device, into <paramref name="result"/> (allocates nothing). // logits [N, E]</summary>
-    public void ChooseTopK(ArrayView<float> logits, int experts, Gating gating, DeviceTopK result)
+    /// <summary>Softmax and top-k into <paramref name="result"/> (allocates nothing). // logits [N, E]</summary>
+    public void ChooseTopK(ArrayView<float> logits, int experts, Gating gating, DeviceTopK result) =>
+        ChooseTopK(logits, PlainTokenChoice(experts, (int)(result.Choices.Length / result.Tokens), gating), default, result);
+
+    /// <summary>Scores and choices into <paramref name="result"/> (allocates nothing after the first call per E). // logits [N, E], bias [E]</summary>
+    public void ChooseTopK(ArrayView<float> logits, RoutingOptions options, ArrayView<float> bias, DeviceTopK result)
     {
-        int tokens = result.Tokens;
+        int tokens = result.Tokens, experts = options.Experts;
         int topK = (int)(result.Choices.Length / tokens);
-        if (logits.Length != (long)tokens * experts || result.Probabilities.Length != logits.Length)
-            throw new ArgumentException($"Router logits hold {logits.Length} values, expected N*E = {tokens}*{experts} (the top-k buffers' shape).");
-        Ops.SoftmaxTopK(logits, result.Probabilities.View, result.Choices.View, result.ChoiceProbabilities.View, result.Weights.View,
-            tokens, experts, topK, gating == Gating.RenormalizedTopK);
+        if (logits.Length != (long)tokens * experts || result.Probabilities.Length != logits.Length || topK != options.TopK)
+            throw new ArgumentException($"Router logits hold {logits.Length} values, expected N*E = {tokens}*{experts} with K = {options.TopK} (the top-k buffers' shape).");
+        if (options.ExpertBias && bias.Length != experts)
+            throw new ArgumentException($"The expert bias holds {bias.Length} values, expected E = {experts}.");
+        var rule = new RouterRule
+        {
+            Experts = experts, TopK = topK, Renormalize = options.Gating == Gating.RenormalizedTopK ? 1 : 0,
+            Sigmoid = options.Scoring == RouterScoring.Sigmoid ? 1 : 0, Groups = options.ExpertGroups, TopGroups = options.TopGroups,
+            ExpertChoice = options.Rule == RoutingRule.ExpertChoice ? 1 : 0, UseBias = options.ExpertBias ? 1 : 0,
+        };
+        Ops.SoftmaxTopK(logits, options.ExpertBias ? bias : ZeroBias(experts), result.Probabilities.View, result.Choices.View,
+            result.ChoiceProbabilities.View, result.Weights.View, tokens, rule);
+    }
+
+    /// <summary>
+    /// Replay: <paramref name="result"/>'s choices were overwritten by forced ones; recompute their
+    /// scores and weights from this forward's scores (bit-equal to <see cref="ChooseTopK(ArrayView{float}, RoutingOptions, ArrayView{float}, DeviceTopK)"/> for the same choices).
+    /// </summary>
+    public void ReplayWeights(RoutingOptions options, DeviceTopK result) =>
+        Ops.ReplayWeights(result.Probabilities.View, result.Choices.View, result.ChoiceProbabilities.View, result.Weights.View,
+            result.Tokens, options.Experts, options.TopK, options.Gating == Gating.RenormalizedTopK);
+
+    private static RoutingOptions PlainTokenChoice(int experts, int topK, Gating gating) => new()
+    {
+        Experts = experts, TopK = topK, Gating = gating, CapacityRule = CapacityRule.Dropless, CapacityFactor = 1, MinCapacity = 0,
+    };
+
+    // The kernel reads no bias without ExpertBias, but every launch needs a real view; one zero buffer per E.
+    private ArrayView<float> ZeroBias(int experts)
+    {
+        if (!_zeroBias.TryGetValue(experts, out var buffer))
+        {
+            buffer = Allocate<float>(experts, "zero expert bias [E]");
+            buffer.MemSetToZero();
+            _zeroBias[experts] = buffer;
+        }
+        return buffer.View;
     }
 
     /// <summary>
@@ -139,12 +184,36 @@ public sealed class DeviceRouter
 
         var order = result.VisitOrder.View;
         var counts = result.ChunkCounts.View;
+        // By probability: first the position passes with unlimited capacity, which list every assignment of
+        // each (expert, group) in priority order; then each ranks itself by score in its run.
+        int positionCapacity = options.KeepsMostProbable ? int.MaxValue : capacity;
         Ops.VisitOrder(choiceProbabilities, order, tokens, k, groupSize, options.BatchPrioritized);
         Ops.CountSlots(choices, order, counts, groups, groupSize, k, e, chunk, chunksPerGroup);
-        Ops.ScanSlots(counts, result.Demand.View, result.KeptCount.View, groups, chunksPerGroup, e, capacity);
-        Ops.AssignSlots(choices, order, counts, result.Slot.View, groups, groupSize, k, e, chunk, chunksPerGroup, capacity);
+        Ops.ScanSlots(counts, result.Demand.View, result.KeptCount.View, groups, chunksPerGroup, e, positionCapacity);
+        Ops.AssignSlots(choices, order, counts, result.Slot.View, groups, groupSize, k, e, chunk, chunksPerGroup, positionCapacity);
         Ops.DispatchOffsets(result.KeptCount.View, result.ExpertGroupOffsets.View, groups, e);
         Ops.FillDispatch(choices, result.Slot.View, result.ExpertGroupOffsets.View, result.Row.View, result.DispatchOrder.View, tokens * k, k, groupSize, groups);
+        if (options.KeepsMostProbable)
+        {
+            Ops.RankSlots(choices, choiceProbabilities, result.Row.View, result.DispatchOrder.View, result.ExpertGroupOffsets.View, result.Slot.View,
+                tokens * k, k, groupSize, capacity);
+            Ops.ClampKept(result.Demand.View, result.KeptCount.View, groups * e, capacity);
+            Ops.DispatchOffsets(result.KeptCount.View, result.ExpertGroupOffsets.View, groups, e);
+            Ops.FillDispatch(choices, result.Slot.View, result.ExpertGroupOffsets.View, result.Row.View, result.DispatchOrder.View, tokens * k, k, groupSize, groups);
+        }
+        _device.Synchronize();
+    }
+
+    /// <summary>
+    /// Replay: offsets and the dispatch list of forced slots, whose demand and kept counts the caller wrote
+    /// into <paramref name="result"/> (checked on the host by <c>RoutingDecisions.Counts</c>). // choices [N, K]
+    /// </summary>
+    public void Dispatch(ArrayView<int> choices, DeviceRouting result)
+    {
+        int k = result.Options.TopK, groups = result.Tokens / result.TokensPerGroup;
+        Ops.DispatchOffsets(result.KeptCount.View, result.ExpertGroupOffsets.View, groups, result.Options.Experts);
+        Ops.FillDispatch(choices, result.Slot.View, result.ExpertGroupOffsets.View, result.Row.View, result.DispatchOrder.View,
+            result.Tokens * k, k, result.TokensPerGroup, groups);
         _device.Synchronize();
     }
 
@@ -185,28 +254,31 @@ public sealed class DeviceRouter
         int groups = n / groupSize;
         if (scratch.Fraction.Length != (long)groups * e || scratch.Z.Length != n)
             throw new ArgumentException($"The router-loss scratch was made for another shape than N = {n}, E = {e}, {groups} groups.");
+        // Rules without a load-balancing loss (expert choice, sigmoid scores) keep the z-loss only.
+        bool balance = options.HasLoadBalancingLoss;
         Ops.ExpertLoad(topK.Probabilities.View, topK.Choices.View, scratch.Fraction.View, scratch.MeanProbability.View, groups, groupSize, e, options.TopK);
         Ops.LossGradient(logits, topK.Probabilities.View, scratch.Fraction.View, scratch.Z.View, gradLogits,
-            n, e, groupSize, (float)loadBalancingScale, (float)zLossScale);
+            n, e, groupSize, balance ? (float)loadBalancingScale : 0f, (float)zLossScale);
         var (f, p, z) = scratch.Download();
-        double balance = 0;
+        double load = 0;
         for (int i = 0; i < f.Length; i++)
-            balance += (double)f[i] * p[i];
+            load += (double)f[i] * p[i];
         double zSum = 0;
         foreach (float value in z)
             zSum += value;
-        return (e * balance / groups, zSum / n);
+        return (balance ? e * load / groups : 0, zSum / n);
     }
 
     /// <summary>
     /// Whole routing of host logits, copied back: for statistics, tests and analysis.
     /// // logits [N, E]
     /// </summary>
-    public RoutingResult Route(ReadOnlySpan<float> logits, int tokens, RoutingOptions options)
+    public RoutingResult Route(ReadOnlySpan<float> logits, int tokens, RoutingOptions options, float[]? bias = null)
     {
         options.Validated();
         using var deviceLogits = _device.Upload(logits.ToArray(), "router logits [N, E]");
-        using var topK = ChooseTopK(deviceLogits.View, tokens, options.Experts, options.TopK, options.Gating);
+        using var deviceBias = _device.Upload(bias ?? new float[options.Experts], "expert bias [E]");
+        using var topK = ChooseTopK(deviceLogits.View, tokens, options, deviceBias.View);
         using var routing = Assign(topK.Choices.View, topK.ChoiceProbabilities.View, tokens, options);
         return routing.ToHost(topK.Choices.GetAsArray1D(), topK.Weights.GetAsArray1D());
     }
