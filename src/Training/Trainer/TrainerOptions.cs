@@ -71,6 +71,10 @@ public sealed record TrainerOptions
         Require(Schedule is "rsqrt" or "cosine", $"--schedule must be rsqrt or cosine; got '{Schedule}'.");
         Require(Optimizer is "adafactor" or "adamw", $"--optimizer must be adafactor or adamw; got '{Optimizer}'.");
         Require(Objective is "ul2" or "causal" or "ul2-then-causal", $"--objective must be ul2, causal or ul2-then-causal; got '{Objective}'.");
+        if (Routing is { } routing)
+            Model.Routing.RoutingOverride.Parse(routing);   // a bad rule is named now, before the run folder is touched
+        if (ReplayRouting is { } replay && !File.Exists(replay))
+            throw new FileNotFoundException($"--replay-routing '{replay}' does not exist; pass a recording written by eval --record-routing.", replay);
         Model.Network.ModelMemory.Require($"Training {config.Name} with --batch {Batch} --seq {SequenceLength}",
             Model.Network.ModelMemory.TrainingBytes(spec, Batch, SequenceLength), Model.Network.ModelMemory.AvailableBytes(),
             "Lower --batch or --seq, or use a smaller --spec.");

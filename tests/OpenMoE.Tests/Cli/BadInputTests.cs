@@ -73,6 +73,15 @@ public sealed class BadInputTests(BadFiles files) : IClassFixture<BadFiles>
         Assert.False(Directory.Exists(run));
     }
 
+    [Fact]
+    public void Train_names_a_bad_routing_rule_or_missing_recording_before_touching_the_run_folder()
+    {
+        var run = Out("routing");
+        AssertOneError(CliRunner.Invoke("train", "--data", Corpus, "--out", run, "--routing", "bogus"), 2, "'bogus'");
+        AssertOneError(CliRunner.Invoke("train", "--data", Corpus, "--out", run, "--replay-routing", files.Folder + "/none.rec"), 2, "--replay-routing");
+        Assert.False(Directory.Exists(run));
+    }
+
     [Theory]
     [InlineData("train")]
     [InlineData("demo")]
