@@ -24,7 +24,7 @@ BATCHES="${BATCHES:-8}"
 OPENMOE="${OPENMOE:-dotnet run --project src/Cli -c Release --}"
 
 if [ -z "${SKIP_TRAIN:-}" ]; then
-  $OPENMOE train --spec "$SPEC" --data "$DATA" --steps "$STEPS" --checkpoint-every "$EVERY" --keep-checkpoints 0 --out "$RUN" --device "$DEVICE"
+  $OPENMOE train --spec "$SPEC" --data "$DATA" --steps "$STEPS" --checkpoint-every "$EVERY" --keep-checkpoints 0 --out "$RUN" --device "$DEVICE" --overwrite
 fi
 
 # Checkpoints sorted by the (last) number in their name: step order.
@@ -38,7 +38,7 @@ fi
 final="${checkpoints[-1]}"
 earlier=("${checkpoints[@]:0:${#checkpoints[@]}-1}")
 
-$OPENMOE analyze --checkpoint "$final" --checkpoints "${earlier[@]}" --spec "$SPEC" --data "$DATA" \
+$OPENMOE analyze --weights "$final" --checkpoints "${earlier[@]}" --spec "$SPEC" --data "$DATA" \
   --batches "$BATCHES" --device "$DEVICE" --out docs/reproduction --replay \
   --reproduction docs/reproduction.md \
   --training-note "$SPEC trained with \`openmoe train --steps $STEPS --checkpoint-every $EVERY\` on $DATA (default trainer settings)." \

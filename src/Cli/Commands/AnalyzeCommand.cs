@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using OpenMoE.Analysis;
 using OpenMoE.Training.Data;
+using OpenMoE.Model.Network;
 using OpenMoE.Model.Specs;
 using OpenMoE.Training.Tokenization;
 using OpenMoE.Runtime.Devices;
@@ -20,29 +21,29 @@ public static class AnalyzeCommand
     /// <summary>Builds the command; <paramref name="openCheckpoint"/> loads checkpoints (null: only --init-seed works).</summary>
     public static Command Create(CheckpointOpener? openCheckpoint = null)
     {
-        var checkpoint = new Option<string?>("--checkpoint") { Description = "The (final) checkpoint to analyse." };
-        var checkpoints = new Option<string[]>("--checkpoints") { Description = "Earlier checkpoints of the same run, for early routing learning (the last one, or --checkpoint, is the final one).", AllowMultipleArgumentsPerToken = true };
+        var checkpoint = new Option<string?>("--weights") { Description = "The (final) checkpoint to analyse: a checkpoint folder, a run folder (its newest checkpoint) or safetensors." }
+            .NotEmpty().WithDeprecatedAlias("--checkpoint");
+        var checkpoints = new Option<string[]>("--checkpoints") { Description = "Earlier checkpoints of the same run, for early routing learning (the last one, or --weights, is the final one).", AllowMultipleArgumentsPerToken = true };
         var initSeed = new Option<int?>("--init-seed") { Description = "Analyse a randomly initialised model of --spec with this seed instead of a checkpoint." };
         var spec = new Option<string?>("--spec") { Description = "Model spec (required with --init-seed; with checkpoints it must match theirs)." };
         var data = new Option<string>("--data") { Description = "Data spec file or directory with corpus.json.", DefaultValueFactory = _ => "data/corpus" };
-        var batches = new Option<int>("--batches") { Description = "Batches per data set and checkpoint.", DefaultValueFactory = _ => 4 };
-        var batch = new Option<int>("--batch") { Description = "Rows per batch B.", DefaultValueFactory = _ => 8 };
-        var seq = new Option<int>("--seq") { Description = "Sequence length T.", DefaultValueFactory = _ => 256 };
+        var batches = new Option<int>("--batches") { Description = "Batches per data set and checkpoint.", DefaultValueFactory = _ => 4 }.AtLeast(1);
+        var batch = ModelOptions.BatchOption(8);
+        var seq = new Option<int>("--seq") { Description = "Sequence length T (at most the spec's context length).", DefaultValueFactory = _ => 256 }.AtLeast(16);
         var seed = new Option<ulong>("--seed") { Description = "Data pipeline seed.", DefaultValueFactory = _ => 1UL };
-        var minCount = new Option<int>("--min-count") { Description = "Leave out token ids seen fewer times.", DefaultValueFactory = _ => 8 };
-        var buckets = new Option<int>("--position-buckets") { Description = "Equal-width position buckets.", DefaultValueFactory = _ => 8 };
-        var capacityFactor = new Option<double?>("--capacity-factor") { Description = "Capacity factor (default: the spec's training factor)." };
-        var tokenizer = new Option<string?>("--tokenizer") { Description = "gpt2 | r50k | cl100k | o200k (BPE vocabularies) or a SentencePiece .model file; default: the byte tokenizer. Must be the one the checkpoints were trained with." };
+        var minCount = new Option<int>("--min-count") { Description = "Leave out token ids seen fewer times.", DefaultValueFactory = _ => 8 }.AtLeast(1);
+        var buckets = new Option<int>("--position-buckets") { Description = "Equal-width position buckets.", DefaultValueFactory = _ => 8 }.AtLeast(1);
+        var capacityFactor = ModelOptions.CapacityFactorOption("training");
+        var tokenizer = ModelOptions.TokenizerOption();
         var output = new Option<string>("--out") { Description = "Output folder.", DefaultValueFactory = _ => "analysis" };
-        var device = new Option<string>("--device") { Description = "auto, cuda or cpu.", DefaultValueFactory = _ => "auto" };
+        var device = ModelOptions.DeviceOption();
         var reproduction = new Option<string?>("--reproduction") { Description = "Also write the reproduction document (e.g. docs/reproduction.md)." };
         var training = new Option<string>("--training-note") { Description = "How the checkpoints were trained, for the reproduction document.", DefaultValueFactory = _ => "" };
         var generatedBy = new Option<string?>("--generated-by") { Description = "Command named in the reproduction document as the one that regenerates it." };
-        var bootstrap = new Option<int>("--bootstrap") { Description = "Bootstrap resamples of the sequences per 95% interval (at least 20).", DefaultValueFactory = _ => Bootstrap.DefaultReplicates };
+        var bootstrap = new Option<int>("--bootstrap") { Description = "Bootstrap resamples of the sequences per 95% interval (at least 20).", DefaultValueFactory = _ => Bootstrap.DefaultReplicates }.AtLeast(20);
         var controlSeed = new Option<ulong>("--control-seed") { Description = "Initialisation seed of the untrained control when the checkpoint does not record its own.", DefaultValueFactory = _ => 1UL };
         var replay = new Option<bool>("--replay") { Description = "Counterfactual capacity replay of the recorded router outputs under other capacity factors and drop policies." };
         var replayFactors = new Option<double[]>("--replay-factors") { Description = "Capacity factors the replay tries.", AllowMultipleArgumentsPerToken = true, DefaultValueFactory = _ => [0.5, 1.0, 1.25, 2.0] };
-
         var command = new Command("analyze", "Routing analysis with controls: token/position/domain specialization, early routing learning, drop towards the end, measures beyond the paper, capacity replay.")
         {
             checkpoint, checkpoints, initSeed, spec, data, batches, batch, seq, seed, minCount, buckets, capacityFactor,
@@ -75,50 +76,46 @@ public static class AnalyzeCommand
             Reproduction = parse.GetValue(reproduction),
             TrainingNote = parse.GetValue(training)!,
             GeneratedBy = parse.GetValue(generatedBy) ?? "openmoe " + string.Join(" ", parse.Tokens.Select(t => t.Value)),
-        }, AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(parse.InvocationConfiguration.Output) }), openCheckpoint));
+        }, CliConsole.Out(parse), openCheckpoint));
         return command;
     }
 
-    /// <summary>Runs the analysis; returns the exit code (0 done, 1 bad input or failure, with the reason printed).</summary>
+    /// <summary>Runs the analysis; returns 0, or throws for <see cref="CliErrors"/> to report.</summary>
     internal static int Run(AnalyzeArguments args, IAnsiConsole console, CheckpointOpener? openCheckpoint)
     {
-        try
-        {
-            var models = Models(args, openCheckpoint);
-            foreach (var source in models)
-                Tokenizers.CheckMatches(source.Tokenizer, args.Tokenizer, source.Label);
-            var spec = models[^1].Spec;
-            args.Options.Validated(spec.Config.ContextLength);
-            var dataSpec = DataSpec.Load(args.Data);
-            var tokens = Tokenizers.Open(args.Tokenizer, spec.Config.Vocab);
-            using var computeDevice = DeviceFactory.Create(DeviceFactory.Parse(args.Device));
-            console.MarkupLineInterpolated($"analyzing {spec.Name} ({models.Count} model(s)) on {args.Data} with {computeDevice.Description}");
-            var report = console.Progress()
-                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
-                .Start(context =>
+        if (File.Exists(args.Output))
+            throw new UsageException($"--out '{args.Output}' is a file; analyze writes a folder (analysis.json, plots, report.md): pass a folder path.");
+        var models = Models(args, openCheckpoint);
+        foreach (var source in models)
+            Tokenizers.CheckMatches(source.Tokenizer, args.Tokenizer, source.Label);
+        var spec = models[^1].Spec;
+        args.Options.Validated(spec.Config.ContextLength);
+        ModelMemory.Require($"Analyzing {spec.Name} with --batch {args.Options.BatchSize} --seq {args.Options.SequenceLength}",
+            ModelMemory.InferenceBytes(spec, args.Options.BatchSize, args.Options.SequenceLength), ModelMemory.AvailableBytes(),
+            "Lower --batch or --seq, or use a machine with more memory.");
+        var dataSpec = DataSpec.Load(args.Data);
+        var tokens = Tokenizers.Open(args.Tokenizer, spec.Config.Vocab);
+        using var computeDevice = DeviceFactory.Create(DeviceFactory.Parse(args.Device));
+        console.MarkupLineInterpolated($"analyzing {spec.Name} ({models.Count} model(s)) on {args.Data} with {computeDevice.Description}");
+        var report = console.Progress()
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+            .Start(context =>
+            {
+                var task = context.AddTask("forward passes");
+                return RoutingAnalysis.Run(models, dataSpec, args.Data, tokens, args.Options, computeDevice, p =>
                 {
-                    var task = context.AddTask("forward passes");
-                    return RoutingAnalysis.Run(models, dataSpec, args.Data, tokens, args.Options, computeDevice, p =>
-                    {
-                        task.MaxValue = p.Total;
-                        task.Value = p.Done;
-                        task.Description = Markup.Escape(p.Stage);
-                    });
+                    task.MaxValue = p.Total;
+                    task.Value = p.Done;
+                    task.Description = Markup.Escape(p.Stage);
                 });
-            var written = AnalysisWriter.Write(report, args.Output);
-            if (args.Reproduction is { } reproductionPath)
-                written = [.. written, WriteReproduction(report, args, reproductionPath)];
-            foreach (var finding in report.Findings)
-                console.MarkupLineInterpolated($"[bold]{finding.Name}[/]: {finding.Verdict}");
-            console.MarkupLineInterpolated($"wrote {written.Count} files to {args.Output} in {report.Run.Seconds.ToString("F1", CultureInfo.InvariantCulture)} s (report: {Path.Combine(args.Output, AnalysisWriter.MarkdownFile)})");
-            return 0;
-        }
-        catch (Exception ex) when (ex is ArgumentException or FileNotFoundException or InvalidDataException or DeviceUnavailableException
-            or KeyNotFoundException or OpenMoE.Runtime.Checkpoints.CheckpointException)
-        {
-            console.MarkupLineInterpolated($"[red]error:[/] {ex.Message}");
-            return 1;
-        }
+            });
+        var written = AnalysisWriter.Write(report, args.Output);
+        if (args.Reproduction is { } reproductionPath)
+            written = [.. written, WriteReproduction(report, args, reproductionPath)];
+        foreach (var finding in report.Findings)
+            console.MarkupLineInterpolated($"[bold]{finding.Name}[/]: {finding.Verdict}");
+        console.MarkupLineInterpolated($"wrote {written.Count} files to {args.Output} in {report.Run.Seconds.ToString("F1", CultureInfo.InvariantCulture)} s (report: {Path.Combine(args.Output, AnalysisWriter.MarkdownFile)})");
+        return 0;
     }
 
     private static IReadOnlyList<AnalysisModelSource> Models(AnalyzeArguments args, CheckpointOpener? openCheckpoint)
@@ -128,11 +125,11 @@ public static class AnalyzeCommand
         if (args.InitSeed is int initSeed)
         {
             if (paths.Length > 0)
-                throw new ArgumentException("Use either --init-seed or checkpoints (--checkpoint/--checkpoints), not both.");
+                throw new ArgumentException("Use either --init-seed or checkpoints (--weights/--checkpoints), not both.");
             return [AnalysisModelSource.RandomInit(expected ?? throw new ArgumentException("--init-seed needs --spec NAME (see `openmoe specs`)."), (ulong)initSeed)];
         }
         if (paths.Length == 0)
-            throw new ArgumentException("Nothing to analyse: pass --checkpoint PATH (and --checkpoints for earlier ones), or --init-seed N --spec NAME for a random model.");
+            throw new ArgumentException("Nothing to analyse: pass --weights PATH (and --checkpoints for earlier ones), or --init-seed N --spec NAME for a random model.");
         if (openCheckpoint is null)
             throw new ArgumentException("This build of openmoe cannot load checkpoints yet; use --init-seed N --spec NAME.");
         var sources = paths.Select(path => openCheckpoint(path)).ToArray();

@@ -26,19 +26,20 @@ public static class BenchCommand
     /// <summary>Builds the command.</summary>
     public static Command Create()
     {
-        var device = new Option<string>("--device") { Description = "auto, cuda or cpu.", DefaultValueFactory = _ => "auto" };
+        var device = ModelOptions.DeviceOption();
         var gemm = new Command("gemm", "GFLOP/s of the GEMM provider on OpenMoE-Base shapes.") { device };
-        gemm.SetAction(parse => CliErrors.Run(AnsiConsole.Console, () =>
+        gemm.SetAction(parse =>
         {
+            var console = CliConsole.Out(parse);
             using var compute = DeviceFactory.Create(DeviceFactory.Parse(parse.GetValue(device)!));
             using var provider = GemmProviders.Create(compute.Accelerator);
-            AnsiConsole.MarkupLineInterpolated($"device [green]{compute.Description}[/], provider [green]{provider.Name}[/]");
+            console.MarkupLineInterpolated($"device [green]{compute.Description}[/], provider [green]{provider.Name}[/]");
             var table = new Table().AddColumns("shape", "GFLOP/s");
             foreach (var (label, m, n, k, transB) in BaseShapes)
                 table.AddRow(label, GemmThroughput.Measure(provider, GemmDesc.Create(m, n, k, transB: transB)).ToString("F1"));
-            AnsiConsole.Write(table);
+            console.Write(table);
             return 0;
-        }));
+        });
         return new Command("bench", "Quick on-device benchmarks (full benchmarks: bench/).") { gemm };
     }
 }

@@ -14,24 +14,6 @@ public static class CheckpointCommand
             CheckpointVerifyCommand.Create(),
         };
 
-    /// <summary>A Spectre console writing to the invocation's output (Console.Out, or a test's writer).</summary>
-    internal static IAnsiConsole ConsoleFor(ParseResult parseResult)
-    {
-        var output = parseResult.InvocationConfiguration.Output;
-        if (ReferenceEquals(output, Console.Out))
-            return AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(output) });
-        // A redirected writer (a test, a log): plain text, and wide enough that paths do not wrap.
-        var console = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Out = new AnsiConsoleOutput(output),
-            Ansi = AnsiSupport.No,
-            ColorSystem = ColorSystemSupport.NoColors,
-            Interactive = InteractionSupport.No,
-        });
-        console.Profile.Width = 400;
-        return console;
-    }
-
     /// <summary>Bytes as "1.23 GiB".</summary>
     internal static string FormatBytes(long bytes)
     {

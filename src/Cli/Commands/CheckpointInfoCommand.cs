@@ -20,25 +20,17 @@ public static class CheckpointInfoCommand
 
     private static int Run(ParseResult parseResult, string path, bool noVerify)
     {
-        var console = CheckpointCommand.ConsoleFor(parseResult);
-        try
+        var console = CliConsole.Out(parseResult);
+        using var reader = CheckpointReader.Open(CheckpointRun.Resolve(path));
+        Describe(console, reader);
+        if (noVerify)
         {
-            using var reader = CheckpointReader.Open(CheckpointRun.Resolve(path));
-            Describe(console, reader);
-            if (noVerify)
-            {
-                console.MarkupLine("Checksums: [yellow]not verified[/] (--no-verify)");
-                return 0;
-            }
-            CheckpointCommand.WithProgress(console, "Verifying checksums", reader.Manifest.Shards.Sum(s => s.Length), reader.VerifyChecksums);
-            console.MarkupLine($"Checksums: [green]verified[/] ({reader.Manifest.Tensors.Sum(t => t.Chunks.Count)} chunks, {reader.Manifest.Shards.Count} shards)");
+            console.MarkupLine("Checksums: [yellow]not verified[/] (--no-verify)");
             return 0;
         }
-        catch (CheckpointException e)
-        {
-            console.MarkupLine($"[red]{Markup.Escape(e.Message)}[/]");
-            return 1;
-        }
+        CheckpointCommand.WithProgress(console, "Verifying checksums", reader.Manifest.Shards.Sum(s => s.Length), reader.VerifyChecksums);
+        console.MarkupLine($"Checksums: [green]verified[/] ({reader.Manifest.Tensors.Sum(t => t.Chunks.Count)} chunks, {reader.Manifest.Shards.Count} shards)");
+        return 0;
     }
 
     private static void Describe(IAnsiConsole console, CheckpointReader reader)

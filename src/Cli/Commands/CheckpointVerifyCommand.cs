@@ -11,10 +11,10 @@ public static class CheckpointVerifyCommand
     public static Command Create()
     {
         var path = new Argument<string>("path") { Description = "Checkpoint folder, run folder, or RUN/latest." };
-        var command = new Command("verify", "Read every byte of a checkpoint and check all checksums (exit code 0 = intact, 1 = damaged).") { path };
+        var command = new Command("verify", "Read every byte of a checkpoint and check all checksums (exit code 0 = intact, 1 = damaged, 2 = not found).") { path };
         command.SetAction(parseResult =>
         {
-            var console = CheckpointCommand.ConsoleFor(parseResult);
+            var console = CliConsole.Out(parseResult);
             try
             {
                 using var reader = CheckpointReader.Open(CheckpointRun.Resolve(parseResult.GetValue(path)!));
@@ -24,10 +24,10 @@ public static class CheckpointVerifyCommand
                     $"all checksums match ({Markup.Escape(reader.Spec.ToString())}, step {reader.Metadata.Step}).");
                 return 0;
             }
-            catch (CheckpointException e)
+            catch (CheckpointException e) when (e.Kind != CheckpointErrorKind.NotFound)
             {
-                console.MarkupLine($"[red]DAMAGED[/]: {Markup.Escape(e.Message)}");
-                return 1;
+                // A damaged checkpoint is this command's finding, not a usage error: exit code 1.
+                throw new CommandFailedException($"DAMAGED: {e.Message}");
             }
         });
         return command;

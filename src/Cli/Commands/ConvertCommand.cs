@@ -31,44 +31,31 @@ public static class ConvertCommand
         };
         command.SetAction(parseResult =>
         {
-            var console = CheckpointCommand.ConsoleFor(parseResult);
-            try
+            var console = CliConsole.Out(parseResult);
+            var from = parseResult.GetValue(source)!;
+            var to = parseResult.GetValue(output)!;
+            var limit = ParseSize(parseResult.GetValue(shardSize));
+            if (IsCheckpoint(from))
             {
-                var from = parseResult.GetValue(source)!;
-                var to = parseResult.GetValue(output)!;
-                var limit = ParseSize(parseResult.GetValue(shardSize));
-                if (IsCheckpoint(from))
-                {
-                    var files = SafeTensorsConverter.ToSafeTensors(from, to, limit ?? 5L << 30, parseResult.GetValue(optimizer));
-                    console.MarkupLine($"[green]Wrote[/] {files.Count} file(s) to {Markup.Escape(Path.GetFullPath(to))}");
-                    return 0;
-                }
-                var name = parseResult.GetValue(specName);
-                var hash = parseResult.GetValue(specHash);
-                if ((name is null) != (hash is null)) throw new ArgumentException("Pass --spec-name and --spec-hash together.");
-                var spec = name is null ? null : new SpecIdentity(name, hash!);
-                if (parseResult.GetValue(modelSpec) is { } shipped)
-                {
-                    using var checkedWeights = WeightFile.Open(from, ModelSpecs.Find(shipped));
-                    spec = new SpecIdentity(checkedWeights.Spec.Name, checkedWeights.Spec.SpecHash);
-                }
-                var options = new CheckpointWriteOptions { MaxShardBytes = limit ?? CheckpointFormat.DefaultMaxShardBytes, Overwrite = parseResult.GetValue(overwrite) };
-                var written = SafeTensorsConverter.ToCheckpoint(from, to, spec, options);
-                using var reader = CheckpointReader.Open(written);
-                console.MarkupLine($"[green]Wrote[/] checkpoint {Markup.Escape(written)}: {reader.Tensors.Count} tensors, " +
-                    $"{CheckpointCommand.FormatBytes(reader.TotalTensorBytes)} in {reader.Manifest.Shards.Count} shard(s), {Markup.Escape(reader.Spec.ToString())}");
+                var files = SafeTensorsConverter.ToSafeTensors(from, to, limit ?? 5L << 30, parseResult.GetValue(optimizer));
+                console.MarkupLine($"[green]Wrote[/] {files.Count} file(s) to {Markup.Escape(Path.GetFullPath(to))}");
                 return 0;
             }
-            catch (CheckpointException e)
+            var name = parseResult.GetValue(specName);
+            var hash = parseResult.GetValue(specHash);
+            if ((name is null) != (hash is null)) throw new ArgumentException("Pass --spec-name and --spec-hash together.");
+            var spec = name is null ? null : new SpecIdentity(name, hash!);
+            if (parseResult.GetValue(modelSpec) is { } shipped)
             {
-                console.MarkupLine($"[red]{Markup.Escape(e.Message)}[/]");
-                return 1;
+                using var checkedWeights = WeightFile.Open(from, ModelSpecs.Find(shipped));
+                spec = new SpecIdentity(checkedWeights.Spec.Name, checkedWeights.Spec.SpecHash);
             }
-            catch (Exception e) when (e is ArgumentException or IOException)
-            {
-                console.MarkupLine($"[red]{Markup.Escape(e.Message)}[/]");
-                return 2;
-            }
+            var options = new CheckpointWriteOptions { MaxShardBytes = limit ?? CheckpointFormat.DefaultMaxShardBytes, Overwrite = parseResult.GetValue(overwrite) };
+            var written = SafeTensorsConverter.ToCheckpoint(from, to, spec, options);
+            using var reader = CheckpointReader.Open(written);
+            console.MarkupLine($"[green]Wrote[/] checkpoint {Markup.Escape(written)}: {reader.Tensors.Count} tensors, " +
+                $"{CheckpointCommand.FormatBytes(reader.TotalTensorBytes)} in {reader.Manifest.Shards.Count} shard(s), {Markup.Escape(reader.Spec.ToString())}");
+            return 0;
         });
         return command;
     }

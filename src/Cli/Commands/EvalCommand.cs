@@ -9,86 +9,111 @@ namespace OpenMoE.Cli.Commands;
 /// <summary>
 /// <c>openmoe eval</c>: cross-entropy, perplexity, router losses and drop ratio per MoE layer on a
 /// text file or a token-id file; optionally dumps last-position logits and the routing trace.
+/// With <c>--json</c> the report is the only thing on stdout (the device line and progress go to stderr).
 /// </summary>
 public static class EvalCommand
 {
+    /// <summary>Tokens per sequence when a text file is cut into pieces and no --seq is given.</summary>
+    private const int DefaultTextPiece = 128;
+
     /// <summary>Builds the command.</summary>
     public static Command Create()
     {
         var model = new ModelOptions();
         var routing = new RoutingCliOptions(record: true, replay: true);
-        var data = new Option<string?>("--data") { Description = "Text file, tokenized with the byte-level tokenizer (or --tokenizer)." };
-        var tokenIds = new Option<string?>("--token-ids") { Description = "Token-id file: one sequence per line, ids separated by commas or spaces." };
-        var tokenizer = new Option<string?>("--tokenizer") { Description = "gpt2 | r50k | cl100k | o200k (BPE vocabularies) or a SentencePiece .model file for --data; default: byte-level." };
-        var batch = new Option<int>("--batch") { Description = "Sequences per forward.", DefaultValueFactory = _ => 4 };
-        var seq = new Option<int>("--seq") { Description = "Tokens per sequence (data is cut into pieces of this length).", DefaultValueFactory = _ => 128 };
-        var capacity = new Option<double?>("--capacity-factor") { Description = "Routing capacity factor (default: the spec's evaluation factor)." };
-        var maxSequences = new Option<int>("--max-sequences") { Description = "Evaluate at most this many sequences (0 = all).", DefaultValueFactory = _ => 0 };
-        var json = new Option<bool>("--json") { Description = "Print the report as JSON." };
-        var dump = new Option<string?>("--dump") { Description = "Write last-position logits and the routing trace to this JSON file." };
+        var text = new Option<string?>("--text")
+        {
+            Description = "Text file to evaluate, tokenized with the byte-level tokenizer (or --tokenizer) and cut into pieces of --seq tokens.",
+        }.NotEmpty().WithDeprecatedAlias("--data");
+        var tokenIds = new Option<string?>("--token-ids")
+        {
+            Description = "Token-id file: one sequence per line (ids separated by commas or spaces), each evaluated whole unless --seq cuts it.",
+        }.NotEmpty();
+        var tokenizer = ModelOptions.TokenizerOption();
+        var batch = ModelOptions.BatchOption(4);
+        var seq = new Option<int?>("--seq")
+        {
+            Description = $"Cut sequences into pieces of at most this many tokens (at most the spec's context length; default: whole lines for --token-ids, {DefaultTextPiece} for --text).",
+        }.AtLeast(2);
+        var capacity = ModelOptions.CapacityFactorOption("evaluation");
+        var maxSequences = new Option<int>("--max-sequences") { Description = "Evaluate at most this many sequences (0 = all).", DefaultValueFactory = _ => 0 }.AtLeast(0);
+        var json = new Option<bool>("--json") { Description = "Print the report as JSON, alone on stdout." };
+        var dump = new Option<string?>("--dump") { Description = "Write last-position logits and the routing trace to this JSON file." }.NotEmpty();
         var command = new Command("eval", "Evaluate a model: loss, perplexity, router losses, drop ratio per MoE layer.")
-            { data, tokenIds, tokenizer, batch, seq, capacity, maxSequences, json, dump };
+            { text, tokenIds, tokenizer, batch, seq, capacity, maxSequences, json, dump };
         model.AddTo(command);
         routing.AddTo(command);
-        command.SetAction(parse => CliErrors.Run(AnsiConsole.Console, () =>
+        command.SetAction(parse =>
         {
-            var console = AnsiConsole.Console;
-            var (device, network) = model.Build(parse, console);
+            string? textPath = parse.GetValue(text), idsPath = parse.GetValue(tokenIds), dumpPath = parse.GetValue(dump);
+            if ((textPath is null) == (idsPath is null))
+                throw new UsageException("Give exactly one of --text FILE or --token-ids FILE.");
+            if (dumpPath is not null && Directory.Exists(dumpPath))
+                throw new UsageException($"--dump '{dumpPath}' is a directory; pass the path of a JSON file to write.");
+            bool asJson = parse.GetValue(json);
+            var console = asJson ? CliConsole.Err(parse) : CliConsole.Out(parse);
+            var (device, network) = model.Build(parse, console, batch: parse.GetValue(batch), seq: parse.GetValue(seq) ?? DefaultTextPiece);
             using (device)
             using (network)
             {
                 routing.Apply(parse, network, console);
                 var recorder = routing.Recorder(parse);
                 var replay = routing.OpenReplay(parse, network.Spec);
-                var sequences = LoadSequences(parse.GetValue(data), parse.GetValue(tokenIds), parse.GetValue(tokenizer),
-                    network.Spec.Config.Vocab, parse.GetValue(seq));
+                var config = network.Spec.Config;
+                var input = idsPath is not null
+                    ? TokenIdFile.Sequences(TokenIdFile.ReadLines(idsPath), parse.GetValue(seq), config.Vocab, config.ContextLength)
+                    : TextSequences(textPath!, parse.GetValue(tokenizer), config.Vocab, parse.GetValue(seq) ?? Math.Min(DefaultTextPiece, config.ContextLength), config.ContextLength);
+                foreach (var skipped in input.Skipped)
+                    CliConsole.Err(parse).MarkupLineInterpolated($"[yellow]skipped {skipped}[/]");
+                var sequences = input.Sequences;
+                if (sequences.Count == 0)
+                    throw new UsageException($"No sequence of at least 2 tokens to evaluate in {idsPath ?? textPath} ({input.Skipped.Count} skipped).");
                 int limit = parse.GetValue(maxSequences);
                 if (limit > 0 && sequences.Count > limit)
                     sequences = sequences.Take(limit).ToList();
-                double cf = parse.GetValue(capacity) ?? network.Spec.Config.EvalCapacityFactor;
-                using var dumpWriter = parse.GetValue(dump) is { } dumpPath ? new EvalDumpWriter(dumpPath) : null;
+                double cf = parse.GetValue(capacity) ?? config.EvalCapacityFactor;
+                using var dumpWriter = dumpPath is not null ? new EvalDumpWriter(dumpPath) : null;
                 int batchSize = parse.GetValue(batch);
-                int batches = (sequences.Count + batchSize - 1) / Math.Max(batchSize, 1);
                 EvaluationReport? report = null;
                 console.Progress().Start(progress =>
                 {
-                    var task = progress.AddTask("evaluating", maxValue: Math.Max(batches, 1));
+                    var task = progress.AddTask("evaluating", maxValue: sequences.Count);
                     report = new Evaluator(network) { RecordRouting = recorder, ReplayRouting = replay }.Run(sequences, batchSize, cf, result =>
                     {
                         dumpWriter?.Write(result);
-                        task.Increment(1);
+                        task.Increment(result.Sequences.Length);
                     });
                 });
                 routing.Finish(parse, network.Spec, recorder, replay, console);
-                if (parse.GetValue(json))
-                    console.WriteLine(JsonSerializer.Serialize(report, JsonOptions));
+                if (asJson)
+                    parse.InvocationConfiguration.Output.WriteLine(JsonSerializer.Serialize(report, JsonOptions));
                 else
-                    WriteTable(console, report!);
+                    WriteTable(console, report!, input.Skipped.Count);
             }
             return 0;
-        }));
+        });
         return command;
     }
 
     private static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
 
-    private static List<int[]> LoadSequences(string? data, string? tokenIds, string? tokenizerPath, int vocab, int seq)
+    private static EvaluationInput TextSequences(string path, string? tokenizerPath, int vocab, int piece, int context)
     {
-        if ((data is null) == (tokenIds is null))
-            throw new ArgumentException("Give exactly one of --data FILE or --token-ids FILE.");
-        if (tokenIds is not null)
-            return TokenIdFile.Chunk(TokenIdFile.Read(tokenIds), seq);
-        if (!File.Exists(data))
-            throw new FileNotFoundException($"Data file '{data}' does not exist.", data);
+        if (Directory.Exists(path))
+            throw new FileNotFoundException($"--text '{path}' is a directory; pass a text file.", path);
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"--text '{path}' does not exist.", path);
         var tokenizer = Tokenizers.Open(tokenizerPath, vocab);
-        return TokenIdFile.Chunk([[tokenizer.BosId, .. tokenizer.Encode(File.ReadAllText(data!))]], seq);
+        int[] ids = [tokenizer.BosId, .. tokenizer.Encode(File.ReadAllText(path))];
+        return TokenIdFile.Sequences([(ids, path)], piece, vocab, context);
     }
 
-    private static void WriteTable(IAnsiConsole console, EvaluationReport report)
+    private static void WriteTable(IAnsiConsole console, EvaluationReport report, int skipped)
     {
         var table = new Table().AddColumns("metric", "value");
         table.AddRow("spec", report.Spec);
         table.AddRow("sequences", report.Sequences.ToString());
+        table.AddRow("skipped", skipped.ToString());
         table.AddRow("targets", report.Targets.ToString());
         table.AddRow("capacity factor", report.CapacityFactor.ToString("G4"));
         table.AddRow("cross-entropy (nats)", report.CrossEntropy.ToString("F4"));

@@ -17,22 +17,22 @@ public static class GenerateCommand
     {
         var model = new ModelOptions();
         var routing = new RoutingCliOptions(record: false, replay: false);
-        var prompt = new Option<string?>("--prompt") { Description = "Prompt text (byte-level tokenizer unless --tokenizer is given)." };
-        var promptIds = new Option<string?>("--prompt-ids") { Description = "Prompt as token ids separated by commas or spaces." };
-        var tokenizer = new Option<string?>("--tokenizer") { Description = "gpt2 | r50k | cl100k | o200k (BPE vocabularies) or a SentencePiece .model file (e.g. umT5's spiece.model); default: byte-level." };
-        var maxNew = new Option<int>("--max-new-tokens") { Description = "Tokens to generate.", DefaultValueFactory = _ => 32 };
-        var temperature = new Option<double>("--temperature") { Description = "0 = greedy.", DefaultValueFactory = _ => 1.0 };
-        var topK = new Option<int>("--top-k") { Description = "Sample among the K most likely tokens (0 = off).", DefaultValueFactory = _ => 0 };
-        var topP = new Option<double>("--top-p") { Description = "Nucleus sampling threshold (1 = off).", DefaultValueFactory = _ => 1.0 };
+        var prompt = new Option<string?>("--prompt") { Description = "Prompt text (byte-level tokenizer unless --tokenizer is given)." }.NotEmpty();
+        var promptIds = new Option<string?>("--prompt-ids") { Description = "Prompt as token ids separated by commas or spaces." }.NotEmpty();
+        var tokenizer = ModelOptions.TokenizerOption();
+        var maxNew = new Option<int>("--max-new-tokens") { Description = "Tokens to generate (prompt + new tokens at most the context length).", DefaultValueFactory = _ => 32 }.AtLeast(1);
+        var temperature = new Option<double>("--temperature") { Description = "0 = greedy.", DefaultValueFactory = _ => 1.0 }.NonNegative();
+        var topK = new Option<int>("--top-k") { Description = "Sample among the K most likely tokens (0 = off).", DefaultValueFactory = _ => 0 }.AtLeast(0);
+        var topP = new Option<double>("--top-p") { Description = "Nucleus sampling threshold (1 = off).", DefaultValueFactory = _ => 1.0 }.Fraction();
         var seed = new Option<ulong>("--seed") { Description = "Sampling seed.", DefaultValueFactory = _ => 0 };
         var command = new Command("generate", "Generate text with a KV cache.") { prompt, promptIds, tokenizer, maxNew, temperature, topK, topP, seed };
         model.AddTo(command);
         routing.AddTo(command);
-        command.SetAction(parse => CliErrors.Run(AnsiConsole.Console, () =>
+        command.SetAction(parse =>
         {
-            var console = AnsiConsole.Console;
+            var console = CliConsole.Out(parse);
             Tokenizers.CheckMatches(model.RecordedTokenizer(parse), parse.GetValue(tokenizer), parse.GetValue(model.Weights) ?? "the model");
-            var (device, network) = model.Build(parse, console);
+            var (device, network) = model.Build(parse, console, seq: parse.GetValue(maxNew));
             using (device)
             using (network)
             {
@@ -50,14 +50,14 @@ public static class GenerateCommand
                 console.WriteLine(text.Decode(ids.Concat(generated).ToArray()));
             }
             return 0;
-        }));
+        });
         return command;
     }
 
     private static int[] PromptTokens(string? prompt, string? promptIds, ITokenizer tokenizer)
     {
         if ((prompt is null) == (promptIds is null))
-            throw new ArgumentException("Give exactly one of --prompt TEXT or --prompt-ids IDS.");
+            throw new UsageException("Give exactly one of --prompt TEXT or --prompt-ids IDS.");
         return promptIds is not null
             ? TokenIdFile.ParseIds(promptIds, "--prompt-ids")
             : [tokenizer.BosId, .. tokenizer.Encode(prompt!)];

@@ -20,11 +20,33 @@ internal sealed class ModelOptions
         Description = "Checkpoint folder, run folder (its latest checkpoint) or safetensors file/folder.",
     };
     public Option<ulong?> InitSeed { get; } = new("--init-seed") { Description = "Use freshly initialised random weights with this seed instead of --weights." };
-    public Option<string> Device { get; } = new("--device")
+    public Option<string> Device { get; } = DeviceOption();
+
+    /// <summary>The one <c>--device</c> option of every command that runs kernels (default auto).</summary>
+    public static Option<string> DeviceOption() => new Option<string>("--device")
     {
         Description = "auto (CUDA if present, else CPU), cuda or cpu.",
         DefaultValueFactory = _ => "auto",
-    };
+    }.OneOf("auto", "cuda", "cpu");
+
+    /// <summary>The one <c>--tokenizer</c> option: a SentencePiece model file instead of the byte tokenizer.</summary>
+    public static Option<string?> TokenizerOption() => new Option<string?>("--tokenizer")
+    {
+        Description = "gpt2 | r50k | cl100k | o200k (BPE vocabularies) or a SentencePiece .model file (e.g. umT5's spiece.model); default: the byte tokenizer.",
+    }.NotEmpty();
+
+    /// <summary>The one <c>--capacity-factor</c> option; <paramref name="which"/> says whose default it is.</summary>
+    public static Option<double?> CapacityFactorOption(string which) => new Option<double?>("--capacity-factor")
+    {
+        Description = $"Routing capacity factor (default: the spec's {which} factor).",
+    }.Positive();
+
+    /// <summary>The one <c>--batch</c> option (sequences per batch B).</summary>
+    public static Option<int> BatchOption(int defaultValue) => new Option<int>("--batch")
+    {
+        Description = "Sequences per batch B.",
+        DefaultValueFactory = _ => defaultValue,
+    }.Between(1, 1 << 20);
 
     /// <summary>Adds the options to <paramref name="command"/>.</summary>
     public void AddTo(Command command)
@@ -44,8 +66,12 @@ internal sealed class ModelOptions
         return file.Checkpoint is { } checkpoint ? OpenMoE.Training.CheckpointTrainingStore.StateOf(checkpoint.Metadata.Extra)?.Tokenizer : null;
     }
 
-    /// <summary>Creates the device and the model the options describe, printing the device and the weights.</summary>
-    public (ComputeDevice Device, MoeTransformer Model) Build(ParseResult parse, IAnsiConsole console)
+    /// <summary>
+    /// Creates the device and the model the options describe, printing the device and the weights.
+    /// Refuses before loading anything when the weights and one forward of <paramref name="batch"/> x
+    /// <paramref name="seq"/> tokens cannot fit the device's memory.
+    /// </summary>
+    public (ComputeDevice Device, MoeTransformer Model) Build(ParseResult parse, IAnsiConsole console, int batch = 1, int seq = 1)
     {
         string? specName = parse.GetValue(Spec);
         var spec = specName is null ? null : ModelSpecs.Find(specName);
@@ -59,6 +85,10 @@ internal sealed class ModelOptions
         var device = DeviceFactory.Create(DeviceFactory.Parse(parse.GetValue(Device)!));
         try
         {
+            long available = device.Kind == DeviceKind.Cuda ? device.Accelerator.MemorySize : ModelMemory.AvailableBytes();
+            int tokens = Math.Min(seq, spec.Config.ContextLength);
+            ModelMemory.Require($"{spec.Name} ({ModelMemory.GiB(ModelMemory.WeightBytes(spec))} of fp32 weights) with {batch} x {tokens} tokens",
+                ModelMemory.InferenceBytes(spec, batch, tokens), available, "Use a smaller --spec, a lower --batch or --seq, or a device with more memory.");
             console.MarkupLineInterpolated($"device [green]{device.Description}[/]");
             console.MarkupLineInterpolated($"model [green]{spec.Name}[/], weights: {file?.Description ?? $"random (OpenMoE initialisation, seed {seed})"}");
             var weights = DeviceWeights.Load(device, spec, (p, sink) =>

@@ -17,45 +17,30 @@ public static class SelftestCommand
     /// <summary>Builds the command.</summary>
     public static Command Create()
     {
-        var device = new Option<string>("--device")
-        {
-            Description = "Device to test: auto (CUDA if present, else CPU), cuda or cpu.",
-            DefaultValueFactory = _ => "auto",
-        };
+        var device = ModelOptions.DeviceOption();
         var seed = new Option<int>("--seed")
         {
             Description = "Seed of the random inputs.",
             DefaultValueFactory = _ => SelfTestRunner.DefaultSeed,
         };
         var command = new Command("selftest", "Check every kernel against its reference on a device.") { device, seed };
-        command.SetAction(parse => Run(parse.GetValue(device)!, parse.GetValue(seed), AnsiConsole.Console));
+        command.SetAction(parse => Run(parse.GetValue(device)!, parse.GetValue(seed), CliConsole.Out(parse)));
         return command;
     }
 
     /// <summary>Runs the self-test and writes the table to <paramref name="console"/>; returns the exit code.</summary>
     internal static int Run(string deviceName, int seed, IAnsiConsole console)
     {
-        ComputeDevice device;
-        try
-        {
-            device = DeviceFactory.Create(DeviceFactory.Parse(deviceName));
-        }
-        catch (Exception ex) when (ex is DeviceUnavailableException or ArgumentException)
-        {
-            console.MarkupLineInterpolated($"[red]error:[/] {ex.Message}");
-            return 1;
-        }
-        using (device)
+        using (var device = DeviceFactory.Create(DeviceFactory.Parse(deviceName)))
         {
             console.MarkupLineInterpolated($"device {device.Description}");
             var results = SelfTestRunner.RunAll(device, SelfTestCatalog.Checks, seed);
             console.Write(BuildTable(results));
             int failed = results.Count(r => !r.Passed);
-            if (failed == 0)
-                console.MarkupLineInterpolated($"[green]all {results.Count} kernel checks passed[/]");
-            else
-                console.MarkupLineInterpolated($"[red]{failed} of {results.Count} kernel checks failed[/]");
-            return failed == 0 ? 0 : 1;
+            if (failed > 0)
+                throw new CommandFailedException($"{failed} of {results.Count} kernel checks failed on {device.Description} (see the table).");
+            console.MarkupLineInterpolated($"[green]all {results.Count} kernel checks passed[/]");
+            return 0;
         }
     }
 

@@ -5,8 +5,8 @@ namespace OpenMoE.Model.Evaluation;
 
 /// <summary>
 /// Scores a model on token sequences batch by batch: next-token cross-entropy (every position but
-/// the last predicts its successor), router losses and drop ratio per MoE layer. Sequences in one
-/// batch must have the same length.
+/// the last predicts its successor), router losses and drop ratio per MoE layer. A batch takes up to
+/// batchSize consecutive sequences of equal length, so sequences of any lengths can be evaluated.
 /// </summary>
 public sealed class Evaluator(MoeTransformer model)
 {
@@ -34,11 +34,9 @@ public sealed class Evaluator(MoeTransformer model)
         long targets = 0;
         int batches = 0;
         var dropped = new Dictionary<int, (long Dropped, long Assignments)>();
-        foreach (var batch in sequences.Chunk(batchSize))
+        foreach (var batch in EqualLengthBatches(sequences, batchSize))
         {
             int time = batch[0].Length;
-            if (batch.Any(s => s.Length != time))
-                throw new ArgumentException("All sequences in a batch must have the same length; use --seq to cut the data into equal pieces.");
             var forward = model.Forward(batch.SelectMany(s => s).ToArray(), batch.Length, options);
             for (int b = 0; b < batch.Length; b++)
             {
@@ -63,6 +61,23 @@ public sealed class Evaluator(MoeTransformer model)
         return new EvaluationReport(model.Spec.Name, sequences.Count, targets, capacityFactor, loss / targets,
             loadBalancing / batches, zLoss / batches,
             dropped.OrderBy(p => p.Key).ToDictionary(p => p.Key, p => (double)p.Value.Dropped / p.Value.Assignments));
+    }
+
+    /// <summary>Runs of consecutive sequences of one length, at most <paramref name="batchSize"/> each.</summary>
+    public static IEnumerable<int[][]> EqualLengthBatches(IReadOnlyList<int[]> sequences, int batchSize)
+    {
+        var batch = new List<int[]>(batchSize);
+        foreach (var sequence in sequences)
+        {
+            if (batch.Count == batchSize || (batch.Count > 0 && batch[0].Length != sequence.Length))
+            {
+                yield return batch.ToArray();
+                batch.Clear();
+            }
+            batch.Add(sequence);
+        }
+        if (batch.Count > 0)
+            yield return batch.ToArray();
     }
 
     /// <summary>-log softmax(logits)[target], in double.</summary>

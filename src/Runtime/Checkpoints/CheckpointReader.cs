@@ -225,14 +225,34 @@ public sealed class CheckpointReader : IDisposable
     public void ReadTensor(string name, Span<float> destination)
     {
         RequireDType(name, TensorDType.F32);
-        ReadTensor(name, MemoryMarshal.AsBytes(destination));
+        ReadElements(name, MemoryMarshal.Cast<float, ushort>(destination));
     }
 
     /// <summary>Reads a BF16 or F16 tensor as raw 16-bit words.</summary>
     public void ReadTensor(string name, Span<ushort> destination)
     {
         if (GetDescriptor(name).DType == TensorDType.F32) throw new ArgumentException($"Tensor '{name}' is F32, not a 16-bit type.");
-        ReadTensor(name, MemoryMarshal.AsBytes(destination));
+        ReadElements(name, destination);
+    }
+
+    // A span of bytes holds at most 2 GiB: larger tensors stream in pieces into the 16-bit view
+    // (pieces may end inside an element, so they are placed by byte offset).
+    private unsafe void ReadElements(string name, Span<ushort> destination)
+    {
+        long bytes = 2L * destination.Length;
+        if (bytes <= int.MaxValue)
+        {
+            ReadTensor(name, MemoryMarshal.AsBytes(destination));
+            return;
+        }
+        var entry = Manifest.Tensors[IndexOf(name)];
+        if (bytes != entry.ByteLength)
+            throw new ArgumentException($"Tensor '{name}' has {entry.ByteLength} bytes; the destination has {bytes}.", nameof(destination));
+        fixed (ushort* start = destination)
+        {
+            var address = (IntPtr)start;
+            ReadTensorInPieces(name, (offset, piece) => piece.CopyTo(new Span<byte>((byte*)address + offset, piece.Length)));
+        }
     }
 
     /// <summary>

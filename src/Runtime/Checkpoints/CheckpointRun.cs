@@ -3,13 +3,21 @@ using System.Globalization;
 namespace OpenMoE.Runtime.Checkpoints;
 
 /// <summary>
-/// A run folder of step-named checkpoints (<c>step-00001000</c>, ...): where the next one goes,
+/// A folder of step-named checkpoints (<c>step-00001000</c>, ...): where the next one goes,
 /// which is the latest complete one, and keep-last-N rotation. Temporary folders of interrupted
-/// saves (<see cref="CheckpointWriter.IsTemporaryName"/>) are never listed.
+/// saves (<see cref="CheckpointWriter.IsTemporaryName"/>) and of interrupted rotations are never
+/// listed, and <see cref="RemoveLeftovers"/> deletes them. A training run keeps this folder at
+/// <c>RUN/checkpoints</c>; <see cref="Resolve"/> accepts the run folder as well.
 /// </summary>
 public sealed class CheckpointRun
 {
     private const string StepPrefix = "step-";
+
+    /// <summary>Subfolder of a training run that holds its checkpoints.</summary>
+    public const string RunCheckpointsFolder = "checkpoints";
+
+    /// <summary>Marker in the names of folders being deleted by rotation: renamed first, so a kill mid-delete never leaves a half checkpoint under a step name.</summary>
+    public const string DeletingMarker = ".deleting-";
 
     /// <summary>A run folder keeping the newest <paramref name="keepLast"/> checkpoints.</summary>
     public CheckpointRun(string directory, int keepLast = 3)
@@ -51,22 +59,53 @@ public sealed class CheckpointRun
     /// <summary>The newest committed checkpoint, or null when there is none.</summary>
     public string? Latest() => List() is { Count: > 0 } all ? all[^1].Path : null;
 
-    /// <summary>Deletes all but the newest <see cref="KeepLast"/> checkpoints; returns the deleted folders.</summary>
-    public IReadOnlyList<string> Rotate()
+    /// <summary>
+    /// Deletes all but the newest <see cref="KeepLast"/> checkpoints, never <paramref name="justWritten"/>
+    /// (a checkpoint of an older step than the ones already there still survives its own save); returns
+    /// the deleted folders. Each is first renamed to a hidden <see cref="DeletingMarker"/> name, then deleted.
+    /// </summary>
+    public IReadOnlyList<string> Rotate(string? justWritten = null)
     {
-        var all = List();
+        var keep = justWritten is null ? null : System.IO.Path.GetFullPath(justWritten);
+        var candidates = List().Where(c => !string.Equals(c.Path, keep, StringComparison.Ordinal)).ToList();
+        int keepOthers = keep is null ? KeepLast : KeepLast - 1;
         var deleted = new List<string>();
-        for (var i = 0; i < all.Count - KeepLast; i++)
+        for (var i = 0; i < candidates.Count - keepOthers; i++)
         {
-            System.IO.Directory.Delete(all[i].Path, recursive: true);
-            deleted.Add(all[i].Path);
+            var path = candidates[i].Path;
+            var trash = System.IO.Path.Combine(Directory, $".{System.IO.Path.GetFileName(path)}{DeletingMarker}{Guid.NewGuid():N}");
+            System.IO.Directory.Move(path, trash);
+            System.IO.Directory.Delete(trash, recursive: true);
+            deleted.Add(path);
         }
         return deleted;
     }
 
     /// <summary>
-    /// Resolves what a user passed: a checkpoint folder as is; a run folder, or <c>RUN/latest</c>,
-    /// to the run's newest committed checkpoint. Throws <see cref="CheckpointException"/> (NotFound) otherwise.
+    /// Deletes what interrupted saves and rotations left: hidden <c>.partial-</c> and <c>.deleting-</c>
+    /// folders, and step folders without a manifest. Call it only while no other process writes here
+    /// (the trainer holds the run's lock). Returns the names removed.
+    /// </summary>
+    public IReadOnlyList<string> RemoveLeftovers()
+    {
+        if (!System.IO.Directory.Exists(Directory)) return [];
+        var removed = new List<string>();
+        foreach (var folder in System.IO.Directory.EnumerateDirectories(Directory))
+        {
+            var name = System.IO.Path.GetFileName(folder);
+            bool leftover = CheckpointWriter.IsTemporaryName(name) || (name.StartsWith('.') && name.Contains(DeletingMarker, StringComparison.Ordinal))
+                || (name.StartsWith(StepPrefix, StringComparison.Ordinal) && !CheckpointReader.LooksLikeCheckpoint(folder));
+            if (!leftover) continue;
+            System.IO.Directory.Delete(folder, recursive: true);
+            removed.Add(name);
+        }
+        return removed;
+    }
+
+    /// <summary>
+    /// Resolves what a user passed: a checkpoint folder as is; a training run folder (checkpoints in
+    /// <c>RUN/checkpoints/step-N</c>), a folder of step-N checkpoints, or either followed by <c>/latest</c>,
+    /// to the newest committed checkpoint. Throws <see cref="CheckpointException"/> (NotFound) otherwise.
     /// </summary>
     public static string Resolve(string path)
     {
@@ -76,8 +115,9 @@ public sealed class CheckpointRun
             ? System.IO.Path.GetDirectoryName(full)!
             : full;
         return new CheckpointRun(run).Latest()
+            ?? new CheckpointRun(System.IO.Path.Combine(run, RunCheckpointsFolder)).Latest()
             ?? throw new CheckpointException(CheckpointErrorKind.NotFound, full, null,
-                "this is neither a checkpoint folder nor a run folder with a complete step-N checkpoint.",
+                "this is neither a checkpoint folder nor a run folder with a complete checkpoints/step-N checkpoint.",
                 "Pass a checkpoint folder (it contains manifest.msgpack) or a run folder.");
     }
 }

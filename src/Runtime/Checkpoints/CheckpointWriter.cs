@@ -100,14 +100,18 @@ public sealed class CheckpointWriter : IDisposable
     public void WriteTensor(TensorDescriptor descriptor, ReadOnlySpan<float> data)
     {
         if (descriptor.DType != TensorDType.F32) throw new ArgumentException($"Tensor '{descriptor.Name}' is {descriptor.DType}, not F32.");
-        WriteTensor(descriptor, MemoryMarshal.AsBytes(data));
+        var stream = BeginTensor(descriptor);
+        stream.Write(data);
+        stream.Complete();
     }
 
     /// <summary>Writes a whole BF16 or F16 tensor given as raw 16-bit words.</summary>
     public void WriteTensor(TensorDescriptor descriptor, ReadOnlySpan<ushort> data)
     {
         if (descriptor.DType == TensorDType.F32) throw new ArgumentException($"Tensor '{descriptor.Name}' is F32, not a 16-bit type.");
-        WriteTensor(descriptor, MemoryMarshal.AsBytes(data));
+        var stream = BeginTensor(descriptor);
+        stream.Write(data);
+        stream.Complete();
     }
 
     /// <summary>
@@ -146,7 +150,14 @@ public sealed class CheckpointWriter : IDisposable
     /// <summary>Abandons an uncommitted checkpoint: closes files and deletes the temporary folder.</summary>
     public void Dispose()
     {
-        _shard?.Dispose();
+        try
+        {
+            _shard?.Dispose();
+        }
+        catch (IOException) when (!_committed)
+        {
+            // On a full disk the shard's last buffered bytes cannot be flushed; the folder goes anyway.
+        }
         _shard = null;
         if (!_committed && Directory.Exists(_tempPath))
         {

@@ -36,8 +36,24 @@ public sealed class TensorWriteStream
         _owner.Append(this, piece);
     }
 
-    /// <summary>Appends the next piece of an F32 tensor.</summary>
-    public void Write(ReadOnlySpan<float> piece) => Write(MemoryMarshal.AsBytes(piece));
+    // Elements per byte view: a span of bytes holds at most 2 GiB, so larger pieces go in parts.
+    private const int ElementsPerPart = 1 << 28;
+
+    /// <summary>Appends the next piece of an F32 tensor (of any length: views above 2 GiB go in parts).</summary>
+    public void Write(ReadOnlySpan<float> piece)
+    {
+        for (; piece.Length > ElementsPerPart; piece = piece[ElementsPerPart..])
+            Write(MemoryMarshal.AsBytes(piece[..ElementsPerPart]));
+        Write(MemoryMarshal.AsBytes(piece));
+    }
+
+    /// <summary>Appends the next piece of a BF16 or F16 tensor as raw 16-bit words (of any length).</summary>
+    public void Write(ReadOnlySpan<ushort> piece)
+    {
+        for (; piece.Length > ElementsPerPart; piece = piece[ElementsPerPart..])
+            Write(MemoryMarshal.AsBytes(piece[..ElementsPerPart]));
+        Write(MemoryMarshal.AsBytes(piece));
+    }
 
     /// <summary>Ends the tensor; throws when fewer bytes than its shape needs were written.</summary>
     public void Complete()

@@ -29,11 +29,19 @@ public sealed record DataSpec(IReadOnlyList<DataSource> Sources, MixtureSchedule
         {
             throw new FileNotFoundException($"No data spec at {file}; pass a corpus.json file or a directory containing one (e.g. data/corpus).", file);
         }
-        var raw = JsonSerializer.Deserialize<SpecFile>(File.ReadAllText(file), Json)
-                  ?? throw new InvalidDataException($"{file} is empty.");
+        SpecFile? parsed;
+        try
+        {
+            parsed = JsonSerializer.Deserialize<SpecFile>(File.ReadAllText(file), Json);
+        }
+        catch (JsonException ex)
+        {
+            throw new InvalidDataException($"Data spec {file} is not a JSON data spec ({ex.Message}); see docs/data.md for the format, or pass --data data/corpus.", ex);
+        }
+        var raw = parsed ?? throw new InvalidDataException($"Data spec {file} is empty (null); see docs/data.md for the format.");
         if (raw.Sources is not { Count: > 0 })
         {
-            throw new InvalidDataException($"{file} lists no sources.");
+            throw new InvalidDataException($"Data spec {file} lists no sources; see docs/data.md for the format.");
         }
         var root = Path.GetDirectoryName(Path.GetFullPath(file))!;
         var sources = raw.Sources.Select(s => new DataSource(

@@ -29,8 +29,20 @@ public sealed class SentencePieceTextTokenizer : ITokenizer
     /// <summary>Loads a model file; see <see cref="Load(Stream, int)"/>.</summary>
     public static SentencePieceTextTokenizer Load(string path, int extraIds = 300)
     {
+        if (Directory.Exists(path))
+            throw new FileNotFoundException($"Tokenizer '{path}' is a directory; pass a SentencePiece model file (spiece.model).", path);
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"Tokenizer '{path}' does not exist; pass a SentencePiece model file (spiece.model).", path);
         using var stream = File.OpenRead(path);
-        return Load(stream, extraIds);
+        try
+        {
+            return Load(stream, extraIds);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // The protobuf parsers throw whatever their input trips; to the user it is one fact: not a model file.
+            throw new InvalidDataException($"Tokenizer '{path}' is not a SentencePiece model file ({ex.Message}); pass umT5's spiece.model or leave out the option for the byte tokenizer.", ex);
+        }
     }
 
     /// <summary>

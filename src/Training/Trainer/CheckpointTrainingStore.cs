@@ -10,13 +10,25 @@ namespace OpenMoE.Training;
 /// Training checkpoints in the MessagePack checkpoint format (docs/checkpoint-format.md):
 /// RUN/checkpoints/step-NNNNNNNN/, each holding the weights under their Hugging Face names, the
 /// optimizer tensors under <c>optim/</c>, the expert bias under <c>routing/</c>, and the trainer's state (step, seed, data-pipeline
-/// position) as JSON in the checksummed manifest. Saves are atomic and the newest
-/// <paramref name="keepLast"/> are kept; loading verifies spec, layout and every checksum first.
+/// position) as JSON in the checksummed manifest. Saves are atomic, check the free space first, and
+/// keep the newest <paramref name="keepLast"/> (never deleting the one just written); loading verifies
+/// spec, layout and every checksum first, and falls back to older checkpoints when the newest is damaged.
 /// </summary>
-public sealed class CheckpointTrainingStore(ModelSpecInfo spec, string runDirectory, int keepLast = 3) : ITrainingStore
+/// <param name="spec">The spec trained.</param>
+/// <param name="runDirectory">The run folder (checkpoints go to RUN/checkpoints).</param>
+/// <param name="keepLast">How many checkpoints to keep.</param>
+/// <param name="freeBytes">Free bytes on the volume of a folder (default: <see cref="DriveInfo"/>; tests simulate a full disk).</param>
+public sealed class CheckpointTrainingStore(ModelSpecInfo spec, string runDirectory, int keepLast = 3, Func<string, long>? freeBytes = null) : ITrainingStore
 {
     private const string StateKey = "openmoe.trainer_state";
-    private readonly CheckpointRun _run = new(Path.Combine(runDirectory, "checkpoints"), keepLast);
+    // Room for the manifest, shard headers and framing on top of the tensor bytes.
+    private const long OverheadBytes = 4 << 20;
+    private readonly CheckpointRun _run = new(Path.Combine(runDirectory, CheckpointRun.RunCheckpointsFolder), keepLast);
+    private readonly Func<string, long> _freeBytes = freeBytes ?? (path => new DriveInfo(Path.GetFullPath(path)).AvailableFreeSpace);
+    private readonly List<string> _skipped = [];
+
+    /// <summary>Checkpoints <see cref="LoadLatest"/> passed over because they did not verify, each with the reason.</summary>
+    public IReadOnlyList<string> Skipped => _skipped;
 
     /// <summary>
     /// The trainer state a checkpoint's metadata holds (seed, tokenizer, ...), or null when it is not a
@@ -46,16 +58,52 @@ public sealed class CheckpointTrainingStore(ModelSpecInfo spec, string runDirect
         var optimizer = checkpoint.Optimizer.OrderBy(t => t.Key, StringComparer.Ordinal)
             .Select(t => (new TensorDescriptor(OptimizerTensorNames.Prefix + t.Key, TensorDType.F32, t.Value.Length), t.Value));
         var extra = optimizer.Concat(RoutingCheckpointState.Tensors(checkpoint.ExpertBias ?? new Dictionary<int, float[]>()));
-        ModelCheckpoint.Save(_run.PathForStep(state.Step), spec, p => checkpoint.Weights[p.Name], metadata, summary, extra,
+        string path = _run.PathForStep(state.Step);
+        RequireFreeSpace(checkpoint, path);
+        ModelCheckpoint.Save(path, spec, p => checkpoint.Weights[p.Name], metadata, summary, extra,
             new CheckpointWriteOptions { Overwrite = true });
-        _run.Rotate();
+        _run.Rotate(justWritten: path);
     }
+
+    // A save that cannot fit fails before it writes a byte, instead of filling the disk with a partial folder.
+    private void RequireFreeSpace(TrainingCheckpoint checkpoint, string path)
+    {
+        long needed = OverheadBytes + 4L * (checkpoint.Weights.Values.Sum(w => (long)w.Length) + checkpoint.Optimizer.Values.Sum(o => (long)o.Length));
+        Directory.CreateDirectory(_run.Directory);
+        long free = _freeBytes(_run.Directory);
+        if (free < needed)
+            throw new IOException(
+                $"Not enough free space for checkpoint {Path.GetFileName(path)}: it needs {Mebibytes(needed)} and {_run.Directory} has {Mebibytes(free)} free.");
+    }
+
+    private static string Mebibytes(long bytes) => $"{bytes / (1024.0 * 1024.0):F1} MiB";
 
     /// <inheritdoc />
     public TrainingCheckpoint? LoadLatest()
     {
-        if (_run.Latest() is not { } path)
-            return null;
+        _skipped.Clear();
+        foreach (var (_, path) in _run.List().Reverse())
+        {
+            try
+            {
+                return Load(path);
+            }
+            catch (CheckpointException ex) when (ex.Kind == CheckpointErrorKind.SpecMismatch)
+            {
+                throw new ArgumentException($"--resume: {ex.Message}", ex);
+            }
+            catch (CheckpointException ex)
+            {
+                _skipped.Add($"skipped {Path.GetFileName(path)}: {ex.Message}");
+            }
+        }
+        if (_skipped.Count > 0)
+            throw new ArgumentException($"--resume: no checkpoint in {_run.Directory} verifies ({string.Join("; ", _skipped)}).");
+        return null;
+    }
+
+    private TrainingCheckpoint Load(string path)
+    {
         using var file = WeightFile.Open(path, spec);
         var reader = file.Checkpoint!;
         if (!reader.Metadata.Extra.TryGetValue(StateKey, out var json))

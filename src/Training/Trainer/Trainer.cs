@@ -32,47 +32,56 @@ public sealed class Trainer : IDisposable
     private readonly GradientClipping _clipping;
     private readonly double _capacityFactor;
     private readonly int[] _targets;
+    private readonly RunFolder _folder;
+    private readonly List<string> _notes = [];
     private long _lastCheckpoint;
 
-    /// <summary>Sets up a run on <paramref name="device"/> (owned by the caller); resumes when the options say so.</summary>
+    /// <summary>
+    /// Sets up a run on <paramref name="device"/> (owned by the caller); resumes when the options say so.
+    /// Validates the options and reads the inputs, then locks the run folder (<see cref="RunFolder"/>) before anything else.
+    /// </summary>
     public Trainer(TrainerOptions options, ComputeDevice device, ITrainingStore? store = null)
     {
+        options.Validate();
         _options = options;
         _device = device;
         Spec = ModelSpecs.Find(options.Spec);
         var config = Spec.Config;
-        if (options.SequenceLength > config.ContextLength)
-            throw new ArgumentException($"--seq {options.SequenceLength} exceeds the context length {config.ContextLength} of {config.Name}.");
-        _store = store ?? new CheckpointTrainingStore(Spec, options.Out, options.KeepCheckpoints == 0 ? int.MaxValue : options.KeepCheckpoints);
+        // Inputs are read before the run folder is touched, so a typo in --data or --tokenizer leaves no folder behind.
         Tokenizer = Tokenizers.Open(options.Tokenizer, config.Vocab);
         var data = DataSpec.Load(options.Data);
-        var objectives = ObjectiveSchedule.Parse(options.Objective, Tokenizer, options.SwitchStep ?? Math.Max(1, options.Steps / 2));
-        _pipeline = new DataPipeline(data.Sources, data.Mixture, objectives, Tokenizer, options.SequenceLength, options.Seed);
-        _capacityFactor = options.CapacityFactor ?? config.TrainCapacityFactor;
-        _schedule = options.CreateSchedule();
-
-        var checkpoint = options.Resume ? _store.LoadLatest() : null;
-        if (options.Resume && checkpoint is null)
-            throw new InvalidOperationException($"--resume: no checkpoint in {options.Out}.");
-        if (checkpoint is not null)
-        {
-            if (checkpoint.State.Spec != config.Name || checkpoint.State.Optimizer != options.Optimizer)
-                throw new InvalidOperationException(
-                    $"The checkpoint is for {checkpoint.State.Spec} with {checkpoint.State.Optimizer}; this run asks for {config.Name} with {options.Optimizer}.");
-            Tokenizers.CheckMatches(checkpoint.State.Tokenizer, options.Tokenizer, $"The checkpoint in {options.Out}");
-            _pipeline.Restore(checkpoint.State.Data);
-            Step = checkpoint.State.Step;
-            _lastCheckpoint = Step;
-        }
-        _network = new TrainingNetwork(device, Spec, DeviceWeights.Load(device, Spec,
-            p => checkpoint is not null ? checkpoint.Weights[p.Name] : WeightInitializer.Create(Spec.Config, p, options.Seed)));
+        _folder = RunFolder.Open(options.Out, options.Resume, options.Overwrite);
         try
         {
+            _notes.AddRange(_folder.Notes);
+            _store = store ?? new CheckpointTrainingStore(Spec, options.Out, options.KeepCheckpoints == 0 ? int.MaxValue : options.KeepCheckpoints);
+            var objectives = ObjectiveSchedule.Parse(options.Objective, Tokenizer, options.SwitchStep ?? Math.Max(1, options.Steps / 2));
+            _pipeline = new DataPipeline(data.Sources, data.Mixture, objectives, Tokenizer, options.SequenceLength, options.Seed);
+            _capacityFactor = options.CapacityFactor ?? config.TrainCapacityFactor;
+            _schedule = options.CreateSchedule();
+
+            var checkpoint = options.Resume ? _store.LoadLatest() : null;
+            if (_store is CheckpointTrainingStore { Skipped: var skipped })
+                _notes.AddRange(skipped);
+            if (options.Resume && checkpoint is null)
+                throw new ArgumentException($"--resume: there is no checkpoint in {Path.Combine(options.Out, RunFolder.CheckpointsFolderName)}; start without --resume.");
+            if (checkpoint is not null)
+            {
+                if (checkpoint.State.Spec != config.Name || checkpoint.State.Optimizer != options.Optimizer)
+                    throw new ArgumentException(
+                        $"--resume: the run in {options.Out} trains {checkpoint.State.Spec} with {checkpoint.State.Optimizer}, but this command asks for {config.Name} with {options.Optimizer}; pass --spec {checkpoint.State.Spec} --optimizer {checkpoint.State.Optimizer}.");
+                Tokenizers.CheckMatches(checkpoint.State.Tokenizer, options.Tokenizer, $"The checkpoint in {options.Out}");
+                _pipeline.Restore(checkpoint.State.Data);
+                Step = checkpoint.State.Step;
+                _lastCheckpoint = Step;
+            }
+            _network = new TrainingNetwork(device, Spec, DeviceWeights.Load(device, Spec,
+                p => checkpoint is not null ? checkpoint.Weights[p.Name] : WeightInitializer.Create(Spec.Config, p, options.Seed)));
             _network.Model.RoutingOverride = options.Routing is { } routing ? RoutingOverride.Parse(routing) : null;
             if (checkpoint is not null)
             {
                 if (checkpoint.State.Routing != options.Routing)
-                    throw new InvalidOperationException(
+                    throw new ArgumentException(
                         $"The checkpoint was trained with --routing {checkpoint.State.Routing ?? "(the spec's)"}; resume with the same rule (this run asks for {options.Routing ?? "the spec's"}).");
                 foreach (var (layer, bias) in checkpoint.ExpertBias ?? new Dictionary<int, float[]>())
                     bias.CopyTo(_network.Model.ExpertBias[layer], 0);
@@ -84,17 +93,21 @@ public sealed class Trainer : IDisposable
             if (checkpoint is not null)
                 _optimizer.Restore(checkpoint.Optimizer);
             _clipping = new GradientClipping(device, _parameters);
+            _targets = new int[options.Batch * options.SequenceLength];
         }
         catch
         {
             // The caller holds the device, not this half-made trainer: give back what it allocated.
             _clipping?.Dispose();
             _optimizer?.Dispose();
-            _network.Dispose();
+            _network?.Dispose();
+            _folder.Dispose();
             throw;
         }
-        _targets = new int[options.Batch * options.SequenceLength];
     }
+
+    /// <summary>What setting up the run did that the user should know: a stale lock taken over, leftovers removed, damaged checkpoints skipped.</summary>
+    public IReadOnlyList<string> RunNotes => _notes;
 
     /// <summary>The spec trained.</summary>
     public ModelSpecInfo Spec { get; }
@@ -200,7 +213,17 @@ public sealed class Trainer : IDisposable
             LastLoss = double.IsFinite(lastLoss) ? lastLoss : 0, Tokenizer = Tokenizers.RecordedName(_options.Tokenizer), Routing = _options.Routing,
         };
         var bias = _network.Model.ExpertBias.ToDictionary(b => b.Key, b => (float[])b.Value.Clone());
-        _store.Save(new TrainingCheckpoint(state, weights, _optimizer.DownloadState(), bias));
+        try
+        {
+            _store.Save(new TrainingCheckpoint(state, weights, _optimizer.DownloadState(), bias));
+        }
+        catch (IOException ex)
+        {
+            string lastGood = _lastCheckpoint > 0
+                ? $"The last good checkpoint is step {_lastCheckpoint} in {Path.Combine(_options.Out, RunFolder.CheckpointsFolderName)}; after fixing this, continue with the same command and --resume."
+                : "No checkpoint of this run was saved before; after fixing this, start the run again.";
+            throw new RunFolderException($"Saving the checkpoint of step {Step} failed: {ex.Message} {lastGood}", ex);
+        }
         _lastCheckpoint = Step;
     }
 
@@ -210,5 +233,6 @@ public sealed class Trainer : IDisposable
         _clipping.Dispose();
         _optimizer.Dispose();
         _network.Dispose();
+        _folder.Dispose();
     }
 }

@@ -39,12 +39,51 @@ public sealed record TrainerOptions
     public ulong Seed { get; init; } = 1;
     /// <summary>Continue from the run folder's latest checkpoint.</summary>
     public bool Resume { get; init; }
+    /// <summary>Replace a run already in <see cref="Out"/> (its metrics, plot and checkpoints) instead of refusing.</summary>
+    public bool Overwrite { get; init; }
     /// <summary>Tokenizer: a BPE vocabulary name, a SentencePiece model file, or null for the byte tokenizer (<see cref="Tokenization.Tokenizers.Open"/>).</summary>
     public string? Tokenizer { get; init; }
     /// <summary>A routing rule over the spec's (<c>--routing</c>, syntax of <see cref="Model.Routing.RoutingOverride"/>); null = the spec's.</summary>
     public string? Routing { get; init; }
     /// <summary>A routing recording whose decisions every step replays, in order (<c>--replay-routing</c>); null = route fresh.</summary>
     public string? ReplayRouting { get; init; }
+
+    /// <summary>
+    /// Checks every setting before any work, naming the option: a bad value is an
+    /// <see cref="ArgumentException"/> whose message says what to pass instead.
+    /// </summary>
+    public void Validate()
+    {
+        var spec = Model.Specs.ModelSpecs.Find(Spec);
+        var config = spec.Config;
+        Require(Steps >= 1, $"--steps must be at least 1; got {Steps}.");
+        Require(Batch >= 1, $"--batch must be at least 1; got {Batch}.");
+        Require(SequenceLength >= 1, $"--seq must be at least 1; got {SequenceLength}.");
+        Require(SequenceLength <= config.ContextLength, $"--seq {SequenceLength} exceeds the context length {config.ContextLength} of {config.Name}.");
+        Require(double.IsFinite(LearningRate) && LearningRate > 0, $"--lr must be a finite number > 0; got {LearningRate}.");
+        Require(Warmup >= 0, $"--warmup must be at least 0; got {Warmup}.");
+        Require(double.IsFinite(ClipNorm) && ClipNorm >= 0, $"--clip must be a finite number >= 0; got {ClipNorm}.");
+        Require(CapacityFactor is not { } cf || (double.IsFinite(cf) && cf > 0), $"--capacity-factor must be a finite number > 0; got {CapacityFactor}.");
+        Require(CheckpointEvery >= 0, $"--checkpoint-every must be at least 0; got {CheckpointEvery}.");
+        Require(KeepCheckpoints >= 0, $"--keep-checkpoints must be at least 0; got {KeepCheckpoints}.");
+        Require(SwitchStep is not { } s || s >= 0, $"--switch-step must be at least 0; got {SwitchStep}.");
+        Require(!(Resume && Overwrite), "--resume and --overwrite contradict each other; pass one of them.");
+        Require(Schedule is "rsqrt" or "cosine", $"--schedule must be rsqrt or cosine; got '{Schedule}'.");
+        Require(Optimizer is "adafactor" or "adamw", $"--optimizer must be adafactor or adamw; got '{Optimizer}'.");
+        Require(Objective is "ul2" or "causal" or "ul2-then-causal", $"--objective must be ul2, causal or ul2-then-causal; got '{Objective}'.");
+        if (Routing is { } routing)
+            Model.Routing.RoutingOverride.Parse(routing);   // a bad rule is named now, before the run folder is touched
+        if (ReplayRouting is { } replay && !File.Exists(replay))
+            throw new FileNotFoundException($"--replay-routing '{replay}' does not exist; pass a recording written by eval --record-routing.", replay);
+        Model.Network.ModelMemory.Require($"Training {config.Name} with --batch {Batch} --seq {SequenceLength}",
+            Model.Network.ModelMemory.TrainingBytes(spec, Batch, SequenceLength), Model.Network.ModelMemory.AvailableBytes(),
+            "Lower --batch or --seq, or use a smaller --spec.");
+    }
+
+    private static void Require(bool ok, string message)
+    {
+        if (!ok) throw new ArgumentException(message);
+    }
 
     /// <summary>The learning-rate schedule these options describe.</summary>
     public ILearningRateSchedule CreateSchedule() => Schedule switch

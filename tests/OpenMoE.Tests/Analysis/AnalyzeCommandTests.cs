@@ -24,7 +24,7 @@ public sealed class AnalyzeCommandTests : IDisposable
             Interactive = InteractionSupport.No,
         });
         console.Profile.Width = 200;
-        return (AnalyzeCommand.Run(args, console, opener), writer.ToString());
+        return (CliErrors.Run(() => AnalyzeCommand.Run(args, console, opener), writer, verbose: false), writer.ToString());
     }
 
     private AnalyzeArguments Arguments(string? spec = "OpenMoE-Tiny", int? initSeed = 3) => new()
@@ -150,7 +150,7 @@ public sealed class AnalyzeCommandTests : IDisposable
         var args = Arguments(initSeed: null) with { Checkpoints = ["OpenMoE-Tiny@10"], Checkpoint = "Mixtral-Tiny@20" };
         var (exitCode, output) = Run(args, OpenFake);
 
-        Assert.Equal(1, exitCode);
+        Assert.Equal(2, exitCode);
         Assert.Contains("Mixtral-Tiny@20 holds a Mixtral-Tiny model but the analysis is for OpenMoE-Tiny", output.Replace("\n", "", StringComparison.Ordinal));
         Assert.False(Directory.Exists(_out));
     }
@@ -187,10 +187,8 @@ public sealed class AnalyzeCommandTests : IDisposable
     {
         static (int ExitCode, string Output) Invoke(params string[] args)
         {
-            var output = new StringWriter();
-            var exitCode = OpenMoE.Cli.Program.CreateRootCommand().Parse(args)
-                .Invoke(new System.CommandLine.InvocationConfiguration { Output = output, Error = output });
-            return (exitCode, output.ToString());
+            var result = OpenMoE.Tests.Cli.CliRunner.Invoke(args);
+            return (result.ExitCode, result.Out + result.Err);
         }
 
         var help = Invoke("analyze", "--help");
@@ -198,10 +196,10 @@ public sealed class AnalyzeCommandTests : IDisposable
         Assert.Contains("--init-seed", help.Output);
         Assert.Contains("--checkpoints", help.Output);
         var unknownSpec = Invoke("analyze", "--init-seed", "1", "--spec", "No-Such-Spec", "--device", "cpu");
-        Assert.Equal(1, unknownSpec.ExitCode);
+        Assert.Equal(2, unknownSpec.ExitCode);
         Assert.Contains("No-Such-Spec", unknownSpec.Output);
         var tooLong = Invoke("analyze", "--init-seed", "1", "--spec", "OpenMoE-Tiny", "--seq", "999", "--device", "cpu");
-        Assert.Equal(1, tooLong.ExitCode);
+        Assert.Equal(2, tooLong.ExitCode);
         Assert.Contains("--seq must lie in 16..256", tooLong.Output);
     }
 

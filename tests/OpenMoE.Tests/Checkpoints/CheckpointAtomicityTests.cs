@@ -9,7 +9,7 @@ public class CheckpointAtomicityTests
     private const int Floats = 64 * 1024;
 
     /// <summary>tests/OpenMoE.Checkpoints.SaveVictim output next to ours (same configuration and framework).</summary>
-    private static string VictimDll()
+    internal static string VictimDll()
     {
         var framework = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
         var configuration = framework.Parent!;

@@ -9,10 +9,8 @@ public class CheckpointCliTests
 {
     private static (int Code, string Output) Invoke(params string[] args)
     {
-        var root = new RootCommand { CheckpointCommand.Create(), ConvertCommand.Create() };
-        var output = new StringWriter();
-        var code = root.Parse(args).Invoke(new InvocationConfiguration { Output = output, Error = output });
-        return (code, output.ToString());
+        var result = OpenMoE.Tests.Cli.CliRunner.Invoke(new RootCommand { CheckpointCommand.Create(), ConvertCommand.Create() }, args);
+        return (result.ExitCode, result.Out + result.Err);
     }
 
     [Fact]
@@ -55,7 +53,7 @@ public class CheckpointCliTests
         Assert.Contains(CheckpointFormat.ShardFileName(0), badOutput);
 
         var (missing, _) = Invoke("checkpoint", "verify", temp.Sub("nowhere"));
-        Assert.Equal(1, missing);
+        Assert.Equal(2, missing);
     }
 
     [Fact]

@@ -71,7 +71,9 @@ public class GenerationAndEvaluationTests(CpuDeviceFixture fixture) : IClassFixt
         string path = Path.GetTempFileName();
         File.WriteAllText(path, "1, 2 3,4\n\n5 6\n");
         Assert.Equal(new[] { new[] { 1, 2, 3, 4 }, new[] { 5, 6 } }, TokenIdFile.Read(path));
-        Assert.Equal(new[] { new[] { 1, 2 }, new[] { 3, 4 }, new[] { 5, 6 } }, TokenIdFile.Chunk(TokenIdFile.Read(path), 2));
+        var input = TokenIdFile.Sequences(TokenIdFile.ReadLines(path), 2, vocab: 10, contextLength: 4);
+        Assert.Equal(new[] { new[] { 1, 2 }, new[] { 3, 4 }, new[] { 5, 6 } }, input.Sequences);
+        Assert.Equal([$"{path}:2: empty"], input.Skipped);
         File.WriteAllText(path, "1 x 3\n");
         var error = Assert.Throws<FormatException>(() => TokenIdFile.Read(path));
         Assert.Contains(":1: 'x'", error.Message);
@@ -97,7 +99,7 @@ public class GenerationAndEvaluationTests(CpuDeviceFixture fixture) : IClassFixt
         }
         Assert.Equal(2, Program.Main(["generate", "--spec", "OpenMoE-Tiny", "--init-seed", "1", "--device", "cpu", "--prompt-ids", "1,99999"]));
         Assert.Equal(2, Program.Main(["generate", "--spec", "No-Such-Spec", "--init-seed", "1", "--prompt", "x"]));
-        Assert.Equal(2, Program.Main(["eval", "--spec", "OpenMoE-Tiny", "--init-seed", "1", "--device", "cpu", "--data", "/no/such/file"]));
+        Assert.Equal(2, Program.Main(["eval", "--spec", "OpenMoE-Tiny", "--init-seed", "1", "--device", "cpu", "--text", "/no/such/file"]));
         File.Delete(ids);
         File.Delete(dump);
     }

@@ -34,8 +34,8 @@ public class SelftestCommandTests
     [Fact]
     public void Selftest_with_an_unknown_device_fails_with_the_choices()
     {
-        var (exitCode, output) = Run("tpu");
-        Assert.Equal(1, exitCode);
-        Assert.Contains("auto, cuda or cpu", output);
+        var result = OpenMoE.Tests.Cli.CliRunner.Invoke("selftest", "--device", "tpu");
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal("error: --device must be one of auto, cuda, cpu; got 'tpu'. (see 'openmoe selftest --help')", Assert.Single(result.ErrorLines));
     }
 }

@@ -18,7 +18,7 @@ public sealed class WeightFileTests(CpuDeviceFixture fixture) : IClassFixture<Cp
     public void Init_writes_a_checkpoint_that_loads_back_the_initialiser_values()
     {
         string path = Path.Combine(_root, "init");
-        Assert.Equal(0, Program.Main(["init", "--spec", Tiny.Name, "--seed", "5", "--out", path]));
+        Assert.Equal(0, Program.Main(["init", "--spec", Tiny.Name, "--init-seed", "5", "--out", path]));
         using var file = WeightFile.Open(path, expectedSpec: null);
         Assert.Same(Tiny, file.Spec);
         foreach (var parameter in Tiny.Parameters)
