@@ -121,8 +121,8 @@ public sealed class TrainerTests(CpuDeviceFixture fixture) : IClassFixture<CpuDe
         Assert.Contains("was trained with the byte tokenizer, not sentencepiece:tiny.model; pass no --tokenizer", error.Message);
 
         // Generation refuses it too (exit code 2, before any weights load); the same tokenizer passes.
-        int Generate(params string[] extra) => OpenMoE.Cli.Program.CreateRootCommand()
-            .Parse(["generate", "--weights", checkpoint, "--device", "cpu", "--prompt-ids", "0 5", "--max-new-tokens", "1", .. extra]).Invoke();
+        int Generate(params string[] extra) =>
+            OpenMoE.Tests.Cli.CliRunner.Invoke(["generate", "--weights", checkpoint, "--device", "cpu", "--prompt-ids", "0 5", "--max-new-tokens", "1", .. extra]).ExitCode;
         Assert.Equal(2, Generate("--tokenizer", model));
         Assert.Equal(0, Generate());
     }
