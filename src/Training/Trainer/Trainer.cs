@@ -99,6 +99,9 @@ public sealed class Trainer : IDisposable
     /// <summary>Host copies of the current parameters.</summary>
     public HostParameters Parameters => _parameters;
 
+    /// <summary>Every MoE layer's expert bias by decoder layer (moved after each step under auxiliary-loss-free balancing). // [E] each</summary>
+    public IReadOnlyDictionary<int, float[]> ExpertBias => _network.Model.ExpertBias;
+
     /// <summary>Name of the GEMM provider in use.</summary>
     public string GemmName => _network.GemmName;
 
