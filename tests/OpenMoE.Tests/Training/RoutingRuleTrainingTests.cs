@@ -66,6 +66,12 @@ public sealed class RoutingRuleTrainingTests(CpuDeviceFixture fixture) : IClassF
         Assert.True(model.RoutingConfig.ExpertBias);
         foreach (var (layer, bias) in trained)
             Assert.Equal(bias, model.ExpertBias[layer]);
+
+        // The command line loads the same way (ModelOptions.Build), for eval and generate.
+        string ids = Path.Combine(_root, "ids.txt");
+        File.WriteAllText(ids, string.Join(' ', Enumerable.Range(0, 64).Select(i => i * 5 % 512)));
+        Assert.Equal(0, OpenMoE.Cli.Program.Main(["eval", "--weights", Path.Combine(options.Out, "checkpoints"), "--device", "cpu", "--token-ids", ids, "--seq", "32", "--batch", "2"]));
+        Assert.Equal(0, OpenMoE.Cli.Program.Main(["generate", "--weights", Path.Combine(options.Out, "checkpoints"), "--device", "cpu", "--prompt", "Hi", "--max-new-tokens", "2"]));
     }
 
     [Fact]
