@@ -39,7 +39,7 @@ final="${checkpoints[-1]}"
 earlier=("${checkpoints[@]:0:${#checkpoints[@]}-1}")
 
 $OPENMOE analyze --checkpoint "$final" --checkpoints "${earlier[@]}" --spec "$SPEC" --data "$DATA" \
-  --batches "$BATCHES" --device "$DEVICE" --out docs/reproduction \
+  --batches "$BATCHES" --device "$DEVICE" --out docs/reproduction --replay \
   --reproduction docs/reproduction.md \
   --training-note "$SPEC trained with \`openmoe train --steps $STEPS --checkpoint-every $EVERY\` on $DATA (default trainer settings)." \
   --generated-by "scripts/reproduce-analysis.sh (SPEC=$SPEC STEPS=$STEPS EVERY=$EVERY)"

@@ -10,12 +10,13 @@ namespace OpenMoE.Bench.Training;
 
 /// <summary>
 /// Training throughput: <c>bench training [--spec S] [--batch B] [--seq T] [--steps N] [--warmup W] [--device cpu|cuda] [--optimizer adafactor|adamw]</c>
-/// (with <c>--optimizer-only</c>, the host optimizer alone: <see cref="OptimizerBench"/>).
+/// (with <c>--optimizer-only</c>, clipping and the optimizer alone: <see cref="OptimizerBench"/>).
 /// Runs <see cref="Trainer"/> steps on one batch of random tokens and reports the phase times of
-/// <see cref="StepTimings"/> (forward+backward, gradient download, clipping + optimizer + weight
-/// upload), after W untimed warmup steps (kernel compilation). Prints one JSON object, with the managed
-/// bytes allocated per timed step on all threads (ILGPU's own per-launch objects included; the test
-/// SteadyStateAllocationTests separates them) and the device buffers allocated per timed step.
+/// <see cref="StepTimings"/> (forward+backward, clipping + optimizer on the device), after W untimed
+/// warmup steps (kernel compilation). Prints one JSON object, with the managed bytes allocated per
+/// timed step on all threads (ILGPU's own per-launch objects included; the test
+/// SteadyStateAllocationTests separates them), the device buffers allocated, the kernel launches and
+/// the bytes moved between host and device per timed step (<see cref="HostTransfers"/>).
 /// </summary>
 public static class TrainingBench
 {
@@ -34,7 +35,10 @@ public static class TrainingBench
         int warmup = int.Parse(Arg("--warmup", "1"), CultureInfo.InvariantCulture);
         string optimizerName = Arg("--optimizer", "adafactor");
         if (args.Contains("--optimizer-only"))
-            return OptimizerBench.Run(spec, steps, optimizerName);
+        {
+            using var optimizerDevice = DeviceFactory.Create(DeviceFactory.Parse(Arg("--device", "cpu")));
+            return OptimizerBench.Run(optimizerDevice, spec, steps, optimizerName);
+        }
 
         using var device = DeviceFactory.Create(DeviceFactory.Parse(Arg("--device", "cpu")));
         string run = Directory.CreateTempSubdirectory("openmoe-bench-training-").FullName;
@@ -50,31 +54,34 @@ public static class TrainingBench
             var tokens = RandomBatch(batch, seq, spec.Config.Vocab);
             int n = batch * seq;
 
-            double forwardBackward = 0, forward = 0, download = 0, update = 0;
-            long allocated = 0, deviceBuffers = 0, launches = 0;
+            double forwardBackward = 0, forward = 0, update = 0;
+            long allocated = 0, deviceBuffers = 0, launches = 0, transferred = 0;
             for (int step = 1; step <= warmup + steps; step++)
             {
-                long bytes = GC.GetTotalAllocatedBytes(precise: true), buffers = device.Allocations, launchesBefore = device.Kernels.Launches;
+                long bytes = GC.GetTotalAllocatedBytes(precise: true), buffers = device.Allocations, launchesBefore = device.Kernels.Launches, transfersBefore = HostTransfers.Bytes;
                 var timings = trainer.TrainStep(tokens, metrics, Stopwatch.GetTimestamp()).Timings;
                 if (step <= warmup)
                     continue;
-                forwardBackward += timings.ForwardBackward; forward += timings.Forward; download += timings.GradientDownload; update += timings.Update;
+                forwardBackward += timings.ForwardBackward; forward += timings.Forward; update += timings.Update;
                 allocated += GC.GetTotalAllocatedBytes(precise: true) - bytes;
                 deviceBuffers += device.Allocations - buffers;
                 launches += device.Kernels.Launches - launchesBefore;
+                transferred += HostTransfers.Bytes - transfersBefore;
             }
-            double total = forwardBackward + download + update;
+            double total = forwardBackward + update;
             var result = new
             {
                 bench = "training", spec = spec.Name, device = device.Description, gemm = trainer.GemmName, optimizer = optimizerName,
-                parameters = trainer.Parameters.Count, batch, seq, steps,
+                parameters = trainer.ParameterCount, batch, seq, steps,
                 tokens_per_s = n * steps / total,
                 forward_backward_tokens_per_s = n * steps / forwardBackward,
                 seconds_per_step = total / steps,
-                forward_backward_s = forwardBackward / steps, forward_s = forward / steps, gradient_download_s = download / steps, update_s = update / steps,
+                forward_backward_s = forwardBackward / steps, forward_s = forward / steps, update_s = update / steps,
                 host_bytes_allocated_per_step = allocated / steps,
                 device_buffers_allocated_per_step = (double)deviceBuffers / steps,
                 kernel_launches_per_step = (double)launches / steps,
+                host_device_bytes_per_step = (double)transferred / steps,
+                weight_bytes = trainer.ParameterCount * sizeof(float),
             };
             Console.WriteLine(JsonSerializer.Serialize(result, new JsonSerializerOptions { WriteIndented = true }));
             return 0;

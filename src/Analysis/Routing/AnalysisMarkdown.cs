@@ -27,10 +27,13 @@ public static class AnalysisMarkdown
         md.Line();
         WriteFindings(md, report.Findings);
         WriteRun(md, run, report.Drops);
+        ControlsMarkdown.WriteControls(md, report);
         WriteSpecialization(md, report);
         WriteLabels(md, report.LabelSpecialization);
         WriteEarly(md, report.EarlyLearning, run);
         WriteDrops(md, report.Drops);
+        ControlsMarkdown.WriteMeasures(md, report);
+        ControlsMarkdown.WriteReplay(md, report);
         WriteDefinitions(md);
         return md.ToString();
     }

@@ -15,13 +15,22 @@ namespace OpenMoE.Analysis;
 /// <param name="Step">Training step, or null when unknown (random initialisation counts as step 0).</param>
 /// <param name="Spec">The spec the weights belong to.</param>
 /// <param name="Open">Builds the network on a device; the caller disposes it.</param>
-public sealed record AnalysisModelSource(string Label, long? Step, ModelSpecInfo Spec, Func<ComputeDevice, MoeTransformer> Open)
+/// <param name="InitSeed">Seed of the weights' initialisation when known (recorded by the trainer or `openmoe init`): the untrained control then is this very model before training.</param>
+/// <param name="Tokenizer">The tokenizer the checkpoint records it was trained with (<see cref="OpenMoE.Training.Tokenization.Tokenizers.RecordedName"/>), or null.</param>
+public sealed record AnalysisModelSource(string Label, long? Step, ModelSpecInfo Spec, Func<ComputeDevice, MoeTransformer> Open, ulong? InitSeed = null, string? Tokenizer = null)
 {
     /// <summary>A model of <paramref name="spec"/> with OpenMoE's initialisation (<see cref="WeightInitializer"/>), labelled with its seed.</summary>
-    public static AnalysisModelSource RandomInit(ModelSpecInfo spec, int seed) => new(
+    public static AnalysisModelSource RandomInit(ModelSpecInfo spec, ulong seed) => new(
         $"random init (seed {seed})", 0, spec,
         device => new MoeTransformer(device, spec,
-            DeviceWeights.Load(device, spec, (p, sink) => WeightInitializer.Stream(spec.Config, p, (ulong)seed, sink))));
+            DeviceWeights.Load(device, spec, (p, sink) => WeightInitializer.Stream(spec.Config, p, seed, sink))),
+        seed);
+
+    /// <summary>The initialisation seed a checkpoint's metadata records (trainer state, or `openmoe init`'s init_seed), or null.</summary>
+    public static ulong? RecordedInitSeed(IReadOnlyDictionary<string, string> extra) =>
+        extra.TryGetValue("init_seed", out var text) && ulong.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, out var seed)
+            ? seed
+            : OpenMoE.Training.CheckpointTrainingStore.StateOf(extra)?.Seed;
 
     /// <summary>
     /// A checkpoint, run folder or safetensors file (<see cref="WeightFile"/>): spec, step and checksums
@@ -31,11 +40,12 @@ public sealed record AnalysisModelSource(string Label, long? Step, ModelSpecInfo
     {
         using var file = WeightFile.Open(path, expectedSpec: null);
         var spec = file.Spec;
+        var extra = file.Checkpoint?.Metadata.Extra;
         return new AnalysisModelSource(file.Description, file.Checkpoint?.Metadata.Step, spec, device =>
         {
             using var weights = WeightFile.Open(path, spec);
             return new MoeTransformer(device, spec, DeviceWeights.Load(device, spec, weights.Stream));
-        });
+        }, extra is null ? null : RecordedInitSeed(extra), extra is null ? null : OpenMoE.Training.CheckpointTrainingStore.StateOf(extra)?.Tokenizer);
     }
 
     /// <summary>

@@ -24,6 +24,21 @@ public sealed record AnalysisOptions
     /// <summary>Domain of the held-out instruction data set compared against the pre-training mixture.</summary>
     public string InstructionDomain { get; init; } = "instruction";
 
+    /// <summary>Bootstrap resamples of the sequences per interval (at least <see cref="MinReplicates"/>: the verdicts compare intervals).</summary>
+    public int Replicates { get; init; } = Bootstrap.DefaultReplicates;
+    /// <summary>
+    /// Initialisation seed of the untrained control when the analysed model does not record its own
+    /// (the trainer's default seed is 1, so by default this is a default-seeded run's own initialisation).
+    /// </summary>
+    public ulong ControlSeed { get; init; } = 1;
+    /// <summary>Counterfactual capacity replay (<see cref="CapacityReplay"/>) of the recorded router outputs.</summary>
+    public bool Replay { get; init; }
+    /// <summary>Capacity factors the replay tries for each capacity policy.</summary>
+    public IReadOnlyList<double> ReplayFactors { get; init; } = [0.5, 1.0, 1.25, 2.0];
+
+    /// <summary>Fewest resamples: with fewer the standard error, and so every interval, is too noisy to compare.</summary>
+    public const int MinReplicates = 20;
+
     /// <summary>Throws with a message that says what to change.</summary>
     public AnalysisOptions Validated(int contextLength)
     {
@@ -37,6 +52,10 @@ public sealed record AnalysisOptions
             throw new ArgumentException("--min-count and the token list sizes must be positive.");
         if (CapacityFactor is < 0 or double.NaN or double.PositiveInfinity)
             throw new ArgumentException($"--capacity-factor must be finite and non-negative; got {CapacityFactor}.");
+        if (Replicates < MinReplicates)
+            throw new ArgumentException($"--bootstrap must be at least {MinReplicates} resamples (every verdict compares intervals); got {Replicates}.");
+        if (ReplayFactors.Count == 0 || ReplayFactors.Any(f => !(f >= 0) || double.IsInfinity(f)))
+            throw new ArgumentException($"--replay-factors must be finite, non-negative capacity factors; got {string.Join(",", ReplayFactors)}.");
         return this;
     }
 }

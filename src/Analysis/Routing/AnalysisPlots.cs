@@ -21,6 +21,7 @@ public static class AnalysisPlots
         }
 
         Save("specialization_spread", SpreadBars(report.TokenSpecialization));
+        Save("controls", ControlsChart(report.Figures), height: 140 + 34 * report.Figures.Count);
         foreach (var layer in report.TokenSpecialization.Where(l => l.Tokens.Count > 0))
             Save($"token_experts_L{layer.Layer}", TokenHeatmap(layer, report.Run.Experts), height: 700);
         foreach (var table in report.LabelSpecialization.Domain.Concat(report.LabelSpecialization.Language).Concat(report.LabelSpecialization.Position))
@@ -39,6 +40,8 @@ public static class AnalysisPlots
             }
         }
         Save("drop_by_position", DropLines(report.Drops, report.Run.SequenceLength));
+        if (report.Replay.Count > 0)
+            Save("replay_by_position", ReplayLines(report.Replay[0], report.Run.SequenceLength));
         return files;
     }
 
@@ -153,6 +156,68 @@ public static class AnalysisPlots
             ? "Dropless routing: no assignment is ever dropped"
             : string.Create(CultureInfo.InvariantCulture,
                 $"Dropped expert assignments by position ({drops.CapacityRule} rule, cf {drops.CapacityFactor}, C = {drops.Capacity} for {drops.TokensPerGroup} tokens)"));
+        plot.XLabel("position in the sequence (bucket start)");
+        plot.YLabel("dropped assignments (%)");
+        return plot;
+    }
+
+    // One row per figure: the analysed model and controls (a), (b) as points with their intervals as
+    // horizontal lines, offset within the row; (c) uniform as a grey point.
+    private static Plot ControlsChart(IReadOnlyList<ControlledFigure> figures)
+    {
+        var plot = new Plot();
+        var palette = new ScottPlot.Palettes.Category10();
+        string[] series = ["analysed model", "(a) untrained", "(b) context-shuffled"];
+        int rows = figures.Count;
+        for (int s = 0; s < series.Length; s++)
+        {
+            var color = palette.GetColor(s);
+            var shown = figures.Select((f, i) => (Interval: s switch { 0 => f.Trained, 1 => f.Untrained, _ => f.Shuffled }, Row: rows - 1 - i + 0.25 - 0.25 * s))
+                .Where(p => p.Interval is not null).ToArray();
+            if (shown.Length == 0)
+                continue;
+            foreach (var (interval, row) in shown)
+            {
+                var line = plot.Add.Scatter(new[] { interval!.Low, interval.High }, new[] { row, row });
+                line.Color = color;
+                line.LineWidth = 2;
+                line.MarkerSize = 0;
+            }
+            var points = plot.Add.Scatter(shown.Select(p => p.Interval!.Value).ToArray(), shown.Select(p => p.Row).ToArray());
+            points.Color = color;
+            points.LineWidth = 0;
+            points.MarkerSize = 7;
+            points.LegendText = series[s];
+        }
+        var uniform = figures.Select((f, i) => (f.Uniform, Row: (double)(rows - 1 - i))).Where(p => p.Uniform is not null).ToArray();
+        if (uniform.Length > 0)
+        {
+            var points = plot.Add.Scatter(uniform.Select(p => p.Uniform!.Value).ToArray(), uniform.Select(p => p.Row).ToArray());
+            points.Color = ScottPlot.Colors.Gray;
+            points.LineWidth = 0;
+            points.MarkerSize = 7;
+            points.LegendText = "(c) uniform";
+        }
+        plot.Axes.Left.SetTicks(Enumerable.Range(0, rows).Select(r => (double)(rows - 1 - r)).ToArray(), figures.Select(f => f.Name).ToArray());
+        plot.ShowLegend(Alignment.LowerRight);
+        plot.Title("Every figure against its controls (bootstrap 95% intervals)");
+        plot.XLabel("value (mean over MoE layers)");
+        return plot;
+    }
+
+    private static Plot ReplayLines(ReplayDataSet set, int sequenceLength)
+    {
+        var plot = new Plot();
+        int buckets = set.Cases[0].ByBucket.Length;
+        var starts = Enumerable.Range(0, buckets).Select(b => (double)PositionBuckets.Start(b, sequenceLength, buckets)).ToArray();
+        foreach (var c in set.Cases)
+        {
+            var line = plot.Add.Scatter(starts, c.ByBucket.Select(v => 100 * v).ToArray());
+            line.LegendText = c.CapacityFactor is { } f ? string.Create(CultureInfo.InvariantCulture, $"{c.Policy}, cf {f}") : c.Policy.ToString();
+            line.LineWidth = 2;
+        }
+        plot.ShowLegend(Alignment.UpperLeft);
+        plot.Title($"Replayed drops by position, {set.Name} ({set.CapacityRule} rule)");
         plot.XLabel("position in the sequence (bucket start)");
         plot.YLabel("dropped assignments (%)");
         return plot;

@@ -7,7 +7,26 @@ public sealed record AnalysisReport(
     LabelSpecialization LabelSpecialization,
     EarlyLearning EarlyLearning,
     DropAnalysis Drops,
-    IReadOnlyList<Finding> Findings);
+    IReadOnlyList<Finding> Findings,
+    ControlRun Controls,
+    IReadOnlyList<ControlledFigure> Figures,
+    IReadOnlyList<MeasureLayer> Measures,
+    IReadOnlyList<ReplayDataSet> Replay);
+
+/// <summary>Which controls ran and how the intervals were made.</summary>
+/// <param name="Untrained">Label of the untrained control (a random initialisation of the same spec).</param>
+/// <param name="UntrainedIsOwnInit">True when the control is the analysed run's own initialisation (its seed is recorded in the checkpoint or given with --init-seed).</param>
+/// <param name="ShuffleSeed">Seed of the within-sequence permutations of the context-shuffled control.</param>
+/// <param name="Replicates">Bootstrap resamples of the sequences per interval.</param>
+/// <param name="Sequences">Sequences (rows) of the pre-training mixture the intervals resample.</param>
+/// <param name="Rule">The verdict rule, as stated in the report.</param>
+public sealed record ControlRun(string Untrained, bool UntrainedIsOwnInit, ulong ShuffleSeed, int Replicates, int Sequences, string Rule);
+
+/// <summary>Counterfactual capacity replay of one data set's recorded router outputs (<see cref="CapacityReplay"/>).</summary>
+/// <param name="Name">Data set name.</param>
+/// <param name="CapacityRule">Rule the capacity policies used.</param>
+/// <param name="Cases">One per (policy, capacity factor).</param>
+public sealed record ReplayDataSet(string Name, string CapacityRule, IReadOnlyList<ReplayCase> Cases);
 
 /// <summary>What was analysed and how.</summary>
 /// <param name="Spec">Model spec name.</param>
@@ -93,7 +112,8 @@ public sealed record LabelShareTable(
 /// <param name="Available">False with one model (nothing to compare).</param>
 /// <param name="Points">One point per (checkpoint, layer), checkpoints oldest first.</param>
 /// <param name="ChosenTokens">A few frequent tokens' top-1 distributions at every checkpoint.</param>
-public sealed record EarlyLearning(bool Available, IReadOnlyList<AgreementPoint> Points, IReadOnlyList<TokenOverTime> ChosenTokens);
+/// <param name="EarlyCheckpoint">Index of the checkpoint the early-learning finding uses (the latest at or before half of the final step), or null.</param>
+public sealed record EarlyLearning(bool Available, IReadOnlyList<AgreementPoint> Points, IReadOnlyList<TokenOverTime> ChosenTokens, int? EarlyCheckpoint);
 
 /// <summary>One checkpoint's agreement in one layer.</summary>
 /// <param name="Checkpoint">Index into <see cref="RunDescription.Models"/>.</param>
@@ -106,7 +126,8 @@ public sealed record EarlyLearning(bool Available, IReadOnlyList<AgreementPoint>
 /// Fraction of token ids (seen at least min-count times) whose most frequent top-1 expert is the same
 /// as at the final checkpoint: the token-id -> expert mapping itself.
 /// </param>
-public sealed record AgreementPoint(int Checkpoint, string Label, long? Step, int Layer, double Agreement, double Chance, double TokenIdAgreement);
+/// <param name="TopKOverlap">Mean share of a token's top-k experts that the final checkpoint also chose, <c>|S ∩ S_final| / K</c>.</param>
+public sealed record AgreementPoint(int Checkpoint, string Label, long? Step, int Layer, double Agreement, double Chance, double TokenIdAgreement, double TopKOverlap);
 
 /// <summary>One chosen token's top-1 distribution over experts per checkpoint, in one layer.</summary>
 /// <param name="Id">Token id.</param>

@@ -24,7 +24,9 @@ public static class ReproductionDocument
         md.Line();
         md.Line("The OpenMoE paper (Xue et al., 2024) reports three things about how its routers behave: tokens go to the same experts regardless of context, " +
                 "this token-to-expert assignment is fixed early in training, and tokens late in a sequence are dropped more often, especially on instruction data. " +
-                "Below, each is checked on a model trained with this repository.");
+                "Below, each is checked on a model trained with this repository, against controls: an untrained model of the same architecture, " +
+                "the same data with each sequence's tokens shuffled, and uniformly random routing, each figure with a bootstrap 95% interval over sequences. " +
+                "A finding reproduces only when the trained model differs from the untrained one beyond the intervals (the rule is stated under *Controls and the verdict rule*).");
         md.Line();
         md.Line("## Setup");
         md.Line();
@@ -35,6 +37,7 @@ public static class ReproductionDocument
         md.Line($"- Analysis data: `{run.Data}`, {run.Batches} batches of {run.BatchSize} x {run.SequenceLength} tokens per data set; tokenizer {run.Tokenizer}; {run.Seconds:F0} s on {run.Device}.");
         md.Line();
         AnalysisMarkdown.WriteFindings(md, report.Findings);
+        ControlsMarkdown.WriteControls(md, report);
         string[][] figures =
         [
             ["specialization_spread", .. run.MoeLayers.Select(l => $"token_experts_L{l}")],
@@ -51,6 +54,7 @@ public static class ReproductionDocument
             foreach (var key in figures[Math.Min(i, figures.Length - 1)])
                 md.Image(key, key.Replace('_', ' '));
         }
+        ControlsMarkdown.WriteReplay(md, report);
         md.Line("## What differs from the paper");
         md.Line();
         md.Line("| | paper | here |");

@@ -85,6 +85,30 @@ public sealed class TokenSpecializationAccumulator
     public IReadOnlyList<TokenSpecializationLayer> Results(int minCount, ITokenizer tokenizer, int topTokensPerExpert) =>
         _layers.Select(layer => Result(layer, minCount, tokenizer, topTokensPerExpert)).ToArray();
 
+    /// <summary>
+    /// Mean over MoE layers of the token-id and position-id spreads (top-k) and the token ids' uniform
+    /// baseline, for ids seen at least <paramref name="minCount"/> times: the figures the bootstrap
+    /// recomputes, without the token tables.
+    /// </summary>
+    public (double Token, double Position, double TokenBaseline) MeanSpreads(int minCount)
+    {
+        if (_layers.Length == 0)
+            return (0, 0, 0);
+        double token = 0, position = 0, baseline = 0;
+        foreach (var layer in _layers)
+        {
+            var frequent = layer.Tokens.Values.Where(t => t.Occurrences >= minCount).ToArray();
+            token += ExpertSpread.RootMeanSquare(frequent.Select(t => ExpertSpread.Specialization(t.TopK, _topK)));
+            position += PositionSpread(layer, layer.PositionTopK, _topK);
+            baseline += Baseline(frequent.Select(t => t.Occurrences));
+        }
+        return (token / _layers.Length, position / _layers.Length, baseline / _layers.Length);
+    }
+
+    private double PositionSpread(LayerCounts layer, long[] counts, int k) => ExpertSpread.RootMeanSquare(
+        Enumerable.Range(0, _sequenceLength).Where(t => layer.PositionOccurrences[t] > 0)
+            .Select(t => ExpertSpread.Specialization(counts.AsSpan(t * _experts, _experts), k)));
+
     private TokenSpecializationLayer Result(LayerCounts layer, int minCount, ITokenizer tokenizer, int topTokensPerExpert)
     {
         var frequent = layer.Tokens.Where(p => p.Value.Occurrences >= minCount)
@@ -95,16 +119,14 @@ public sealed class TokenSpecializationAccumulator
             (long[])p.Value.Top1.Clone(), (long[])p.Value.TopK.Clone())).ToArray();
 
         var positions = Enumerable.Range(0, _sequenceLength).Where(t => layer.PositionOccurrences[t] > 0).ToArray();
-        double PositionSpread(long[] counts, int k) => ExpertSpread.RootMeanSquare(
-            positions.Select(t => ExpertSpread.Specialization(counts.AsSpan(t * _experts, _experts), k)));
 
         return new TokenSpecializationLayer(
             layer.Layer, minCount, tokens.Length,
             ExpertSpread.RootMeanSquare(tokens.Select(t => t.SpecializationTop1)),
             ExpertSpread.RootMeanSquare(tokens.Select(t => t.SpecializationTopK)),
             Baseline(tokens.Select(t => t.Count)),
-            PositionSpread(layer.PositionTop1, 1),
-            PositionSpread(layer.PositionTopK, _topK),
+            PositionSpread(layer, layer.PositionTop1, 1),
+            PositionSpread(layer, layer.PositionTopK, _topK),
             Baseline(positions.Select(t => layer.PositionOccurrences[t])),
             tokens,
             TopTokensPerExpert(layer, tokenizer, topTokensPerExpert));

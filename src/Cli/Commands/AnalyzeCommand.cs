@@ -32,17 +32,21 @@ public static class AnalyzeCommand
         var minCount = new Option<int>("--min-count") { Description = "Leave out token ids seen fewer times.", DefaultValueFactory = _ => 8 };
         var buckets = new Option<int>("--position-buckets") { Description = "Equal-width position buckets.", DefaultValueFactory = _ => 8 };
         var capacityFactor = new Option<double?>("--capacity-factor") { Description = "Capacity factor (default: the spec's training factor)." };
-        var tokenizer = new Option<string?>("--tokenizer") { Description = "SentencePiece model file (default: the byte tokenizer)." };
+        var tokenizer = new Option<string?>("--tokenizer") { Description = "gpt2 | r50k | cl100k | o200k (BPE vocabularies) or a SentencePiece .model file; default: the byte tokenizer. Must be the one the checkpoints were trained with." };
         var output = new Option<string>("--out") { Description = "Output folder.", DefaultValueFactory = _ => "analysis" };
         var device = new Option<string>("--device") { Description = "auto, cuda or cpu.", DefaultValueFactory = _ => "auto" };
         var reproduction = new Option<string?>("--reproduction") { Description = "Also write the reproduction document (e.g. docs/reproduction.md)." };
         var training = new Option<string>("--training-note") { Description = "How the checkpoints were trained, for the reproduction document.", DefaultValueFactory = _ => "" };
         var generatedBy = new Option<string?>("--generated-by") { Description = "Command named in the reproduction document as the one that regenerates it." };
+        var bootstrap = new Option<int>("--bootstrap") { Description = "Bootstrap resamples of the sequences per 95% interval (at least 20).", DefaultValueFactory = _ => Bootstrap.DefaultReplicates };
+        var controlSeed = new Option<ulong>("--control-seed") { Description = "Initialisation seed of the untrained control when the checkpoint does not record its own.", DefaultValueFactory = _ => 1UL };
+        var replay = new Option<bool>("--replay") { Description = "Counterfactual capacity replay of the recorded router outputs under other capacity factors and drop policies." };
+        var replayFactors = new Option<double[]>("--replay-factors") { Description = "Capacity factors the replay tries.", AllowMultipleArgumentsPerToken = true, DefaultValueFactory = _ => [0.5, 1.0, 1.25, 2.0] };
 
-        var command = new Command("analyze", "Routing analysis: token/position/domain specialization, early routing learning, drop towards the end.")
+        var command = new Command("analyze", "Routing analysis with controls: token/position/domain specialization, early routing learning, drop towards the end, measures beyond the paper, capacity replay.")
         {
             checkpoint, checkpoints, initSeed, spec, data, batches, batch, seq, seed, minCount, buckets, capacityFactor,
-            tokenizer, output, device, reproduction, training, generatedBy,
+            tokenizer, output, device, reproduction, training, generatedBy, bootstrap, controlSeed, replay, replayFactors,
         };
         command.SetAction(parse => Run(new AnalyzeArguments
         {
@@ -60,6 +64,10 @@ public static class AnalyzeCommand
                 MinCount = parse.GetValue(minCount),
                 PositionBuckets = parse.GetValue(buckets),
                 CapacityFactor = parse.GetValue(capacityFactor),
+                Replicates = parse.GetValue(bootstrap),
+                ControlSeed = parse.GetValue(controlSeed),
+                Replay = parse.GetValue(replay),
+                ReplayFactors = parse.GetValue(replayFactors) ?? [],
             },
             Tokenizer = parse.GetValue(tokenizer),
             Output = parse.GetValue(output)!,
@@ -77,6 +85,8 @@ public static class AnalyzeCommand
         try
         {
             var models = Models(args, openCheckpoint);
+            foreach (var source in models)
+                Tokenizers.CheckMatches(source.Tokenizer, args.Tokenizer, source.Label);
             var spec = models[^1].Spec;
             args.Options.Validated(spec.Config.ContextLength);
             var dataSpec = DataSpec.Load(args.Data);
@@ -119,7 +129,7 @@ public static class AnalyzeCommand
         {
             if (paths.Length > 0)
                 throw new ArgumentException("Use either --init-seed or checkpoints (--checkpoint/--checkpoints), not both.");
-            return [AnalysisModelSource.RandomInit(expected ?? throw new ArgumentException("--init-seed needs --spec NAME (see `openmoe specs`)."), initSeed)];
+            return [AnalysisModelSource.RandomInit(expected ?? throw new ArgumentException("--init-seed needs --spec NAME (see `openmoe specs`)."), (ulong)initSeed)];
         }
         if (paths.Length == 0)
             throw new ArgumentException("Nothing to analyse: pass --checkpoint PATH (and --checkpoints for earlier ones), or --init-seed N --spec NAME for a random model.");

@@ -49,7 +49,7 @@ public static class DemoCommand
             using var device = DeviceFactory.Create(DeviceKind.Cpu);
             using var trainer = new Trainer(options, device);
             var config = trainer.Spec.Config;
-            console.MarkupLineInterpolated($"[bold]openmoe demo[/]: {config.Name} ({trainer.Parameters.Count:N0} parameters, {config.Layers} layers, {config.Experts} experts top-{config.TopK}, MoE layers {string.Join(",", config.MoeLayers)})");
+            console.MarkupLineInterpolated($"[bold]openmoe demo[/]: {config.Name} ({trainer.ParameterCount:N0} parameters, {config.Layers} layers, {config.Experts} experts top-{config.TopK}, MoE layers {string.Join(",", config.MoeLayers)})");
             console.MarkupLineInterpolated($"data {options.Data}; UL2 until step {options.SwitchStep}, then causal LM; Adafactor; capacity factor {config.TrainCapacityFactor}; B={options.Batch} T={options.SequenceLength}; {device.Description}");
 
             var trainBatches = DemoEvaluation.CausalBatches(options.Data, trainer.Tokenizer, 50, options.Batch, options.SequenceLength, options.Seed);
@@ -79,7 +79,8 @@ public static class DemoCommand
             console.MarkupLineInterpolated($"training curve: {curve}");
             WriteRouting(console, routing, config.Experts, config.TopK, options.Steps - summaryFrom);
 
-            using var model = new MoeTransformer(device, trainer.Spec, DeviceWeights.Load(device, trainer.Spec, p => trainer.Parameters.Values[Array.IndexOf(trainer.Parameters.Infos, p)]));
+            var weights = trainer.DownloadWeights();
+            using var model = new MoeTransformer(device, trainer.Spec, DeviceWeights.Load(device, trainer.Spec, p => weights[p.Name]));
             int[] promptIds = [trainer.Tokenizer.BosId, .. trainer.Tokenizer.Encode(prompt)];
             var sampled = new TextGenerator(model).Generate(promptIds, Math.Min(120, trainer.Spec.Config.ContextLength - promptIds.Length),
                 new SamplingOptions { Temperature = 0.7, Seed = options.Seed }, stopToken: trainer.Tokenizer.EosId);

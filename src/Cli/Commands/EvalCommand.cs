@@ -19,7 +19,7 @@ public static class EvalCommand
         var routing = new RoutingCliOptions(record: true, replay: true);
         var data = new Option<string?>("--data") { Description = "Text file, tokenized with the byte-level tokenizer (or --tokenizer)." };
         var tokenIds = new Option<string?>("--token-ids") { Description = "Token-id file: one sequence per line, ids separated by commas or spaces." };
-        var tokenizer = new Option<string?>("--tokenizer") { Description = "SentencePiece model file for --data; default: byte-level." };
+        var tokenizer = new Option<string?>("--tokenizer") { Description = "gpt2 | r50k | cl100k | o200k (BPE vocabularies) or a SentencePiece .model file for --data; default: byte-level." };
         var batch = new Option<int>("--batch") { Description = "Sequences per forward.", DefaultValueFactory = _ => 4 };
         var seq = new Option<int>("--seq") { Description = "Tokens per sequence (data is cut into pieces of this length).", DefaultValueFactory = _ => 128 };
         var capacity = new Option<double?>("--capacity-factor") { Description = "Routing capacity factor (default: the spec's evaluation factor)." };

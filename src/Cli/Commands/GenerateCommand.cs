@@ -19,7 +19,7 @@ public static class GenerateCommand
         var routing = new RoutingCliOptions(record: false, replay: false);
         var prompt = new Option<string?>("--prompt") { Description = "Prompt text (byte-level tokenizer unless --tokenizer is given)." };
         var promptIds = new Option<string?>("--prompt-ids") { Description = "Prompt as token ids separated by commas or spaces." };
-        var tokenizer = new Option<string?>("--tokenizer") { Description = "SentencePiece model file (e.g. umT5's spiece.model); default: byte-level." };
+        var tokenizer = new Option<string?>("--tokenizer") { Description = "gpt2 | r50k | cl100k | o200k (BPE vocabularies) or a SentencePiece .model file (e.g. umT5's spiece.model); default: byte-level." };
         var maxNew = new Option<int>("--max-new-tokens") { Description = "Tokens to generate.", DefaultValueFactory = _ => 32 };
         var temperature = new Option<double>("--temperature") { Description = "0 = greedy.", DefaultValueFactory = _ => 1.0 };
         var topK = new Option<int>("--top-k") { Description = "Sample among the K most likely tokens (0 = off).", DefaultValueFactory = _ => 0 };
@@ -31,6 +31,7 @@ public static class GenerateCommand
         command.SetAction(parse => CliErrors.Run(AnsiConsole.Console, () =>
         {
             var console = AnsiConsole.Console;
+            Tokenizers.CheckMatches(model.RecordedTokenizer(parse), parse.GetValue(tokenizer), parse.GetValue(model.Weights) ?? "the model");
             var (device, network) = model.Build(parse, console);
             using (device)
             using (network)

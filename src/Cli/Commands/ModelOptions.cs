@@ -35,6 +35,15 @@ internal sealed class ModelOptions
         command.Options.Add(Device);
     }
 
+    /// <summary>The tokenizer the --weights checkpoint records it was trained with, or null (random weights, or no record).</summary>
+    public string? RecordedTokenizer(ParseResult parse)
+    {
+        if (parse.GetValue(Weights) is not { } path)
+            return null;
+        using var file = WeightFile.Open(path, expectedSpec: null);
+        return file.Checkpoint is { } checkpoint ? OpenMoE.Training.CheckpointTrainingStore.StateOf(checkpoint.Metadata.Extra)?.Tokenizer : null;
+    }
+
     /// <summary>Creates the device and the model the options describe, printing the device and the weights.</summary>
     public (ComputeDevice Device, MoeTransformer Model) Build(ParseResult parse, IAnsiConsole console)
     {

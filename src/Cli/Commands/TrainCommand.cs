@@ -35,7 +35,7 @@ public static class TrainCommand
         var device = new Option<string>("--device") { Description = "auto | cpu | cuda.", DefaultValueFactory = _ => "cpu" };
         var seed = new Option<ulong>("--seed") { Description = "Seed of initialisation and data order.", DefaultValueFactory = _ => 1UL };
         var resume = new Option<bool>("--resume") { Description = "Continue from the latest checkpoint in --out." };
-        var spm = new Option<string?>("--spm") { Description = "SentencePiece model (umT5 spiece.model); default: the byte tokenizer." };
+        var spm = new Option<string?>("--tokenizer", "--spm") { Description = "gpt2 | r50k | cl100k | o200k (BPE vocabularies) or a SentencePiece .model file (umT5 spiece.model); default: the byte tokenizer. Recorded in the checkpoints." };
         var command = new Command("train", "Train a model (UL2 then causal LM, Adafactor) with checkpoints and a metrics log.")
         {
             spec, data, steps, batch, seq, objective, switchStep, lr, schedule, warmup, optimizer, clip, capacity, every, keep, output, device, seed, resume, spm,
@@ -51,7 +51,7 @@ public static class TrainCommand
                 Objective = parse.GetValue(objective)!, SwitchStep = parse.GetValue(switchStep), LearningRate = parse.GetValue(lr),
                 Schedule = parse.GetValue(schedule)!, Warmup = parse.GetValue(warmup), Optimizer = parse.GetValue(optimizer)!,
                 ClipNorm = parse.GetValue(clip), CapacityFactor = parse.GetValue(capacity), CheckpointEvery = parse.GetValue(every), KeepCheckpoints = parse.GetValue(keep),
-                Seed = parse.GetValue(seed), Resume = parse.GetValue(resume), SentencePiece = parse.GetValue(spm),
+                Seed = parse.GetValue(seed), Resume = parse.GetValue(resume), Tokenizer = parse.GetValue(spm),
                 Routing = parse.GetValue(routing.Routing), ReplayRouting = parse.GetValue(routing.Replay),
             };
             return Run(options, parse.GetValue(device)!, AnsiConsole.Console);
@@ -66,7 +66,7 @@ public static class TrainCommand
         {
             using var device = DeviceFactory.Create(DeviceFactory.Parse(deviceName));
             using var trainer = new Trainer(options, device);
-            console.MarkupLineInterpolated($"training [bold]{trainer.Spec.Name}[/] ({trainer.Parameters.Count:N0} parameters) on {device.Description}, GEMM {trainer.GemmName}");
+            console.MarkupLineInterpolated($"training [bold]{trainer.Spec.Name}[/] ({trainer.ParameterCount:N0} parameters) on {device.Description}, GEMM {trainer.GemmName}");
             if (trainer.Step > 0)
                 console.MarkupLineInterpolated($"resumed at step {trainer.Step}");
             var last = TrainWithProgress(trainer, options, console, _ => { });

@@ -22,6 +22,7 @@ public sealed class ComputeDevice : IDisposable
         Ops = new KernelOps(accelerator, Kernels, shapes);
         Backward = new BackwardOps(accelerator, Kernels, shapes);
         Routing = new RoutingOps(accelerator, Kernels, shapes);
+        Optimizers = new OptimizerOps(accelerator, Kernels, shapes);
     }
 
     /// <summary>The ILGPU context (algorithms enabled, O2 optimisation).</summary>
@@ -44,6 +45,9 @@ public sealed class ComputeDevice : IDisposable
 
     /// <summary>Typed launchers for the routing kernels (top-k, capacity, dispatch list, router losses).</summary>
     public RoutingOps Routing { get; }
+
+    /// <summary>Typed launchers for gradient clipping and the optimizers (training on the device's buffers).</summary>
+    public OptimizerOps Optimizers { get; }
 
     /// <summary>One line for users, e.g. <c>cuda: NVIDIA H200 (139.8 GiB, sm_90)</c>.</summary>
     public string Description => DeviceDescription.Describe(Accelerator, Kind);

@@ -34,10 +34,18 @@ public sealed class PinnedHostArray<T> : IDisposable where T : unmanaged
     public ArrayView<T> View { get; }
 
     /// <summary>Copies the first <c>target.Length</c> elements to <paramref name="target"/> on the device.</summary>
-    public void CopyTo(ArrayView<T> target) => View.SubView(0, target.Length).CopyTo(target);
+    public void CopyTo(ArrayView<T> target)
+    {
+        View.SubView(0, target.Length).CopyTo(target);
+        HostTransfers.Add(target.LengthInBytes);
+    }
 
     /// <summary>Copies <paramref name="source"/> from the device into the first elements; the caller synchronizes before reading.</summary>
-    public void CopyFrom(ArrayView<T> source) => source.CopyTo(View.SubView(0, source.Length));
+    public void CopyFrom(ArrayView<T> source)
+    {
+        source.CopyTo(View.SubView(0, source.Length));
+        HostTransfers.Add(source.LengthInBytes);
+    }
 
     /// <inheritdoc />
     public void Dispose()

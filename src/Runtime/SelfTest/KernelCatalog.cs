@@ -17,7 +17,7 @@ public sealed record KernelEntryPoint(string Name, MethodInfo Method);
 public static class KernelCatalog
 {
     /// <summary>Every kernel-vs-reference check, all areas.</summary>
-    public static IReadOnlyList<KernelCheck> Checks { get; } = [.. CoreKernelChecks.All, .. GemmKernelChecks.All, .. BackwardKernelChecks.All];
+    public static IReadOnlyList<KernelCheck> Checks { get; } = [.. CoreKernelChecks.All, .. GemmKernelChecks.All, .. BackwardKernelChecks.All, .. OptimizerKernelChecks.All];
 
     /// <summary>
     /// Every kernel entry point: all of the kernels assembly (src/Kernels, routing included), found

@@ -78,23 +78,27 @@ public sealed class KernelCheckContext : IDisposable
     }
 
     /// <summary>Waits for the device and copies <paramref name="view"/> back.</summary>
-    public float[] Download(ArrayView<float> view)
+    public T[] Download<T>(ArrayView<T> view) where T : unmanaged
     {
         Device.Synchronize();
-        var host = new float[view.Length];
+        var host = new T[view.Length];
         view.CopyToCPU(host);
         return host;
     }
 
     /// <summary>Compares a device result with the reference and records the worst error under the op's tolerance.</summary>
-    public void Compare(string label, float[] actual, float[] expected)
+    public void Compare(string label, float[] actual, float[] expected) =>
+        Compare(label, Array.ConvertAll(actual, x => (double)x), Array.ConvertAll(expected, x => (double)x));
+
+    /// <summary>Compares double results (sums of the optimizers) under the op's tolerance.</summary>
+    public void Compare(string label, double[] actual, double[] expected)
     {
         if (actual.Length != expected.Length)
             throw new InvalidOperationException($"{label}: {actual.Length} results for {expected.Length} reference values.");
         Comparisons++;
         for (int i = 0; i < actual.Length; i++)
         {
-            double error = Math.Abs((double)actual[i] - expected[i]);
+            double error = Math.Abs(actual[i] - expected[i]);
             double bound = _tolerance.Bound(expected[i]);
             double ratio = double.IsNaN(error) ? double.PositiveInfinity : bound > 0 ? error / bound : error > 0 ? double.PositiveInfinity : 0;
             if (!double.IsNaN(error))

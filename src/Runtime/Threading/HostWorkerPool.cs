@@ -5,9 +5,8 @@ namespace OpenMoE.Runtime.Threading;
 /// Dedicated threads (not the .NET pool, not Parallel.For) keep a host-side op (SIMD GEMM,
 /// CPU attention) free of allocations and of queueing behind unrelated work; workers block on
 /// a semaphore between calls. Calls from several threads take turns (the job lives in fields).
-/// The process has one such pool, <see cref="Shared"/>, with a thread per core: the SIMD GEMM, CPU
-/// attention and the host optimizer's per-tensor loops all run on it, so they never compete with
-/// each other's threads for the cores. A job that itself calls <see cref="Run"/> of a pool runs that
+/// The process has one such pool, <see cref="Shared"/>, with a thread per core: the SIMD GEMM and CPU
+/// attention both run on it, so they never compete with each other's threads for the cores. A job that itself calls <see cref="Run"/> of a pool runs that
 /// inner job on its own thread, in order (this covers the pool only: a job must not call back into
 /// the wrapper that started it, whose per-call state lives in fields).
 /// </summary>

@@ -76,7 +76,8 @@ public sealed class SentencePieceTextTokenizer : ITokenizer
 
     /// <inheritdoc/>
     public int[] Encode(string text) =>
-        [.. _inner.EncodeToIds(text, addBeginningOfSentence: false, addEndOfSentence: false)];
+        // Microsoft.ML.Tokenizers 3 reports text outside the model as its own UnknownId, which need not be the model's unk_id.
+        [.. _inner.EncodeToIds(text, addBeginningOfSentence: false, addEndOfSentence: false).Select(id => id == _inner.UnknownId ? UnkId : id)];
 
     /// <inheritdoc/>
     /// <remarks>Sentinels (and ids between the pieces and the sentinels) are rendered here;

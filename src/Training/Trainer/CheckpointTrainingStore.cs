@@ -18,6 +18,13 @@ public sealed class CheckpointTrainingStore(ModelSpecInfo spec, string runDirect
     private const string StateKey = "openmoe.trainer_state";
     private readonly CheckpointRun _run = new(Path.Combine(runDirectory, "checkpoints"), keepLast);
 
+    /// <summary>
+    /// The trainer state a checkpoint's metadata holds (seed, tokenizer, ...), or null when it is not a
+    /// training checkpoint: what analysis and generation check a checkpoint against.
+    /// </summary>
+    public static TrainingState? StateOf(IReadOnlyDictionary<string, string> extra) =>
+        extra.TryGetValue(StateKey, out var json) ? JsonSerializer.Deserialize<TrainingState>(json) : null;
+
     /// <inheritdoc />
     public long? LatestStep => _run.List() is { Count: > 0 } all ? all[^1].Step : null;
 

@@ -1,60 +1,69 @@
-using OpenMoE.Runtime.Threading;
-using System.Numerics.Tensors;
+using ILGPU;
+using ILGPU.Runtime;
+using OpenMoE.Kernels.Optimizers;
+using OpenMoE.Model.Specs;
+using OpenMoE.Runtime.Devices;
 
 namespace OpenMoE.Training;
 
 /// <summary>
-/// Global-norm gradient clipping over all parameters together, for one fixed set of gradient
-/// tensors (scratch is made once, so a training step allocates nothing here).
+/// Global-norm gradient clipping over all parameters together, on the device: chunk sums of
+/// squares of every gradient (<see cref="SumOfSquares"/>: a fixed order, so the same bits on every
+/// run), added in order by one thread; only the norm (8 bytes) comes back to the host, which
+/// decides whether to rescale. Scratch is made once, so a step allocates nothing here.
 /// </summary>
-public sealed class GradientClipping
+public sealed class GradientClipping : IDisposable
 {
-    private readonly float[][] _gradients;
-    private readonly double[] _sums;
-    private readonly Action<int> _sumSquares, _scale;
-    private float _factor;
+    private readonly ComputeDevice _device;
+    private readonly ParameterInfo[] _infos;
+    private readonly int[] _offsets;
+    private readonly MemoryBuffer1D<double, Stride1D.Dense> _partials, _total;
+    private readonly PinnedHostArray<double> _norm;
 
-    /// <summary>Clips <paramref name="gradients"/> (the arrays are updated in place by <see cref="Clip"/>).</summary>
-    public GradientClipping(float[][] gradients)
+    /// <summary>Scratch for gradients shaped like <paramref name="parameters"/>.</summary>
+    public GradientClipping(ComputeDevice device, DeviceParameters parameters)
     {
-        _gradients = gradients;
-        _sums = new double[gradients.Length];
-        _sumSquares = SumSquares;
-        _scale = Scale;
+        _device = device;
+        _infos = parameters.Infos;
+        _offsets = new int[parameters.Infos.Length + 1];
+        for (int i = 0; i < parameters.Infos.Length; i++)
+            _offsets[i + 1] = checked(_offsets[i] + SumOfSquares.Chunks(parameters.Infos[i].Elements));
+        _partials = device.Allocate<double>(Math.Max(1, _offsets[^1]), "clipping chunk sums");
+        _total = device.Allocate<double>(1, "clipping sum of squares");
+        _norm = new PinnedHostArray<double>(device.Accelerator, new double[1]);
     }
 
-    /// <summary>The L2 norm of all gradients (double accumulation, fixed order).</summary>
-    public double GlobalNorm()
+    /// <summary>The L2 norm of all gradients of <paramref name="parameters"/>.</summary>
+    public double GlobalNorm(DeviceParameters parameters)
     {
-        // Per-tensor sums in parallel, added in tensor order: the same result on every run.
-        HostParallelFor.Shared.For(_gradients.Length, _sumSquares);
-        double total = 0;
-        foreach (double sum in _sums)
-            total += sum;
-        return Math.Sqrt(total);
+        parameters.RequireTensors(_infos, "Gradient clipping");
+        var ops = _device.Optimizers;
+        for (int i = 0; i < parameters.Gradients.Length; i++)
+            ops.ChunkSumsOfSquares(parameters.Gradients[i], _partials.View.SubView(_offsets[i], _offsets[i + 1] - _offsets[i]), parameters.Gradients[i].Length);
+        ops.Total(_partials.View, _total.View, _offsets[^1]);
+        _norm.CopyFrom(_total.View);
+        _device.Synchronize();
+        return Math.Sqrt(_norm.Array[0]);
     }
 
     /// <summary>Scales all gradients by maxNorm / norm when the norm exceeds <paramref name="maxNorm"/> (> 0). Returns the norm before clipping.</summary>
-    public double Clip(double maxNorm)
+    public double Clip(DeviceParameters parameters, double maxNorm)
     {
-        double norm = GlobalNorm();
+        double norm = GlobalNorm(parameters);
         if (maxNorm > 0 && norm > maxNorm)
         {
-            _factor = (float)(maxNorm / norm);
-            HostParallelFor.Shared.For(_gradients.Length, _scale);
+            float factor = (float)(maxNorm / norm);
+            foreach (var g in parameters.Gradients)
+                _device.Optimizers.Scale(g, g.Length, factor);
         }
         return norm;
     }
 
-    private void SumSquares(int tensor)
+    /// <inheritdoc />
+    public void Dispose()
     {
-        var g = _gradients[tensor];
-        double sum = 0;
-        for (int i = 0; i < g.Length; i++)
-            sum += (double)g[i] * g[i];
-        _sums[tensor] = sum;
+        _partials.Dispose();
+        _total.Dispose();
+        _norm.Dispose();
     }
-
-    // Element-wise float products in SIMD: the same results as the scalar loop.
-    private void Scale(int tensor) => TensorPrimitives.Multiply(_gradients[tensor], _factor, _gradients[tensor]);
 }

@@ -1,32 +1,36 @@
+using OpenMoE.Runtime.Devices;
+using OpenMoE.Model.Specs;
+
 namespace OpenMoE.Training;
 
 /// <summary>
-/// An optimizer over <see cref="HostParameters"/>: updates the values in place from the gradients.
-/// Its state is a set of named float tensors (saved with checkpoints, restored on resume).
+/// An optimizer on the device: updates <see cref="DeviceParameters.Values"/> in place from the
+/// gradients, with its state in device buffers made once. Its state is a set of named float tensors
+/// (downloaded for checkpoints, uploaded on resume).
 /// </summary>
-public interface IOptimizer
+public interface IOptimizer : IDisposable
 {
     /// <summary>"adafactor" or "adamw".</summary>
     string Name { get; }
 
-    /// <summary>One update at 1-based <paramref name="step"/> with learning rate <paramref name="learningRate"/>.</summary>
-    void Step(HostParameters parameters, long step, double learningRate);
+    /// <summary>One update at 1-based <paramref name="step"/> with learning rate <paramref name="learningRate"/> (queued on the device).</summary>
+    void Step(DeviceParameters parameters, long step, double learningRate);
 
-    /// <summary>State tensors by name (live arrays: copy before mutating elsewhere).</summary>
-    IReadOnlyDictionary<string, float[]> State { get; }
+    /// <summary>A host copy of the state tensors by name.</summary>
+    IReadOnlyDictionary<string, float[]> DownloadState();
 
-    /// <summary>Replaces the state with <paramref name="state"/> (from <see cref="State"/> of the same optimizer and spec).</summary>
+    /// <summary>Replaces the state with <paramref name="state"/> (from <see cref="DownloadState"/> of the same optimizer and spec).</summary>
     void Restore(IReadOnlyDictionary<string, float[]> state);
 }
 
 /// <summary>Optimizers by name.</summary>
 public static class Optimizers
 {
-    /// <summary>"adafactor" (OpenMoE's settings) or "adamw".</summary>
-    public static IOptimizer Create(string name, HostParameters parameters) => name switch
+    /// <summary>"adafactor" (OpenMoE's settings) or "adamw", with zero state for <paramref name="parameters"/> on <paramref name="device"/>.</summary>
+    public static IOptimizer Create(string name, ComputeDevice device, ParameterInfo[] parameters) => name switch
     {
-        "adafactor" => new Adafactor(parameters),
-        "adamw" => new AdamW(parameters),
+        "adafactor" => new Adafactor(device, parameters),
+        "adamw" => new AdamW(device, parameters),
         _ => throw new ArgumentException($"Unknown optimizer '{name}'; use adafactor or adamw."),
     };
 }

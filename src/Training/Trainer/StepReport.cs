@@ -19,9 +19,8 @@ public readonly record struct StepReport(
 /// <summary>Seconds spent in the phases of one training step (the training bench reports them).</summary>
 /// <param name="ForwardBackward">Forward and backward on the device.</param>
 /// <param name="Forward">Of which the forward (to the loss).</param>
-/// <param name="GradientDownload">Copying the gradients to the host.</param>
-/// <param name="Update">Clipping, the optimizer and copying the weights back.</param>
-public readonly record struct StepTimings(double ForwardBackward, double Forward, double GradientDownload, double Update);
+/// <param name="Update">Gradient clipping and the optimizer on the device (the norm is the one value that comes back).</param>
+public readonly record struct StepTimings(double ForwardBackward, double Forward, double Update);
 
 /// <summary>The loss or the gradient became NaN or infinite: training stopped before applying the step.</summary>
 public sealed class TrainingDivergedException(long step, long? lastCheckpoint, string run)

@@ -13,22 +13,22 @@ namespace OpenMoE.Training;
 
 /// <summary>
 /// The training loop: packed batches from the data pipeline, forward/backward on the device,
-/// global-norm clipping, the optimizer on host copies of the parameters, metrics.jsonl, and
-/// checkpoints through <see cref="ITrainingStore"/>. Deterministic given the options: on the CPU
+/// global-norm clipping and the optimizer on the device's buffers (only the batch goes to the device
+/// and a few scalars come back), metrics.jsonl, and checkpoints through <see cref="ITrainingStore"/>. Deterministic given the options: on the CPU
 /// accelerator a run of N steps equals k steps plus a resume for N - k, bit for bit. After the first
 /// step of a run, a step allocates no device memory and no managed memory of its own (the data
-/// pipeline's batch and checkpoints aside; README, Training, Throughput says what is counted).
+/// pipeline's batch and checkpoints aside; docs/benchmarks.md, Training step throughput, says what is counted).
 /// </summary>
 public sealed class Trainer : IDisposable
 {
     private readonly TrainerOptions _options;
+    private readonly ComputeDevice _device;
     private readonly ITrainingStore _store;
     private readonly DataPipeline _pipeline;
-    private readonly HostParameters _parameters;
+    private readonly DeviceParameters _parameters;
     private readonly IOptimizer _optimizer;
     private readonly ILearningRateSchedule _schedule;
     private readonly TrainingNetwork _network;
-    private readonly ParameterTransfers _transfers;
     private readonly GradientClipping _clipping;
     private readonly double _capacityFactor;
     private readonly int[] _targets;
@@ -38,12 +38,13 @@ public sealed class Trainer : IDisposable
     public Trainer(TrainerOptions options, ComputeDevice device, ITrainingStore? store = null)
     {
         _options = options;
+        _device = device;
         Spec = ModelSpecs.Find(options.Spec);
         var config = Spec.Config;
         if (options.SequenceLength > config.ContextLength)
             throw new ArgumentException($"--seq {options.SequenceLength} exceeds the context length {config.ContextLength} of {config.Name}.");
         _store = store ?? new CheckpointTrainingStore(Spec, options.Out, options.KeepCheckpoints == 0 ? int.MaxValue : options.KeepCheckpoints);
-        Tokenizer = Tokenizers.Open(options.SentencePiece, config.Vocab);
+        Tokenizer = Tokenizers.Open(options.Tokenizer, config.Vocab);
         var data = DataSpec.Load(options.Data);
         var objectives = ObjectiveSchedule.Parse(options.Objective, Tokenizer, options.SwitchStep ?? Math.Max(1, options.Steps / 2));
         _pipeline = new DataPipeline(data.Sources, data.Mixture, objectives, Tokenizer, options.SequenceLength, options.Seed);
@@ -58,32 +59,40 @@ public sealed class Trainer : IDisposable
             if (checkpoint.State.Spec != config.Name || checkpoint.State.Optimizer != options.Optimizer)
                 throw new InvalidOperationException(
                     $"The checkpoint is for {checkpoint.State.Spec} with {checkpoint.State.Optimizer}; this run asks for {config.Name} with {options.Optimizer}.");
-            _parameters = new HostParameters(Spec, p => checkpoint.Weights[p.Name]);
+            Tokenizers.CheckMatches(checkpoint.State.Tokenizer, options.Tokenizer, $"The checkpoint in {options.Out}");
             _pipeline.Restore(checkpoint.State.Data);
             Step = checkpoint.State.Step;
             _lastCheckpoint = Step;
         }
-        else
+        _network = new TrainingNetwork(device, Spec, DeviceWeights.Load(device, Spec,
+            p => checkpoint is not null ? checkpoint.Weights[p.Name] : WeightInitializer.Create(Spec.Config, p, options.Seed)));
+        try
         {
-            _parameters = new HostParameters(Spec, p => WeightInitializer.Create(Spec.Config, p, options.Seed));
+            _network.Model.RoutingOverride = options.Routing is { } routing ? RoutingOverride.Parse(routing) : null;
+            if (checkpoint is not null)
+            {
+                if (checkpoint.State.Routing != options.Routing)
+                    throw new InvalidOperationException(
+                        $"The checkpoint was trained with --routing {checkpoint.State.Routing ?? "(the spec's)"}; resume with the same rule (this run asks for {options.Routing ?? "the spec's"}).");
+                foreach (var (layer, bias) in checkpoint.ExpertBias ?? new Dictionary<int, float[]>())
+                    bias.CopyTo(_network.Model.ExpertBias[layer], 0);
+            }
+            if (options.ReplayRouting is { } replay)
+                _network.ReplayRouting = new RoutingReplay(RoutingRecordingFile.Read(replay), Spec.Name, Spec.SpecHash);
+            _parameters = DeviceParameters.Of(_network);
+            _optimizer = Optimizers.Create(options.Optimizer, device, _parameters.Infos);
+            if (checkpoint is not null)
+                _optimizer.Restore(checkpoint.Optimizer);
+            _clipping = new GradientClipping(device, _parameters);
         }
-        _optimizer = Optimizers.Create(options.Optimizer, _parameters);
-        if (checkpoint is not null)
-            _optimizer.Restore(checkpoint.Optimizer);
-        _network = new TrainingNetwork(device, Spec, DeviceWeights.Load(device, Spec, p => _parameters.Values[Array.IndexOf(_parameters.Infos, p)]));
-        _network.Model.RoutingOverride = options.Routing is { } routing ? RoutingOverride.Parse(routing) : null;
-        if (checkpoint is not null)
+        catch
         {
-            if (checkpoint.State.Routing != options.Routing)
-                throw new InvalidOperationException(
-                    $"The checkpoint was trained with --routing {checkpoint.State.Routing ?? "(the spec's)"}; resume with the same rule (this run asks for {options.Routing ?? "the spec's"}).");
-            foreach (var (layer, bias) in checkpoint.ExpertBias ?? new Dictionary<int, float[]>())
-                bias.CopyTo(_network.Model.ExpertBias[layer], 0);
+            // The caller holds the device, not this half-made trainer: give back what it allocated.
+            _clipping?.Dispose();
+            _optimizer?.Dispose();
+            _network.Dispose();
+            throw;
         }
-        if (options.ReplayRouting is { } replay)
-            _network.ReplayRouting = new RoutingReplay(RoutingRecordingFile.Read(replay), Spec.Name, Spec.SpecHash);
-        _transfers = new ParameterTransfers(_parameters, device, _network.Weights, _network.Gradients);
-        _clipping = new GradientClipping(_parameters.Gradients);
         _targets = new int[options.Batch * options.SequenceLength];
     }
 
@@ -96,8 +105,12 @@ public sealed class Trainer : IDisposable
     /// <summary>Updates completed so far.</summary>
     public long Step { get; private set; }
 
-    /// <summary>Host copies of the current parameters.</summary>
-    public HostParameters Parameters => _parameters;
+    /// <summary>Number of trained parameters.</summary>
+    public long ParameterCount => Spec.TotalParams;
+
+    /// <summary>A host copy of the current weights, by Hugging Face name.</summary>
+    public Dictionary<string, float[]> DownloadWeights() =>
+        _parameters.Infos.ToDictionary(p => p.Name, _network.Weights.Download, StringComparer.Ordinal);
 
     /// <summary>Every MoE layer's expert bias by decoder layer (moved after each step under auxiliary-loss-free balancing). // [E] each</summary>
     public IReadOnlyDictionary<int, float[]> ExpertBias => _network.Model.ExpertBias;
@@ -146,19 +159,16 @@ public sealed class Trainer : IDisposable
         }
         double forwardBackward = Stopwatch.GetElapsedTime(phase).TotalSeconds;
         phase = Stopwatch.GetTimestamp();
-        _transfers.DownloadGradients();
-        double download = Stopwatch.GetElapsedTime(phase).TotalSeconds;
-        phase = Stopwatch.GetTimestamp();
-        double norm = _clipping.Clip(_options.ClipNorm);
+        double norm = _clipping.Clip(_parameters, _options.ClipNorm);
         if (!double.IsFinite(losses.Total) || !double.IsFinite(norm))
             throw new TrainingDivergedException(step, _lastCheckpoint > 0 ? _lastCheckpoint : null, _options.Out);
         double lr = _schedule.At(step);
         _optimizer.Step(_parameters, step, lr);
-        _transfers.UploadValues();
+        _device.Synchronize();
         _network.UpdateExpertBias();
         Step = step;
 
-        var timings = new StepTimings(forwardBackward, losses.ForwardSeconds, download, Stopwatch.GetElapsedTime(phase).TotalSeconds);
+        var timings = new StepTimings(forwardBackward, losses.ForwardSeconds, Stopwatch.GetElapsedTime(phase).TotalSeconds);
         var report = new StepReport(step, losses.Total, losses.CrossEntropy, losses.LoadBalancing, losses.ZLoss, lr, norm,
             tokens / Math.Max(Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds, 1e-9), tokens, losses.MoeLayers, timings);
         metrics.Write(report);
@@ -186,21 +196,22 @@ public sealed class Trainer : IDisposable
     /// <summary>Saves the current step through the store.</summary>
     public void Save(double lastLoss = double.NaN)
     {
-        var weights = _parameters.Infos.Select((p, i) => (p.Name, _parameters.Values[i])).ToDictionary(e => e.Name, e => e.Item2, StringComparer.Ordinal);
+        var weights = DownloadWeights();
         var state = new TrainingState
         {
             Step = Step, Spec = Spec.Name, Optimizer = _optimizer.Name, Seed = _options.Seed, Data = _pipeline.State,
-            LastLoss = double.IsFinite(lastLoss) ? lastLoss : 0, Routing = _options.Routing,
+            LastLoss = double.IsFinite(lastLoss) ? lastLoss : 0, Tokenizer = Tokenizers.RecordedName(_options.Tokenizer), Routing = _options.Routing,
         };
         var bias = _network.Model.ExpertBias.ToDictionary(b => b.Key, b => (float[])b.Value.Clone());
-        _store.Save(new TrainingCheckpoint(state, weights, _optimizer.State, bias));
+        _store.Save(new TrainingCheckpoint(state, weights, _optimizer.DownloadState(), bias));
         _lastCheckpoint = Step;
     }
 
     /// <inheritdoc />
     public void Dispose()
     {
-        _transfers.Dispose();
+        _clipping.Dispose();
+        _optimizer.Dispose();
         _network.Dispose();
     }
 }

@@ -39,8 +39,8 @@ public sealed record TrainerOptions
     public ulong Seed { get; init; } = 1;
     /// <summary>Continue from the run folder's latest checkpoint.</summary>
     public bool Resume { get; init; }
-    /// <summary>SentencePiece model (null: the byte tokenizer).</summary>
-    public string? SentencePiece { get; init; }
+    /// <summary>Tokenizer: a BPE vocabulary name, a SentencePiece model file, or null for the byte tokenizer (<see cref="Tokenization.Tokenizers.Open"/>).</summary>
+    public string? Tokenizer { get; init; }
     /// <summary>A routing rule over the spec's (<c>--routing</c>, syntax of <see cref="Model.Routing.RoutingOverride"/>); null = the spec's.</summary>
     public string? Routing { get; init; }
     /// <summary>A routing recording whose decisions every step replays, in order (<c>--replay-routing</c>); null = route fresh.</summary>

@@ -17,6 +17,8 @@ public sealed record TrainingState
     public required PipelineState Data { get; init; }
     /// <summary>Total loss of the last step (for the log).</summary>
     public double LastLoss { get; init; }
+    /// <summary>The tokenizer trained with (<see cref="Tokenization.Tokenizers.RecordedName"/>); null in checkpoints written before it was recorded.</summary>
+    public string? Tokenizer { get; init; }
     /// <summary>The <c>--routing</c> rule the run trains with (null: the spec's); a resume must ask for the same.</summary>
     public string? Routing { get; init; }
 }

@@ -43,7 +43,7 @@ public sealed class AnalyzeCommandTests : IDisposable
         var parts = path.Split('@', '#');
         long step = long.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture);
         int seed = parts.Length > 2 ? int.Parse(parts[2], System.Globalization.CultureInfo.InvariantCulture) : (int)step;
-        return AnalysisModelSource.RandomInit(ModelSpecs.Find(parts[0]), seed) with { Label = path, Step = step };
+        return AnalysisModelSource.RandomInit(ModelSpecs.Find(parts[0]), (ulong)seed) with { Label = path, Step = step };
     }
 
     [Fact]
@@ -63,12 +63,45 @@ public sealed class AnalyzeCommandTests : IDisposable
         Assert.Equal(1.25, report.Drops.CapacityFactor);
         Assert.False(report.EarlyLearning.Available);
         Assert.Equal(3, report.Findings.Count);
-        foreach (var file in new[] { "specialization_spread.png", "token_experts_L1.png", "domain_lift_L3.png", "drop_by_position.png" })
+        foreach (var file in new[] { "specialization_spread.png", "controls.png", "token_experts_L1.png", "domain_lift_L3.png", "drop_by_position.png" })
             Assert.True(new FileInfo(Path.Combine(_out, file)).Length > 1000, file);
         var markdown = File.ReadAllText(Path.Combine(_out, AnalysisWriter.MarkdownFile));
         Assert.Contains("](specialization_spread.png)", markdown);
         Assert.Contains("## 4. Are tokens late in a sequence dropped more?", markdown);
         Assert.Contains("Context-independent specialization", output);
+    }
+
+    [Fact]
+    public void An_untrained_model_is_its_own_control_so_no_finding_reproduces()
+    {
+        // The case: `analyze --init-seed 5 --spec OpenMoE-Tiny` used to say "reproduces". Its
+        // untrained control is the same initialisation, so no figure can lie beyond the control's interval.
+        var (exitCode, output) = Run(Arguments(initSeed: 5) with { Options = Small with { Replay = true, ReplayFactors = [1.0, 2.0] } });
+
+        Assert.True(exitCode == 0, output);
+        var report = AnalysisJson.Deserialize(File.ReadAllText(Path.Combine(_out, AnalysisWriter.JsonFile)));
+        Assert.True(report.Controls.UntrainedIsOwnInit);
+        Assert.Equal("random init (seed 5)", report.Controls.Untrained);
+        Assert.Equal(Small.Batches * Small.BatchSize, report.Controls.Sequences);
+        Assert.All(report.Figures, f => Assert.Equal(f.Trained, f.Untrained));
+        var token = report.Figures.Single(f => f.Key == ControlledFigures.TokenSpread);
+        Assert.True(token.Trained.Low < token.Trained.High, "the bootstrap gives a real interval");
+        Assert.NotEqual(token.Trained, token.Shuffled);
+        Assert.DoesNotContain(report.Findings, f => f.Verdict is Findings.Reproduces or Findings.Partly);
+        Assert.Equal(Findings.DoesNotReproduce, report.Findings[0].Verdict);
+        Assert.Contains("no more than in the same architecture untrained", report.Findings[0].Summary);
+
+        // Replay: by position, by probability (one case per factor each), dropless; the 2.0 factor drops least.
+        var replay = report.Replay[0];
+        Assert.Equal(RoutingAnalysis.PretrainingDataSet, replay.Name);
+        Assert.Equal(5, replay.Cases.Count);
+        Assert.True(replay.Cases[0].DropRatio >= replay.Cases[1].DropRatio);
+        Assert.Equal(0.0, replay.Cases[^1].DropRatio);
+        var markdown = File.ReadAllText(Path.Combine(_out, AnalysisWriter.MarkdownFile));
+        Assert.Contains("**Verdict rule.**", markdown);
+        Assert.Contains("## Counterfactual capacity replay", markdown);
+        Assert.Contains("## Measures beyond the paper", markdown);
+        Assert.True(File.Exists(Path.Combine(_out, "replay_by_position.png")));
     }
 
     [Fact]
@@ -96,6 +129,14 @@ public sealed class AnalyzeCommandTests : IDisposable
         var chance = report.EarlyLearning.Points.Where(p => p.Checkpoint >= 1).GroupBy(p => p.Layer).ToArray();
         Assert.All(chance, layer => Assert.Equal(layer.First().Chance, layer.Last().Chance, 9));
         Assert.All(report.EarlyLearning.ChosenTokens, t => Assert.Equal(3, t.Distributions.Length));
+        // The final checkpoint records init seed 7, so the untrained control is seed 7 itself; the early checkpoint
+        // (step 200, the latest at half of 400) has those weights too: both agree with the final one everywhere,
+        // so early learning cannot be told from the initialisation and does not reproduce.
+        Assert.Equal(1, report.EarlyLearning.EarlyCheckpoint);
+        var early = report.Figures.Single(f => f.Key == ControlledFigures.EarlyAgreement);
+        Assert.Equal((1.0, 1.0), (early.Trained.Value, early.Untrained.Value));
+        Assert.Equal(Findings.DoesNotReproduce, report.Findings[1].Verdict);
+        Assert.Contains("no more than the untrained initialisation", report.Findings[1].Summary);
         Assert.True(File.Exists(Path.Combine(_out, "analysis", "early_agreement.png")));
         var document = File.ReadAllText(reproduction);
         Assert.Contains("](../analysis/early_agreement.png)", document);
@@ -121,6 +162,7 @@ public sealed class AnalyzeCommandTests : IDisposable
         Assert.Contains("cannot load checkpoints yet", Run(Arguments(initSeed: null) with { Checkpoint = "run/ckpt" }).Output);
         Assert.Contains("Nothing to analyse", Run(Arguments(initSeed: null)).Output);
         Assert.Contains("--seq must lie in 16..256", Run(Arguments() with { Options = Small with { SequenceLength = 512 } }).Output);
+        Assert.Contains("--bootstrap must be at least 20", Run(Arguments() with { Options = Small with { Replicates = 5 } }).Output);
     }
 
     [Theory]

@@ -40,7 +40,7 @@ public class DropTests
         var statistics = RoutingStatistics.From(result, time, layer: 1, step: 0);
         Assert.True(result.DroppedAssignments > 0);
 
-        var layer = new LayerRouting(1, experts, 2, result.Capacity, result.Expert, result.Slot.Select(s => s >= 0).ToArray());
+        var layer = new LayerRouting(1, experts, 2, result.Capacity, result.Expert, result.Slot.Select(s => s >= 0).ToArray(), SyntheticTraces.Probabilities(experts, 2, result.Expert));
         var accumulator = new DropAccumulator("real", [1], time, time);
         accumulator.Add(RoutingBatch.Synthetic(new int[rows * time], time, layer));
         var drops = accumulator.Result().Layers[0];

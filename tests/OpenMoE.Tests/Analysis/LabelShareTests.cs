@@ -9,7 +9,7 @@ public class LabelShareTests
     {
         // E = 2, K = 1. Domain 0: three tokens, all to expert 0. Domain 1: one to each expert. One padding token.
         int[] domains = [0, 0, 0, 1, 1, -1];
-        var batch = new RoutingBatch([10, 11, 12, 13, 14, 0], 6, domains, domains, [SyntheticTraces.Top1(2, 0, 0, 0, 0, 1, 1)]);
+        var batch = new RoutingBatch([10, 11, 12, 13, 14, 0], 6, domains, domains, [SyntheticTraces.Top1(2, 0, 0, 0, 0, 1, 1)], new int[6]);
         var accumulator = LabelShareAccumulator.ByDomain(["code", "prose", "never-seen"], [1], 2);
         accumulator.Add(batch);
 
@@ -32,7 +32,7 @@ public class LabelShareTests
     public void Routing_that_ignores_the_label_has_lift_one_everywhere()
     {
         int[] languages = [0, 1, 0, 1];
-        var batch = new RoutingBatch([1, 2, 3, 4], 4, [0, 0, 0, 0], languages, [SyntheticTraces.Top1(2, 0, 0, 1, 1)]);
+        var batch = new RoutingBatch([1, 2, 3, 4], 4, [0, 0, 0, 0], languages, [SyntheticTraces.Top1(2, 0, 0, 1, 1)], new int[4]);
         var accumulator = LabelShareAccumulator.ByLanguage(["en", "fr"], [1], 2);
         accumulator.Add(batch);
 

@@ -27,6 +27,23 @@ public class TokenSpecializationTests
     }
 
     [Fact]
+    public void Mean_spreads_for_the_bootstrap_are_the_hand_computed_spreads()
+    {
+        // The trace of the test above (token 7 always on expert 3: 1; token 9 even: 0), K = 1, with
+        // minCount 5 leaving both tokens out, and minCount 1 keeping both: token RMS sqrt(1/2), baseline sqrt(1/4).
+        var accumulator = new TokenSpecializationAccumulator([1], 4, 1, 4);
+        accumulator.Add(RoutingBatch.Synthetic([7, 9, 7, 9, 9, 7, 9, 7], 4, SyntheticTraces.Top1(4, 3, 0, 3, 1, 2, 3, 3, 3)));
+
+        var (token, position, baseline) = accumulator.MeanSpreads(minCount: 1);
+        Assert.Equal(Math.Sqrt(0.5), token, 12);
+        Assert.Equal(0.5, baseline, 12);
+        // Positions: 0 sees experts {3, 2}, 1 {0, 3}, 2 {3, 3}, 3 {1, 3}. Spread of {3,3} is 1; of two distinct experts
+        // p = (1/2, 1/2, 0, 0): std = 1/4 over max sqrt(3/16) -> 1/sqrt(3). RMS = sqrt((3 * 1/3 + 1) / 4) = sqrt(1/2).
+        Assert.Equal(Math.Sqrt(0.5), position, 12);
+        Assert.Equal((0.0, 0.0), (accumulator.MeanSpreads(minCount: 5).Token, accumulator.MeanSpreads(minCount: 5).TokenBaseline));
+    }
+
+    [Fact]
     public void Routing_by_token_id_shows_no_position_spread_when_ids_are_balanced_over_positions()
     {
         // Rows [7, 9] and [9, 7]; 7 -> expert 0, 9 -> expert 1. Each position sees both experts once.
@@ -85,7 +102,7 @@ public class TokenSpecializationTests
     public void Rare_ids_and_padding_are_left_out()
     {
         int[] tokens = [0, 7, 7, 5];
-        var batch = new RoutingBatch(tokens, 4, [-1, 0, 0, 0], [-1, 0, 0, 0], [SyntheticTraces.Top1(2, 1, 0, 0, 1)]);
+        var batch = new RoutingBatch(tokens, 4, [-1, 0, 0, 0], [-1, 0, 0, 0], [SyntheticTraces.Top1(2, 1, 0, 0, 1)], new int[4]);
         var accumulator = new TokenSpecializationAccumulator([1], 2, 1, 4);
         accumulator.Add(batch);
 

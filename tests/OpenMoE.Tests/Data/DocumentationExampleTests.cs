@@ -5,7 +5,7 @@ using OpenMoE.Training.Tokenization;
 
 namespace OpenMoE.Tests.Data;
 
-/// <summary>The UL2 example in the README is produced by this test, so the doc cannot drift from the code.</summary>
+/// <summary>The UL2 example in docs/data.md is produced by this test, so the doc cannot drift from the code.</summary>
 public class DocumentationExampleTests
 {
     private static string Render(ITokenizer tokenizer, IEnumerable<int> ids)
@@ -39,8 +39,8 @@ public class DocumentationExampleTests
     [Fact]
     public void Data_doc_shows_the_packed_example_this_code_makes()
     {
-        var doc = File.ReadAllText(RepositoryFiles.PathOf("README.md")).Replace("\r\n", "\n");
+        var doc = File.ReadAllText(RepositoryFiles.PathOf("docs/data.md")).Replace("\r\n", "\n");
         var expected = Ul2Example();
-        Assert.True(doc.Contains(expected, StringComparison.Ordinal), $"README.md must contain:\n{expected}");
+        Assert.True(doc.Contains(expected, StringComparison.Ordinal), $"docs/data.md must contain:\n{expected}");
     }
 }

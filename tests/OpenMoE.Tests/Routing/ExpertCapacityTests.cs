@@ -34,7 +34,7 @@ public class ExpertCapacityTests
     [Theory]
     [InlineData(10, 4, 1.0, 0, 2)]    // 2.5 rounds half to even: 2 (Python round, not away from zero)
     [InlineData(14, 4, 1.0, 0, 4)]    // 3.5 -> 4
-    [InlineData(8, 4, 1.25, 0, 2)]    // 2.5 -> 2: the README example
+    [InlineData(8, 4, 1.25, 0, 2)]    // 2.5 -> 2: the example in docs/routing.md
     [InlineData(8, 4, 1.25, 4, 4)]    // OpenMoE's min_capacity wins
     [InlineData(4096, 16, 1.25, 4, 320)]
     public void T5x_capacity_rounds_half_to_even_like_python(int n, int e, double cf, int min, int expected) =>

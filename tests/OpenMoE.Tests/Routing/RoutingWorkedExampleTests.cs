@@ -6,8 +6,8 @@ using OpenMoE.Model.Specs;
 namespace OpenMoE.Tests.Routing;
 
 /// <summary>
-/// The README's worked example (8 tokens, 4 experts, top-2, capacity 2) is produced here by the
-/// engine; the test fails if the README's table differs from what the engine does.
+/// The worked example in docs/routing.md (8 tokens, 4 experts, top-2, capacity 2) is produced here by the
+/// engine; the test fails if that table differs from what the engine does.
 /// </summary>
 public class RoutingWorkedExampleTests
 {
@@ -69,6 +69,6 @@ public class RoutingWorkedExampleTests
         while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "OpenMoE.Ilgpu.sln")))
             dir = dir.Parent;
         Assert.NotNull(dir);
-        return File.ReadAllText(Path.Combine(dir.FullName, "README.md")).ReplaceLineEndings("\n");
+        return File.ReadAllText(Path.Combine(dir.FullName, "docs", "routing.md")).ReplaceLineEndings("\n");
     }
 }

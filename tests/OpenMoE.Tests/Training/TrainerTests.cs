@@ -25,22 +25,19 @@ public sealed class TrainerTests(CpuDeviceFixture fixture) : IClassFixture<CpuDe
     public void Tiny_spec_overfits_one_batch_to_near_zero_loss()
     {
         var spec = ModelSpecs.Find("OpenMoE-Tiny");
-        var parameters = new HostParameters(spec, p => OpenMoE.Model.Initialization.WeightInitializer.Create(spec.Config, p, 3));
-        using var network = new TrainingNetwork(Device, spec, DeviceWeights.Load(Device, spec, p => parameters.Values[Array.IndexOf(parameters.Infos, p)]));
+        using var network = new TrainingNetwork(Device, spec, DeviceWeights.Load(Device, spec, p => InitialWeights(spec, p)));
         var random = new Random(4);
         var tokens = Enumerable.Range(0, 2 * 16).Select(_ => random.Next(spec.Config.Vocab)).ToArray();
         var targets = tokens.Select((_, i) => i % 16 == 15 ? -1 : tokens[i + 1]).ToArray();
-        var optimizer = new AdamW(parameters, weightDecay: 0);
-        using var transfers = new ParameterTransfers(parameters, Device, network.Weights, network.Gradients);
+        var parameters = DeviceParameters.Of(network);
+        using var optimizer = new AdamW(Device, parameters.Infos, weightDecay: 0);
         double first = 0, last = 0;
         for (int step = 1; step <= 60; step++)
         {
             var losses = network.ForwardBackward(tokens, targets, 2, 1.25);
             if (step == 1) first = losses.CrossEntropy;
             last = losses.CrossEntropy;
-            transfers.DownloadGradients();
             optimizer.Step(parameters, step, 1e-2);
-            transfers.UploadValues();
         }
         Assert.True(first > 5, $"initial loss {first} should be near ln(512) = 6.2");
         Assert.True(last < 0.05, $"loss after 60 steps on one batch is {last} (started at {first})");
@@ -53,8 +50,7 @@ public sealed class TrainerTests(CpuDeviceFixture fixture) : IClassFixture<CpuDe
         // so the last expert gets no row and its rows would start at the end of the kept rows
         // (which once failed an ILGPU bounds assertion and ended the process).
         var spec = ModelSpecs.Find("OpenMoE-Tiny");
-        var parameters = new HostParameters(spec, p => OpenMoE.Model.Initialization.WeightInitializer.Create(spec.Config, p, 3));
-        using var network = new TrainingNetwork(Device, spec, DeviceWeights.Load(Device, spec, p => parameters.Values[Array.IndexOf(parameters.Infos, p)]));
+        using var network = new TrainingNetwork(Device, spec, DeviceWeights.Load(Device, spec, p => InitialWeights(spec, p)));
         var tokens = Enumerable.Repeat(65, 2 * 16).ToArray();
         var losses = network.ForwardBackward(tokens, tokens, 2, 1.25);
         Assert.Contains(losses.MoeLayers, layer => layer.ExpertLoad[^1] == 0);
@@ -67,8 +63,7 @@ public sealed class TrainerTests(CpuDeviceFixture fixture) : IClassFixture<CpuDe
         // Model.Forward of another batch shape re-makes the MoE layers' routing buffers (and their
         // step records); the next training step must report its own losses, not the old records'.
         var spec = ModelSpecs.Find("OpenMoE-Tiny");
-        var parameters = new HostParameters(spec, p => OpenMoE.Model.Initialization.WeightInitializer.Create(spec.Config, p, 3));
-        DeviceWeights Weights() => DeviceWeights.Load(Device, spec, p => parameters.Values[Array.IndexOf(parameters.Infos, p)]);
+        DeviceWeights Weights() => DeviceWeights.Load(Device, spec, p => InitialWeights(spec, p));
         using var network = new TrainingNetwork(Device, spec, Weights());
         using var fresh = new TrainingNetwork(Device, spec, Weights());
         var random = new Random(6);
@@ -109,6 +104,30 @@ public sealed class TrainerTests(CpuDeviceFixture fixture) : IClassFixture<CpuDe
     }
 
     [Fact]
+    public void Checkpoints_record_seed_and_tokenizer_and_a_resume_with_another_tokenizer_fails()
+    {
+        using (var first = new Trainer(Options("recorded", 2), Device))
+            first.Run();
+        var checkpoint = new CheckpointTrainingStore(ModelSpecs.Find("OpenMoE-Tiny"), Path.Combine(_root, "recorded")).FolderOf(2);
+        var source = OpenMoE.Analysis.AnalysisModelSource.FromWeights(checkpoint);
+        Assert.Equal((5UL, "byte", 2L), (source.InitSeed!.Value, source.Tokenizer!, source.Step!.Value));   // the untrained control is seed 5
+
+        var model = Path.Combine(_root, "tiny.model");
+        var builder = new SentencePieceModelBuilder();
+        builder.Add("<pad>", 0, SentencePieceModelBuilder.Control).Add("</s>", 0, SentencePieceModelBuilder.Control)
+               .Add("<unk>", 0, SentencePieceModelBuilder.Unknown).Add("\u2581a", -1);
+        File.WriteAllBytes(model, builder.Build());
+        var error = Assert.Throws<ArgumentException>(() => new Trainer(Options("recorded", 4) with { Resume = true, Tokenizer = model }, Device));
+        Assert.Contains("was trained with the byte tokenizer, not sentencepiece:tiny.model; pass no --tokenizer", error.Message);
+
+        // Generation refuses it too (exit code 2, before any weights load); the same tokenizer passes.
+        int Generate(params string[] extra) => OpenMoE.Cli.Program.CreateRootCommand()
+            .Parse(["generate", "--weights", checkpoint, "--device", "cpu", "--prompt-ids", "0 5", "--max-new-tokens", "1", .. extra]).Invoke();
+        Assert.Equal(2, Generate("--tokenizer", model));
+        Assert.Equal(0, Generate());
+    }
+
+    [Fact]
     public void Nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint()
     {
         var options = Options("diverged", 3) with { CheckpointEvery = 1 };
@@ -131,8 +150,9 @@ public sealed class TrainerTests(CpuDeviceFixture fixture) : IClassFixture<CpuDe
         Assert.Single(File.ReadAllLines(Path.Combine(options.Out, "metrics.jsonl")));
     }
 
-    private static Dictionary<string, float[]> Snapshot(Trainer trainer) =>
-        trainer.Parameters.Infos.Select((p, i) => (p.Name, (float[])trainer.Parameters.Values[i].Clone())).ToDictionary(e => e.Name, e => e.Item2);
+    private static Dictionary<string, float[]> Snapshot(Trainer trainer) => trainer.DownloadWeights();
+
+    private static float[] InitialWeights(ModelSpecInfo spec, ParameterInfo p) => OpenMoE.Model.Initialization.WeightInitializer.Create(spec.Config, p, 3);
 
     public void Dispose()
     {

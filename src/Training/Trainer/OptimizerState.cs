@@ -1,0 +1,59 @@
+using ILGPU;
+using ILGPU.Runtime;
+using OpenMoE.Runtime.Devices;
+
+namespace OpenMoE.Training;
+
+/// <summary>
+/// An optimizer's named state tensors in device buffers, zero at the start: downloaded for a
+/// checkpoint, uploaded on resume (a missing or wrongly sized tensor is a clear error).
+/// </summary>
+internal sealed class OptimizerState(ComputeDevice device, string optimizer) : IDisposable
+{
+    private readonly Dictionary<string, (MemoryBuffer1D<float, Stride1D.Dense> Buffer, ArrayView<float> View)> _tensors = new(StringComparer.Ordinal);
+
+    /// <summary>A zeroed state tensor of <paramref name="elements"/> floats.</summary>
+    public ArrayView<float> Add(string name, long elements)
+    {
+        var buffer = device.Allocate<float>(Math.Max(1, elements), $"{optimizer} state {name}");
+        buffer.MemSetToZero();
+        var view = buffer.View.SubView(0, elements);
+        _tensors.Add(name, (buffer, view));
+        return view;
+    }
+
+    /// <summary>Host copies of every state tensor.</summary>
+    public IReadOnlyDictionary<string, float[]> Download()
+    {
+        device.Synchronize();
+        return _tensors.ToDictionary(e => e.Key, e => ToHost(e.Value.View), StringComparer.Ordinal);
+    }
+
+    private static float[] ToHost(ArrayView<float> view)
+    {
+        var host = new float[view.Length];
+        if (view.Length > 0)
+            view.CopyToCPU(host);
+        return host;
+    }
+
+    /// <summary>Uploads every state tensor from <paramref name="state"/>.</summary>
+    public void Restore(IReadOnlyDictionary<string, float[]> state)
+    {
+        foreach (var (name, (_, view)) in _tensors)
+        {
+            if (!state.TryGetValue(name, out var source) || source.LongLength != view.Length)
+                throw new InvalidDataException($"{optimizer} state '{name}' is missing or has the wrong size in the checkpoint.");
+            if (view.Length > 0)
+                view.CopyFromCPU(source);
+        }
+        device.Synchronize();
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        foreach (var (buffer, _) in _tensors.Values)
+            buffer.Dispose();
+    }
+}
