@@ -15,6 +15,7 @@ var benches = new Dictionary<string, Func<string[], int>>(StringComparer.Ordinal
     ["gemm"] = GemmBench.Run,
     ["kernels"] = KernelBench.Run,
     ["ptx"] = PtxBench.Run,
+    ["routing-rules"] = RoutingRulesBench.Run,
     ["training"] = TrainingBench.Run,
 };
 if (args.Length == 0 || !benches.TryGetValue(args[0], out var bench))

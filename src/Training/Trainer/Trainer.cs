@@ -125,6 +125,9 @@ public sealed class Trainer : IDisposable
     public Dictionary<string, float[]> DownloadWeights() =>
         _parameters.Infos.ToDictionary(p => p.Name, _network.Weights.Download, StringComparer.Ordinal);
 
+    /// <summary>Every MoE layer's expert bias by decoder layer (moved after each step under auxiliary-loss-free balancing). // [E] each</summary>
+    public IReadOnlyDictionary<int, float[]> ExpertBias => _network.Model.ExpertBias;
+
     /// <summary>Name of the GEMM provider in use.</summary>
     public string GemmName => _network.GemmName;
 

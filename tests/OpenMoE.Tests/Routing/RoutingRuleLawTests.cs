@@ -64,7 +64,8 @@ public class RoutingRuleLawTests
     }
 
     /// <summary>
-    /// The bias enters the selection only: a bias of +4 on one expert (more than any score spread) puts it
+    /// The bias enters the selection only: a bias of +8 on one expert puts it (keys: scores in [0, 1] plus
+    /// biases in [-1, 1], so its key is at least 7 and its group's at least 6, above any other group's 4)
     /// among every token's choices, and every weight is still the unbiased score, raw or renormalised
     /// over the chosen scores.
     /// </summary>
@@ -75,7 +76,7 @@ public class RoutingRuleLawTests
             return;
         var options = c.Options with { ExpertBias = true };
         int boosted = favourite.Get % c.Experts;
-        var bias = c.BiasOrZeros.Select((b, e) => e == boosted ? b + 4f : b).ToArray();
+        var bias = c.BiasOrZeros.Select((b, e) => e == boosted ? b + 8f : b).ToArray();
         var biased = RouterProbabilities.Choose(c.Logits, c.Tokens, options, bias);
         for (int t = 0; t < c.Tokens; t++)
         {
@@ -139,11 +140,12 @@ public class RoutingRuleLawTests
     /// <summary>
     /// DeepSeek-V3's update on a stationary stream (the same batch every step): b_e += gamma * sign(mean - load_e).
     /// From a clearly unbalanced first step (an expert at least half the mean away from it), the load averaged
-    /// over the last half of the steps is nearer to uniform (by a tenth of the first spread at least), when the batch has enough
+    /// over the last half of the steps is strictly nearer to uniform, when the batch has enough
     /// assignments (N*K &gt;= 4E) for a nearly uniform load at every step. (From a nearly balanced start the
-    /// fixed-rate update oscillates around uniform: no law there.)
+    /// fixed-rate update oscillates around uniform: no law there. How much nearer depends on how far the bias
+    /// must travel: a favourite expert with score ~1 needs 1 / rate steps before it loses a token.)
     /// </summary>
-    [Property(MaxTest = 100)]
+    [Property]
     public void Bias_updates_move_load_towards_uniform_on_a_stationary_stream(RoutingCase c)
     {
         if (c.Options.Rule == RoutingRule.ExpertChoice || c.Experts == 1 || c.TopK == c.Experts || c.Tokens * c.TopK < 4 * c.Experts)
@@ -171,7 +173,7 @@ public class RoutingRuleLawTests
         }
         double last = Spread(average);
         if (first >= 0.5)
-            Assert.True(last <= 0.9 * first, $"spread of the load {first} only fell to {last}");
+            Assert.True(last < first, $"spread of the load {first} did not fall ({last})");
     }
 
     // Largest distance of one expert's load from the mean, over the mean (0 = uniform).
