@@ -3,13 +3,16 @@ using OpenMoE.Model.Specs;
 
 namespace OpenMoE.Analysis;
 
-/// <summary>How a replay orders assignments when an expert overflows.</summary>
-public enum DropPolicy
+/// <summary>
+/// How a replay orders assignments when an expert overflows (the engine's priority orders, named apart
+/// from the engine's own <see cref="DropPolicy"/>, which says which assignments an expert keeps).
+/// </summary>
+public enum ReplayPolicy
 {
     /// <summary>OpenMoE: every first choice before any second, in token order, so late tokens drop first.</summary>
     ByPosition,
     /// <summary>Batch-prioritised routing (V-MoE): tokens in order of decreasing top-1 probability.</summary>
-    ByProbability,
+    BatchPrioritized,
     /// <summary>No capacity limit: nothing drops.</summary>
     Dropless,
 }
@@ -37,9 +40,9 @@ public static class CapacityReplay
             return [];
         var capacityRule = rule == CapacityRule.Dropless ? CapacityRule.T5x : rule;
         var cases = new List<ReplayCase>();
-        foreach (var policy in Enum.GetValues<DropPolicy>())
+        foreach (var policy in Enum.GetValues<ReplayPolicy>())
         {
-            IReadOnlyList<double> policyFactors = policy == DropPolicy.Dropless ? [0.0] : factors;
+            IReadOnlyList<double> policyFactors = policy == ReplayPolicy.Dropless ? [0.0] : factors;
             foreach (double factor in policyFactors)
             {
                 var replayed = batches.Select(b => b with { Layers = b.Layers.Select(l => Replay(l, policy, capacityRule, factor, minCapacity)).ToArray() }).ToArray();
@@ -47,7 +50,7 @@ public static class CapacityReplay
                 foreach (var batch in replayed)
                     accumulator.Add(batch);
                 var result = accumulator.Result();
-                cases.Add(new ReplayCase(policy, policy == DropPolicy.Dropless ? null : factor, accumulator.LastCapacity, result.DropRatio, result.MeanByBucket));
+                cases.Add(new ReplayCase(policy, policy == ReplayPolicy.Dropless ? null : factor, accumulator.LastCapacity, result.DropRatio, result.MeanByBucket));
             }
         }
         return cases;
@@ -73,22 +76,22 @@ public static class CapacityReplay
                     all.AsSpan(0, layer.TopK).CopyTo(experts.AsSpan(t * layer.TopK));
                 }
                 var uniform = layer with { Expert = experts, Probabilities = Enumerable.Repeat(1f / layer.Experts, layer.Probabilities.Length).ToArray() };
-                return Replay(uniform, DropPolicy.ByPosition, rule, factor, minCapacity);
+                return Replay(uniform, ReplayPolicy.ByPosition, rule, factor, minCapacity);
             }).ToArray(),
         }).ToArray();
     }
 
     /// <summary>One layer's recorded choices re-assigned under <paramref name="policy"/>.</summary>
-    public static LayerRouting Replay(LayerRouting layer, DropPolicy policy, CapacityRule rule, double factor, int minCapacity)
+    public static LayerRouting Replay(LayerRouting layer, ReplayPolicy policy, CapacityRule rule, double factor, int minCapacity)
     {
         var options = new RoutingOptions
         {
             Experts = layer.Experts,
             TopK = layer.TopK,
-            CapacityRule = policy == DropPolicy.Dropless ? CapacityRule.Dropless : rule,
+            CapacityRule = policy == ReplayPolicy.Dropless ? CapacityRule.Dropless : rule,
             CapacityFactor = factor,
             MinCapacity = minCapacity,
-            BatchPrioritized = policy == DropPolicy.ByProbability,
+            BatchPrioritized = policy == ReplayPolicy.BatchPrioritized,
         };
         var result = ReferenceRouter.Assign(layer.Choices(), options);
         return layer with { Capacity = result.Capacity, Kept = Array.ConvertAll(result.Slot, s => s >= 0) };
@@ -101,4 +104,4 @@ public static class CapacityReplay
 /// <param name="Capacity">Capacity per expert and group it gave.</param>
 /// <param name="DropRatio">Dropped share of document-token assignments, mean over MoE layers.</param>
 /// <param name="ByBucket">Drop ratio per position bucket, mean over MoE layers. // [buckets]</param>
-public sealed record ReplayCase(DropPolicy Policy, double? CapacityFactor, int Capacity, double DropRatio, double[] ByBucket);
+public sealed record ReplayCase(ReplayPolicy Policy, double? CapacityFactor, int Capacity, double DropRatio, double[] ByBucket);

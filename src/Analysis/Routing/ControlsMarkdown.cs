@@ -84,8 +84,8 @@ internal static class ControlsMarkdown
         md.Line("## Counterfactual capacity replay");
         md.Line();
         md.Line("The router outputs recorded in the forward passes above, re-assigned to capacity by the routing engine's sequential reference under other " +
-                "capacity factors and drop policies: *by position* is OpenMoE's order (every first choice before any second, in token order), *by probability* " +
-                "is batch-prioritised routing (tokens by decreasing top-1 probability), *dropless* has no capacity limit. Each layer keeps the choices it made, so " +
+                "capacity factors and drop policies: *by position* is OpenMoE's order (every first choice before any second, in token order), *batch-prioritised* " +
+                "routing orders (tokens by decreasing top-1 probability), *dropless* has no capacity limit. Each layer keeps the choices it made, so " +
                 "this shows which of these decisions a policy would drop, not what the model would then compute.");
         md.Line();
         foreach (var set in report.Replay)

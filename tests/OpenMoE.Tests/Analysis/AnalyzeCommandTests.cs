@@ -91,7 +91,7 @@ public sealed class AnalyzeCommandTests : IDisposable
         Assert.Equal(Findings.DoesNotReproduce, report.Findings[0].Verdict);
         Assert.Contains("no more than in the same architecture untrained", report.Findings[0].Summary);
 
-        // Replay: by position, by probability (one case per factor each), dropless; the 2.0 factor drops least.
+        // Replay: by position, batch-prioritised (one case per factor each), dropless; the 2.0 factor drops least.
         var replay = report.Replay[0];
         Assert.Equal(RoutingAnalysis.PretrainingDataSet, replay.Name);
         Assert.Equal(5, replay.Cases.Count);

@@ -1,7 +1,6 @@
 using OpenMoE.Analysis;
 using OpenMoE.Model.Routing;
 using OpenMoE.Model.Specs;
-using DropPolicy = OpenMoE.Analysis.DropPolicy;
 
 namespace OpenMoE.Tests.Analysis;
 
@@ -11,14 +10,14 @@ public class CapacityReplayTests
     public void Each_policy_drops_the_tokens_its_order_reaches_last()
     {
         // One row of 4 tokens, all to expert 0 (E = 2, K = 1), top-1 probability rising with position.
-        // T5x, cf 1: capacity round(1 * 4 / 2) = 2. By position: tokens 2, 3 drop; by probability: tokens 0, 1; dropless: none.
+        // T5x, cf 1: capacity round(1 * 4 / 2) = 2. By position: tokens 2, 3 drop; batch-prioritised: tokens 0, 1; dropless: none.
         float[] probabilities = [0.6f, 0.4f, 0.7f, 0.3f, 0.8f, 0.2f, 0.9f, 0.1f];
         var layer = new LayerRouting(1, 2, 1, 4, [0, 0, 0, 0], [true, true, true, true], probabilities);
         var batch = RoutingBatch.Synthetic([1, 2, 3, 4], 4, layer);
 
         var cases = CapacityReplay.Run([batch], CapacityRule.T5x, minCapacity: 1, factors: [1.0], buckets: 2);
 
-        Assert.Equal([DropPolicy.ByPosition, DropPolicy.ByProbability, DropPolicy.Dropless], cases.Select(c => c.Policy));
+        Assert.Equal([ReplayPolicy.ByPosition, ReplayPolicy.BatchPrioritized, ReplayPolicy.Dropless], cases.Select(c => c.Policy));
         Assert.Equal([0.0, 1.0], cases[0].ByBucket);
         Assert.Equal([1.0, 0.0], cases[1].ByBucket);
         Assert.Equal([0.0, 0.0], cases[2].ByBucket);
@@ -59,10 +58,10 @@ public class CapacityReplayTests
         Assert.True(recorded.DroppedAssignments > 0);
         var layer = new LayerRouting(1, experts, 2, recorded.Capacity, recorded.Expert, recorded.Slot.Select(s => s >= 0).ToArray(), choices.Probabilities);
 
-        var replayed = CapacityReplay.Replay(layer, DropPolicy.ByPosition, CapacityRule.T5x, 0.75, 1);
+        var replayed = CapacityReplay.Replay(layer, ReplayPolicy.ByPosition, CapacityRule.T5x, 0.75, 1);
         Assert.Equal(layer.Kept, replayed.Kept);
         Assert.Equal(recorded.Capacity, replayed.Capacity);
-        var prioritised = CapacityReplay.Replay(layer, DropPolicy.ByProbability, CapacityRule.T5x, 0.75, 1);
+        var prioritised = CapacityReplay.Replay(layer, ReplayPolicy.BatchPrioritized, CapacityRule.T5x, 0.75, 1);
         Assert.NotEqual(layer.Kept, prioritised.Kept);
         Assert.Equal(layer.Kept.Count(k => !k), prioritised.Kept.Count(k => !k));   // same demand and capacity, other tokens drop
     }
