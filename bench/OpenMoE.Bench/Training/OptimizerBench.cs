@@ -33,7 +33,7 @@ internal static class OptimizerBench
             {
                 var chunk = host.AsSpan(0, (int)infos[i].Elements);
                 Fill(chunk, (ulong)(step * 7919 + i), 1e-3f);
-                gradients[i].View.CopyFromCPU(ref chunk[0], chunk.Length);
+                ((ArrayView<float>)gradients[i].View).CopyFromCPU(device.Accelerator.DefaultStream, (ReadOnlySpan<float>)chunk);
             }
             device.Synchronize();
             long start = Stopwatch.GetTimestamp();

@@ -1,6 +1,5 @@
 using ILGPU;
 using ILGPU.Runtime;
-using System.Runtime.InteropServices;
 using OpenMoE.Model.Specs;
 using OpenMoE.Runtime.Devices;
 
@@ -44,8 +43,9 @@ public sealed class DeviceWeights : IDisposable
                 {
                     if (filled + chunk.Length > parameter.Elements)
                         throw WrongLength(spec, parameter, $"more than {parameter.Elements:N0}");
-                    ((ArrayView<float>)buffer.View).SubView(filled, chunk.Length)
-                        .CopyFromCPU(ref MemoryMarshal.GetReference(chunk), chunk.Length);
+                    // The span overload pins the chunk while it copies; the ref overload does not, and a
+                    // garbage collection in the middle of the copy could move a managed chunk under it.
+                    ((ArrayView<float>)buffer.View).SubView(filled, chunk.Length).CopyFromCPU(device.Accelerator.DefaultStream, chunk);
                     filled += chunk.Length;
                 });
                 if (filled != parameter.Elements)
