@@ -86,7 +86,7 @@ public sealed class RoutingRuleTrainingTests(CpuDeviceFixture fixture) : IClassF
         using (var second = new Trainer(Options("resumed", 4, "aux-free") with { Resume = true }, Device))
             second.Run(resumed.Add);
         Assert.Equal(straight.Skip(2).Select(r => r.Loss), resumed.Select(r => r.Loss));
-        Assert.Contains("--routing aux-free", Assert.Throws<InvalidOperationException>(
+        Assert.Contains("--routing aux-free", Assert.Throws<ArgumentException>(
             () => new Trainer(Options("resumed", 6, null) with { Resume = true }, Device)).Message);
     }
 
