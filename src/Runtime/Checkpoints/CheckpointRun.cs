@@ -33,6 +33,12 @@ public sealed class CheckpointRun
     /// <summary>How many checkpoints <see cref="Rotate"/> keeps.</summary>
     public int KeepLast { get; }
 
+    /// <summary>
+    /// How <see cref="Rotate"/> deletes a folder it has renamed out of the listing (recursively; a test
+    /// stands in a deleter that dies half-way, as a kill would).
+    /// </summary>
+    public Action<string> DeleteFolder { get; init; } = path => System.IO.Directory.Delete(path, recursive: true);
+
     /// <summary>Folder for the checkpoint of <paramref name="step"/>.</summary>
     public string PathForStep(long step)
     {
@@ -75,7 +81,7 @@ public sealed class CheckpointRun
             var path = candidates[i].Path;
             var trash = System.IO.Path.Combine(Directory, $".{System.IO.Path.GetFileName(path)}{DeletingMarker}{Guid.NewGuid():N}");
             System.IO.Directory.Move(path, trash);
-            System.IO.Directory.Delete(trash, recursive: true);
+            DeleteFolder(trash);
             deleted.Add(path);
         }
         return deleted;

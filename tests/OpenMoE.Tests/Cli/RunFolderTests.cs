@@ -195,6 +195,45 @@ public sealed class RunFolderTests : IDisposable
     }
 
     [Fact]
+    public void A_rotation_that_dies_mid_delete_leaves_only_checkpoints_that_verify()
+    {
+        // The deleter removes every shard but keeps the manifest, then dies: deleting in place would
+        // leave a listed step folder whose shards are gone. Rotation renames the folder out of the
+        // listing first, so what is listed still verifies and the remains are a leftover.
+        var dir = Run("rotation-dies");
+        var run = new CheckpointRun(dir, keepLast: 2)
+        {
+            DeleteFolder = path =>
+            {
+                foreach (var file in Directory.GetFiles(path).Where(f => Path.GetFileName(f) != CheckpointFormat.ManifestFileName))
+                    File.Delete(file);
+                throw new IOException("killed during the delete");
+            },
+        };
+        var tensor = new float[32];
+        for (long step = 1; step <= 3; step++)
+        {
+            using (var writer = CheckpointWriter.Create(run.PathForStep(step), new SpecIdentity("Victim", "hash"), new CheckpointWriteOptions { MaxShardBytes = 256, Durable = false }))
+            {
+                for (int i = 0; i < 4; i++)
+                    writer.WriteTensor(new TensorDescriptor($"t{i}", TensorDType.F32, tensor.Length), tensor);
+                writer.Commit(CheckpointMetadata.Now(step));
+            }
+            if (step == 3)
+                Assert.Throws<IOException>(() => run.Rotate(justWritten: run.PathForStep(step)));
+        }
+
+        Assert.Equal([2L, 3L], run.List().Select(c => c.Step));
+        foreach (var (_, path) in run.List())
+        {
+            using var reader = CheckpointReader.Open(path);
+            reader.VerifyChecksums();
+        }
+        Assert.Single(run.RemoveLeftovers());
+        Assert.All(Directory.GetDirectories(dir), d => Assert.StartsWith("step-", Path.GetFileName(d)));
+    }
+
+    [Fact]
     public void A_kill_during_rotation_never_leaves_a_listed_checkpoint_that_fails_to_verify()
     {
         var random = new Random(17);
