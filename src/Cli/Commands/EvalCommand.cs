@@ -50,6 +50,9 @@ public static class EvalCommand
                 throw new UsageException("Give exactly one of --text FILE or --token-ids FILE.");
             if (dumpPath is not null && Directory.Exists(dumpPath))
                 throw new UsageException($"--dump '{dumpPath}' is a directory; pass the path of a JSON file to write.");
+            // Text is tokenized here, so it must be the model's tokenizer; token ids need none.
+            if (textPath is not null)
+                Tokenizers.CheckMatches(model.RecordedTokenizer(parse), parse.GetValue(tokenizer), parse.GetValue(model.Weights) ?? "the model");
             bool asJson = parse.GetValue(json);
             var console = asJson ? CliConsole.Err(parse) : CliConsole.Out(parse);
             var (device, network) = model.Build(parse, console, batch: parse.GetValue(batch), seq: parse.GetValue(seq) ?? DefaultTextPiece);

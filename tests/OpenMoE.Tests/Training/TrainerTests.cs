@@ -125,6 +125,17 @@ public sealed class TrainerTests(CpuDeviceFixture fixture) : IClassFixture<CpuDe
             OpenMoE.Tests.Cli.CliRunner.Invoke(["generate", "--weights", checkpoint, "--device", "cpu", "--prompt-ids", "0 5", "--max-new-tokens", "1", .. extra]).ExitCode;
         Assert.Equal(2, Generate("--tokenizer", model));
         Assert.Equal(0, Generate());
+
+        // So does evaluation of text, which it tokenizes; token ids need no tokenizer.
+        var text = Path.Combine(_root, "eval.txt");
+        File.WriteAllText(text, "a a a a a a a a a a a a a a a a a a a a");
+        var ids = Path.Combine(_root, "eval.ids");
+        File.WriteAllText(ids, "0 5 6 7 8");
+        string[] Eval(params string[] extra) => ["eval", "--weights", checkpoint, "--device", "cpu", "--seq", "8", .. extra];
+        var refused = OpenMoE.Tests.Cli.CliRunner.Invoke(Eval("--text", text, "--tokenizer", model));
+        Assert.Equal(2, refused.ExitCode);
+        Assert.Contains("was trained with the byte tokenizer", Assert.Single(refused.ErrorLines));
+        Assert.Equal(0, OpenMoE.Tests.Cli.CliRunner.Invoke(Eval("--token-ids", ids, "--tokenizer", model)).ExitCode);
     }
 
     [Fact]
