@@ -81,9 +81,7 @@ public sealed class KernelCheckContext : IDisposable
     public T[] Download<T>(ArrayView<T> view) where T : unmanaged
     {
         Device.Synchronize();
-        var host = new T[view.Length];
-        view.CopyToCPU(host);
-        return host;
+        return view.Download();
     }
 
     /// <summary>Compares a device result with the reference and records the worst error under the op's tolerance.</summary>

@@ -26,15 +26,7 @@ internal sealed class OptimizerState(ComputeDevice device, string optimizer) : I
     public IReadOnlyDictionary<string, float[]> Download()
     {
         device.Synchronize();
-        return _tensors.ToDictionary(e => e.Key, e => ToHost(e.Value.View), StringComparer.Ordinal);
-    }
-
-    private static float[] ToHost(ArrayView<float> view)
-    {
-        var host = new float[view.Length];
-        if (view.Length > 0)
-            view.CopyToCPU(host);
-        return host;
+        return _tensors.ToDictionary(e => e.Key, e => e.Value.View.Download(), StringComparer.Ordinal);
     }
 
     /// <summary>Uploads every state tensor from <paramref name="state"/>.</summary>
