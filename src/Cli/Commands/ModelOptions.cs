@@ -4,6 +4,7 @@ using OpenMoE.Model.Initialization;
 using OpenMoE.Model.Network;
 using OpenMoE.Model.Specs;
 using OpenMoE.Runtime.Devices;
+using OpenMoE.Training.Planning;
 using Spectre.Console;
 
 namespace OpenMoE.Cli.Commands;
@@ -69,9 +70,10 @@ internal sealed class ModelOptions
     /// <summary>
     /// Creates the device and the model the options describe, printing the device and the weights.
     /// Refuses before loading anything when the weights and one forward of <paramref name="batch"/> x
-    /// <paramref name="seq"/> tokens cannot fit the device's memory.
+    /// <paramref name="seq"/> tokens (with a KV cache of as many positions when <paramref name="kvCache"/>)
+    /// cannot fit the device's memory (<see cref="MemoryPlanner"/>).
     /// </summary>
-    public (ComputeDevice Device, MoeTransformer Model) Build(ParseResult parse, IAnsiConsole console, int batch = 1, int seq = 1)
+    public (ComputeDevice Device, MoeTransformer Model) Build(ParseResult parse, IAnsiConsole console, int batch = 1, int seq = 1, bool kvCache = false)
     {
         string? specName = parse.GetValue(Spec);
         var spec = specName is null ? null : ModelSpecs.Find(specName);
@@ -85,10 +87,9 @@ internal sealed class ModelOptions
         var device = DeviceFactory.Create(DeviceFactory.Parse(parse.GetValue(Device)!));
         try
         {
-            long available = device.Kind == DeviceKind.Cuda ? device.Accelerator.MemorySize : ModelMemory.AvailableBytes();
             int tokens = Math.Min(seq, spec.Config.ContextLength);
-            ModelMemory.Require($"{spec.Name} ({ModelMemory.GiB(ModelMemory.WeightBytes(spec))} of fp32 weights) with {batch} x {tokens} tokens",
-                ModelMemory.InferenceBytes(spec, batch, tokens), available, "Use a smaller --spec, a lower --batch or --seq, or a device with more memory.");
+            MemoryPlanner.Plan(new PlanRequest(spec, Precision.Fp32, batch, tokens) { KvCachePositions = kvCache ? tokens : 0 }, DeviceMemory.Of(device),
+                hostIsDevice: device.Kind == DeviceKind.Cpu).Require("Use a smaller --spec, a lower --batch or --seq, or a device with more memory.");
             console.MarkupLineInterpolated($"device [green]{device.Description}[/]");
             console.MarkupLineInterpolated($"model [green]{spec.Name}[/], weights: {file?.Description ?? $"random (OpenMoE initialisation, seed {seed})"}");
             var weights = DeviceWeights.Load(device, spec, (p, sink) =>

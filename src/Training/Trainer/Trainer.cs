@@ -50,6 +50,9 @@ public sealed class Trainer : IDisposable
         // Inputs are read before the run folder is touched, so a typo in --data or --tokenizer leaves no folder behind.
         Tokenizer = Tokenizers.Open(options.Tokenizer, config.Vocab);
         var data = DataSpec.Load(options.Data);
+        options.Plan(device).Require(options.Optimizer == "adamw"
+            ? "Lower --batch or --seq, use --optimizer adafactor (factored state), or a smaller --spec."
+            : "Lower --batch or --seq, or use a smaller --spec.");
         _folder = RunFolder.Open(options.Out, options.Resume, options.Overwrite);
         try
         {
