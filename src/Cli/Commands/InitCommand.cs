@@ -43,7 +43,7 @@ public static class InitCommand
                 {
                     WeightInitializer.Stream(info.Config, p, s, sink);
                     task.Increment(1);
-                }, metadata, new CheckpointWriteOptions { Overwrite = replace });
+                }, metadata, options: new CheckpointWriteOptions { Overwrite = replace });
             });
             console.MarkupLineInterpolated($"wrote [green]{path}[/] ({info.TotalParams:N0} parameters, seed {s})");
             return 0;

@@ -7,8 +7,7 @@ namespace OpenMoE.Training.Planning;
 /// Computes a <see cref="MemoryPlan"/> from a spec and a run's shape: the weights, gradients and
 /// optimizer state from the parameter table (Adafactor's factored moments by its own rule), the
 /// activations from what the network's layers allocate per token (<see cref="ActivationMemory"/>),
-/// the KV cache, and on the CPU accelerator the host copies a checkpoint save makes and the process
-/// itself. Checked against the device's measured peak in tests and against the process's peak
+/// the KV cache, and on the CPU accelerator the host copies a resume makes and the process itself. Checked against the device's measured peak in tests and against the process's peak
 /// resident memory in <c>bench plan</c>.
 /// </summary>
 public static class MemoryPlanner
@@ -41,11 +40,16 @@ public static class MemoryPlanner
             long cache = 2L * config.Layers * request.Batch * request.KvCachePositions * config.KvHeads * config.HeadDim * eb;
             items.Add(new("KV cache", cache, $"{config.Layers} layers x {request.Batch} x {request.KvCachePositions} positions x {config.KvHeads} kv heads x {config.HeadDim} x 2"));
         }
-        if (hostIsDevice && request.Training)
+        // A save streams each tensor from the device in 4 MiB pieces (nothing worth a line); a resume
+        // reads the whole checkpoint to the host first.
+        if (hostIsDevice && request.Resume)
+            items.Add(new("resume staging", 4 * p + OptimizerStateBytes(spec.Parameters, request.Optimizer!),
+                "--resume reads the checkpoint's weights and optimizer state to the host before uploading them"));
+        if (hostIsDevice && !request.Training)
         {
-            // Trainer.Save downloads the weights and the optimizer state to the host before writing them.
-            long staging = 4 * p + OptimizerStateBytes(spec.Parameters, request.Optimizer!);
-            items.Add(new("checkpoint staging", staging, "host copies of the fp32 weights and optimizer state while a checkpoint is written"));
+            // The forward returns its logits to the host: every position's for eval, the last one's when generating.
+            long rows = request.KvCachePositions > 0 ? request.Batch : tokens;
+            items.Add(new("logits on the host", 4 * rows * config.Vocab, $"{rows:N0} rows x {config.Vocab:N0} fp32, returned by the forward"));
         }
         if (hostIsDevice)
             items.Add(new("runtime", Environment.WorkingSet, ".NET, ILGPU and the loaded code: this process's resident memory now"));

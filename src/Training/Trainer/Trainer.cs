@@ -78,8 +78,14 @@ public sealed class Trainer : IDisposable
                 Step = checkpoint.State.Step;
                 _lastCheckpoint = Step;
             }
-            _network = new TrainingNetwork(device, Spec, DeviceWeights.Load(device, Spec,
-                p => checkpoint is not null ? checkpoint.Weights[p.Name] : WeightInitializer.Create(Spec.Config, p, options.Seed)));
+            // Fresh weights stream in chunks: no whole-tensor arrays left for the garbage collector.
+            _network = new TrainingNetwork(device, Spec, DeviceWeights.Load(device, Spec, (p, sink) =>
+            {
+                if (checkpoint is not null)
+                    sink(checkpoint.Weights[p.Name]);
+                else
+                    WeightInitializer.Stream(Spec.Config, p, options.Seed, sink);
+            }));
             _network.Model.RoutingOverride = options.Routing is { } routing ? RoutingOverride.Parse(routing) : null;
             if (checkpoint is not null)
             {
@@ -212,7 +218,11 @@ public sealed class Trainer : IDisposable
     /// <summary>Saves the current step through the store.</summary>
     public void Save(double lastLoss = double.NaN)
     {
-        var weights = DownloadWeights();
+        // Read tensor by tensor as the checkpoint writer reaches them: no whole-model copy on the host.
+        var byName = _parameters.Infos.ToDictionary(p => p.Name, StringComparer.Ordinal);
+        var scratch = new float[Math.Min(TensorReads.PieceElements, _parameters.Infos.Max(p => p.Elements))];
+        var weights = new TensorReads(Array.ConvertAll(_parameters.Infos, p => (p.Name, p.Elements)), name => _network.Weights.Download(byName[name]),
+            (name, sink) => _network.Weights[byName[name]].DownloadInPieces(scratch, span => sink(span)));
         var state = new TrainingState
         {
             Step = Step, Spec = Spec.Name, Optimizer = _optimizer.Name, Seed = _options.Seed, Data = _pipeline.State,

@@ -81,7 +81,7 @@ public sealed record TrainerOptions
 
     /// <summary>The memory plan of this run on <paramref name="device"/> (fp32, the only precision training runs in).</summary>
     public Planning.MemoryPlan Plan(ComputeDevice device) => Planning.MemoryPlanner.Plan(
-        new Planning.PlanRequest(Model.Specs.ModelSpecs.Find(Spec), Planning.Precision.Fp32, Batch, SequenceLength) { Optimizer = Optimizer },
+        new Planning.PlanRequest(Model.Specs.ModelSpecs.Find(Spec), Planning.Precision.Fp32, Batch, SequenceLength) { Optimizer = Optimizer, Resume = Resume },
         Planning.DeviceMemory.Of(device), hostIsDevice: device.Kind == DeviceKind.Cpu);
 
     private static void Require(bool ok, string message)
