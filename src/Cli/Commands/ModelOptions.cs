@@ -22,6 +22,14 @@ internal sealed class ModelOptions
     };
     public Option<ulong?> InitSeed { get; } = new("--init-seed") { Description = "Use freshly initialised random weights with this seed instead of --weights." };
     public Option<string> Device { get; } = DeviceOption();
+    public Option<bool> TrustChecksums { get; } = new("--trust-checksums")
+    {
+        Description = "Skip verifying every checksum of a --weights checkpoint before loading (the manifest is still checked; copied tensors are checked as they are read, memory-mapped ones are not).",
+    };
+    public Option<bool> NoMmap { get; } = new("--no-mmap")
+    {
+        Description = "On the CPU, copy --weights into memory instead of using the checkpoint's tensors in place through a memory map.",
+    };
 
     /// <summary>The one <c>--device</c> option of every command that runs kernels (default auto).</summary>
     public static Option<string> DeviceOption() => new Option<string>("--device")
@@ -56,6 +64,8 @@ internal sealed class ModelOptions
         command.Options.Add(Weights);
         command.Options.Add(InitSeed);
         command.Options.Add(Device);
+        command.Options.Add(TrustChecksums);
+        command.Options.Add(NoMmap);
     }
 
     /// <summary>The tokenizer the --weights checkpoint records it was trained with, or null (random weights, or no record).</summary>
@@ -63,7 +73,7 @@ internal sealed class ModelOptions
     {
         if (parse.GetValue(Weights) is not { } path)
             return null;
-        using var file = WeightFile.Open(path, expectedSpec: null);
+        using var file = WeightFile.Open(path, expectedSpec: null, verifyChecksums: false);   // reads the manifest only
         return file.Checkpoint is { } checkpoint ? OpenMoE.Training.CheckpointTrainingStore.StateOf(checkpoint.Metadata.Extra)?.Tokenizer : null;
     }
 
@@ -82,14 +92,25 @@ internal sealed class ModelOptions
         if ((weightsPath is null) == (seed is null))
             throw new ArgumentException("Give exactly one of --weights PATH or --init-seed N (random weights).");
 
-        using var file = weightsPath is null ? null : WeightFile.Open(weightsPath, spec);
+        using var file = weightsPath is null ? null : WeightFile.Open(weightsPath, spec, verifyChecksums: !parse.GetValue(TrustChecksums));
         spec = file?.Spec ?? spec ?? throw new ArgumentException("Name a model with --spec (see `openmoe specs`).");
         var device = DeviceFactory.Create(DeviceFactory.Parse(parse.GetValue(Device)!));
         try
         {
             int tokens = Math.Min(seq, spec.Config.ContextLength);
-            MemoryPlanner.Plan(new PlanRequest(spec, Precision.Fp32, batch, tokens) { KvCachePositions = kvCache ? tokens : 0 }, DeviceMemory.Of(device),
-                hostIsDevice: device.Kind == DeviceKind.Cpu).Require("Use a smaller --spec, a lower --batch or --seq, or a device with more memory.");
+            var mapped = device.Kind == DeviceKind.Cpu && !parse.GetValue(NoMmap) ? file?.MapInPlace() : null;
+            long mappedBytes = mapped is { } m ? spec.Parameters.Where(p => m.Address(p) != 0).Sum(p => 4 * p.Elements) : 0;
+            try
+            {
+                MemoryPlanner.Plan(new PlanRequest(spec, Precision.Fp32, batch, tokens) { KvCachePositions = kvCache ? tokens : 0, MappedWeightBytes = mappedBytes },
+                    DeviceMemory.Of(device), hostIsDevice: device.Kind == DeviceKind.Cpu)
+                    .Require("Use a smaller --spec, a lower --batch or --seq, or a device with more memory.");
+            }
+            catch
+            {
+                mapped?.Map.Dispose();
+                throw;
+            }
             console.MarkupLineInterpolated($"device [green]{device.Description}[/]");
             console.MarkupLineInterpolated($"model [green]{spec.Name}[/], weights: {file?.Description ?? $"random (OpenMoE initialisation, seed {seed})"}");
             var weights = DeviceWeights.Load(device, spec, (p, sink) =>
@@ -98,7 +119,9 @@ internal sealed class ModelOptions
                     WeightInitializer.Stream(spec.Config, p, seed!.Value, sink);
                 else
                     file.Stream(p, sink);
-            });
+            }, mapped?.Address, mapped?.Map);
+            if (weights.InPlaceTensors > 0)
+                console.MarkupLineInterpolated($"memory-mapped {weights.InPlaceTensors} of {spec.Parameters.Length} tensors in place");
             var network = new MoeTransformer(device, spec, weights);
             RoutingCheckpointState.Restore(network, file?.Checkpoint, routing: null);
             return (device, network);

@@ -27,6 +27,7 @@ public static class PlanCommand
         var train = new Option<bool>("--train") { Description = "Plan a training run (gradients, optimizer state, activations kept for the backward)." };
         var optimizer = new Option<string>("--optimizer") { Description = "With --train: adafactor or adamw.", DefaultValueFactory = _ => "adafactor" }.OneOf("adafactor", "adamw");
         var kvCache = new Option<int>("--kv-cache") { Description = "Inference: positions per sequence in a generation's KV cache (0 = none, as eval).", DefaultValueFactory = _ => 0 }.AtLeast(0);
+        var mmap = new Option<bool>("--mmap") { Description = "Inference on the CPU from a memory-mapped checkpoint: the weights are paged in as touched and need no memory of their own." };
         var device = ModelOptions.DeviceOption();
         var deviceMemory = new Option<string?>("--device-memory")
         {
@@ -34,13 +35,15 @@ public static class PlanCommand
         }.NotEmpty();
         var command = new Command("plan", "Print the memory a run needs (weights, gradients, optimizer state, activations, KV cache) next to what the device has.")
         {
-            spec, precision, batch, seq, train, optimizer, kvCache, device, deviceMemory,
+            spec, precision, batch, seq, train, optimizer, kvCache, mmap, device, deviceMemory,
         };
         command.SetAction(parse =>
         {
             var info = ModelSpecs.Find(parse.GetValue(spec)!);
             if (parse.GetValue(kvCache) > 0 && parse.GetValue(train))
                 throw new UsageException("--kv-cache plans generation; it does not combine with --train.");
+            if (parse.GetValue(mmap) && parse.GetValue(train))
+                throw new UsageException("--mmap plans inference from a mapped checkpoint; training keeps its weights in memory (drop --mmap).");
             var request = new PlanRequest(info, PrecisionSizes.Parse(parse.GetValue(precision)!), parse.GetValue(batch), parse.GetValue(seq))
             {
                 Optimizer = parse.GetValue(train) ? parse.GetValue(optimizer) : null,
@@ -48,6 +51,10 @@ public static class PlanCommand
             };
             var kind = DeviceFactory.Parse(parse.GetValue(device)!);
             var (memory, hostIsDevice) = Memory(kind, parse.GetValue(deviceMemory));
+            if (parse.GetValue(mmap))
+                request = hostIsDevice
+                    ? request with { MappedWeightBytes = info.TotalParams * request.Precision.BytesPerElement() }
+                    : throw new UsageException("--mmap applies to the CPU, where kernels read the mapped file in place; a GPU needs its weights in device memory (drop --mmap or use --device cpu).");
             var plan = MemoryPlanner.Plan(request, memory, hostIsDevice);
             parse.InvocationConfiguration.Output.WriteLine(plan.Table());
             return 0;

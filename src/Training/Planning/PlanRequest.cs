@@ -15,6 +15,9 @@ public sealed record PlanRequest(ModelSpecInfo Spec, Precision Precision, int Ba
     /// <summary>Positions per sequence in the KV cache (generation), 0 for none.</summary>
     public int KvCachePositions { get; init; }
 
+    /// <summary>Bytes of weights used in place through a memory map (paged in from the file as touched, so they need no memory of their own).</summary>
+    public long MappedWeightBytes { get; init; }
+
     /// <summary>Training resumes from a checkpoint (read whole to the host before it is uploaded).</summary>
     public bool Resume { get; init; }
 
