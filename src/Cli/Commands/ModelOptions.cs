@@ -63,7 +63,7 @@ internal sealed class ModelOptions
         if (parse.GetValue(Weights) is not { } path)
             return null;
         using var file = WeightFile.Open(path, expectedSpec: null);
-        return file.Checkpoint is { } checkpoint ? OpenMoE.Training.CheckpointTrainingStore.StateOf(checkpoint.Metadata.Extra)?.Tokenizer : null;
+        return file.Checkpoint is { } checkpoint ? OpenMoE.Training.CheckpointTrainingStore.RecordedTokenizer(checkpoint.Metadata.Extra) : null;
     }
 
     /// <summary>
