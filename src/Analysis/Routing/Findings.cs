@@ -111,9 +111,9 @@ public static class Findings
         return new(name, (rises, more) switch { (true, true) => Reproduces, (false, false) => DoesNotReproduce, _ => Partly }, text);
     }
 
-    private static string I(Interval i) => F($"{i.Value:F3} [{i.Low:F3}, {i.High:F3}]");
+    internal static string I(Interval i) => F($"{i.Value:F3} [{i.Low:F3}, {i.High:F3}]");
 
     private static string P(Interval i) => F($"{100 * i.Value:F1}% [{100 * i.Low:F1}, {100 * i.High:F1}]");
 
-    private static string F(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+    internal static string F(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 }
