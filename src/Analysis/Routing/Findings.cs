@@ -74,7 +74,8 @@ public static class Findings
         bool threshold = agreement.Trained.Value >= 0.5 && agreement.Trained.Value >= 2 * chance;
         bool learned = agreement.Trained.Above(agreement.Untrained);
         string text = F($"At step {step} of {finalStep} ({100.0 * step / finalStep:F0}% of training), {P(agreement.Trained)} of tokens already go to the same top-1 expert as at the end (chance: {100 * chance:F1}%); ") +
-            F($"the untrained initialisation agrees with the end on {P(agreement.Untrained)}. ");
+            F($"the untrained initialisation agrees with the end on {P(agreement.Untrained)}") +
+            (agreement.Shuffled is { } shuffled ? F($", and on context-shuffled data the early checkpoint agrees with the final one on {P(shuffled)}. ") : ". ");
         text += (threshold, learned) switch
         {
             (true, true) => "The token-to-expert assignment is learned early and then barely changes, as the paper reports.",

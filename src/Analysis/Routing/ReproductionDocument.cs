@@ -27,6 +27,12 @@ public static class ReproductionDocument
                 "Below, each is checked on a model trained with this repository, against controls: an untrained model of the same architecture, " +
                 "the same data with each sequence's tokens shuffled, and uniformly random routing, each figure with a bootstrap 95% interval over sequences. " +
                 "A finding reproduces only when the trained model differs from the untrained one beyond the intervals (the rule is stated under *Controls and the verdict rule*).");
+        if (report.Upcycling is not null)
+        {
+            md.Line();
+            md.Line("The paper also compares other models: DeepSeekMoE, trained from scratch, routes by token id; Mixtral, upcycled from a dense model, much less, which the authors attribute to the upcycling. " +
+                    "The last finding tests that with one spec trained both ways: from scratch, and upcycled from its dense twin trained on the same data (`openmoe upcycle`).");
+        }
         md.Line();
         md.Line("## Setup");
         md.Line();
@@ -78,7 +84,8 @@ public static class ReproductionDocument
 
     private static void WriteUpcycling(MarkdownBuilder md, UpcyclingComparison upcycling)
     {
-        md.Line($"The upcycled model: {upcycling.UpcycledModel}, analysed with the same data, tokens and controls ([its report]({Path.GetDirectoryName(upcycling.Source)?.Replace('\\', '/')}/{AnalysisWriter.MarkdownFile}) is written next to its `analysis.json`). {UpcyclingContrast.Rule}");
+        string folder = Path.GetDirectoryName(upcycling.Source) is { Length: > 0 } d ? d.Replace('\\', '/') + "/" : "";
+        md.Line($"The upcycled model: {upcycling.UpcycledModel}, analysed with the same data, tokens and controls ([its full report]({folder}{AnalysisWriter.MarkdownFile})). {UpcyclingContrast.Rule}");
         md.Line();
         md.Line("| figure (mean over MoE layers) | trained from scratch | upcycled from dense | (a) untrained, from-scratch analysis | (a) untrained, upcycled analysis | (c) uniform |");
         md.Line("|---|---|---|---|---|---|");

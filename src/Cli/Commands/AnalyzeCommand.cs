@@ -168,6 +168,9 @@ public static class AnalyzeCommand
         var directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
         Directory.CreateDirectory(directory);
         var prefix = Path.GetRelativePath(directory, Path.GetFullPath(args.Output)).Replace('\\', '/') + "/";
+        // The document links the upcycled run's report from where the document lives, not from the working directory.
+        if (report.Upcycling is { } upcycling)
+            report = report with { Upcycling = upcycling with { Source = Path.GetRelativePath(directory, Path.GetFullPath(upcycling.Source)).Replace('\\', '/') } };
         var plots = Directory.GetFiles(args.Output, "*.png").ToDictionary(f => Path.GetFileNameWithoutExtension(f), f => Path.GetFileName(f), StringComparer.Ordinal);
         File.WriteAllText(path, ReproductionDocument.Render(report, plots, prefix, args.GeneratedBy, args.TrainingNote));
         return path;

@@ -78,6 +78,7 @@ public sealed class UpcyclingContrastTests : IDisposable
         Assert.Contains($"## {UpcyclingContrast.Name}: ", text);
         Assert.Contains("| trained from scratch | upcycled from dense |", text);
         Assert.Contains("](scratch/upcycling_contrast.png)", text);
+        Assert.Contains("[its full report](upcycled/report.md)", text);
     }
 
     [Fact]

@@ -49,6 +49,8 @@ public class ShippedSpecTests
         { "DeepSeekMoE-16B", [.. Enumerable.Range(1, 27)] },
         { "DeepSeekMoE-Tiny", [1, 2, 3] },
         { "OpenMoE-Tiny-Dense", [] },
+        { "OpenMoE-Mini", [1, 3] },
+        { "OpenMoE-Mini-Dense", [] },
         { "Mixtral-Tiny-Dense", [] },
     };
 
