@@ -1,3 +1,4 @@
+using OpenMoE.Model.Checkpointing;
 using OpenMoE.Model.Initialization;
 using System.Diagnostics;
 using OpenMoE.Training.Data;
@@ -78,11 +79,14 @@ public sealed class Trainer : IDisposable
                 Step = checkpoint.State.Step;
                 _lastCheckpoint = Step;
             }
-            // Fresh weights stream in chunks: no whole-tensor arrays left for the garbage collector.
+            using var initial = checkpoint is null && options.InitFrom is { } initFrom ? OpenInitialWeights(initFrom) : null;
+            // Weights stream in chunks: no whole-tensor arrays left for the garbage collector.
             _network = new TrainingNetwork(device, Spec, DeviceWeights.Load(device, Spec, (p, sink) =>
             {
                 if (checkpoint is not null)
                     sink(checkpoint.Weights[p.Name]);
+                else if (initial is not null)
+                    initial.Stream(p, sink);
                 else
                     WeightInitializer.Stream(Spec.Config, p, options.Seed, sink);
             }));
@@ -111,6 +115,23 @@ public sealed class Trainer : IDisposable
             _optimizer?.Dispose();
             _network?.Dispose();
             _folder.Dispose();
+            throw;
+        }
+    }
+
+    // The spec and checksums are checked by WeightFile; the tokenizer here, as a resume checks its own.
+    private WeightFile OpenInitialWeights(string path)
+    {
+        var file = WeightFile.Open(path, Spec);
+        try
+        {
+            if (file.Checkpoint?.Metadata.Extra is { } extra)
+                Tokenizers.CheckMatches(CheckpointTrainingStore.RecordedTokenizer(extra), _options.Tokenizer, $"--init-from {path}");
+            return file;
+        }
+        catch
+        {
+            file.Dispose();
             throw;
         }
     }
