@@ -67,7 +67,14 @@ public static class SpecsCommand
                 json.WriteNumber("expertFfn", c.ExpertFfn);
                 json.WriteString("sharedExpertKind", c.SharedExpertKind.ToString());
                 json.WriteNumber("sharedExperts", c.SharedExperts);
+                json.WriteNumber("sharedExpertFfn", c.SharedExpertFfn);
+                json.WriteString("ffnKind", c.FfnKind.ToString());
+                json.WriteBoolean("tiedEmbeddings", c.TiedEmbeddings);
+                json.WriteNumber("contextLength", c.ContextLength);
                 json.WriteString("capacityRule", c.CapacityRule.ToString());
+                json.WriteNumber("trainCapacityFactor", c.TrainCapacityFactor);
+                json.WriteNumber("evalCapacityFactor", c.EvalCapacityFactor);
+                json.WriteNumber("minCapacity", c.MinCapacity);
                 json.WriteNumber("fp32Bytes", spec.TotalParams * 4);
                 json.WriteNumber("bf16Bytes", spec.TotalParams * 2);
                 if (spec.PaperFigures is { } paper)
