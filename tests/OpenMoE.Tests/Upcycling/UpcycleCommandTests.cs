@@ -29,14 +29,7 @@ public sealed class DenseCheckpoint : IDisposable
 /// <summary>`openmoe upcycle` and `openmoe train --init-from`: what they write, and one error line with exit 2 for every bad input.</summary>
 public sealed class UpcycleCommandTests(DenseCheckpoint files) : IClassFixture<DenseCheckpoint>
 {
-    private static void AssertOneError(CliRunner.Result result, params string[] mentions)
-    {
-        Assert.True(result.ExitCode == 2, result.ToString());
-        var line = Assert.Single(result.ErrorLines);
-        foreach (var mention in mentions)
-            Assert.True(line.Contains(mention, StringComparison.Ordinal), $"'{line}' should name '{mention}'");
-        Assert.DoesNotContain("   at ", result.Err, StringComparison.Ordinal);
-    }
+    private static void AssertOneError(CliRunner.Result result, params string[] mentions) => BadInputTests.AssertOneError(result, 2, mentions);
 
     [Fact]
     public void Upcycle_writes_a_verified_moe_checkpoint_whose_experts_are_the_dense_ffn_and_training_starts_from_it()
