@@ -9,7 +9,7 @@ capacity and OpenMoE's drop priority, OpenMoE's extra FFN or DeepSeekMoE's share
   openmoe_peer.py --spec-json SPEC.json --mode forward|train --batch B --seq T [--repeats R] [--optimizer adamw]
 prints one JSON object with tokens_per_s and median_s.
 """
-import argparse, json, math, statistics, time
+import argparse, json, math, resource, statistics, time
 import torch
 import torch.nn.functional as F
 
@@ -156,7 +156,8 @@ def main():
         seconds.append(time.perf_counter() - start)
     median = statistics.median(seconds)
     print(json.dumps({"peer": f"libtorch {torch.__version__} (PyTorch CPU, {args.threads} threads)", "spec": spec["name"], "mode": args.mode,
-                      "batch": args.batch, "seq": args.seq, "median_s": median, "tokens_per_s": args.batch * args.seq / median}))
+                      "batch": args.batch, "seq": args.seq, "median_s": median, "tokens_per_s": args.batch * args.seq / median,
+                      "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
 
 
 if __name__ == "__main__":
