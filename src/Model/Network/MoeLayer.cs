@@ -1,7 +1,10 @@
 using ILGPU;
 using ILGPU.Runtime;
+using OpenMoE.Model.Parallel;
 using OpenMoE.Model.Routing;
 using OpenMoE.Model.Specs;
+using OpenMoE.Runtime.Communication;
+using OpenMoE.Runtime.Devices;
 
 namespace OpenMoE.Model.Network;
 
@@ -12,12 +15,16 @@ namespace OpenMoE.Model.Network;
 /// OpenMoE's sequential extra FFN is applied by the decoder layer after this block. The backward
 /// follows the forward; routing decisions are held fixed (dropped assignments get zero gradient,
 /// the router learns through the combine weights and the router losses), as in every MoE trainer.
+/// Under expert parallelism (<see cref="ForwardPass.Parallel"/>) the layer holds only its rank's
+/// experts and routes the global batch; <see cref="ForwardParallel"/> says how.
 /// </summary>
 internal sealed class MoeLayer : IDisposable
 {
     private readonly ModelConfig _config;
     private readonly int _layer;
     private readonly Projection _router;
+    /// <summary>The experts this rank holds (all in one process); _experts[i] is expert _shard.First + i.</summary>
+    private readonly ExpertShard _shard;
     private readonly FeedForward[] _experts;
     private readonly FeedForward? _shared;
     /// <summary>Routing buffers for the latest batch shape, kept while the shape stays the same.</summary>
@@ -32,7 +39,8 @@ internal sealed class MoeLayer : IDisposable
         _layer = layer;
         _router = Projection.Linear(weights.Get(layer, ParameterRole.Router), config.Hidden, config.Experts);
         bool stacked = weights.Parameters.Has(layer, ParameterRole.ExpertGate);
-        _experts = Enumerable.Range(0, config.Experts)
+        _shard = weights.Experts;
+        _experts = Enumerable.Range(_shard.First, _shard.Count)
             .Select(e => stacked
                 ? FeedForward.StackedExpert(weights, config, layer, e)
                 : FeedForward.Linear(weights, config, layer, ParameterRole.ExpertGate, ParameterRole.ExpertUp, ParameterRole.ExpertDown, e))
@@ -64,12 +72,15 @@ internal sealed class MoeLayer : IDisposable
     public MoeLayerStep? Step => _state?.Step;
 
     /// <summary>Makes the routing buffers (and a new <see cref="Step"/>) for the pass's batch shape unless the current ones fit.</summary>
-    public void Prepare(in ForwardPass pass)
+    public void Prepare(in ForwardPass pass) => Prepare(pass, pass.Tokens);
+
+    /// <summary>Routing buffers for a routing group of <paramref name="tokens"/> tokens (all ranks' under expert parallelism).</summary>
+    private void Prepare(in ForwardPass pass, int tokens)
     {
-        if (_state?.Fits(pass.Tokens, pass.Time, pass.Routing) == true)
+        if (_state?.Fits(tokens, pass.Time, pass.Routing) == true)
             return;
         _state?.Dispose();
-        _state = new MoeLayerState(pass.Device, pass.Router, _layer, pass.Tokens, pass.Time, pass.Routing);
+        _state = new MoeLayerState(pass.Device, pass.Router, _layer, tokens, pass.Time, pass.Routing);
     }
 
     /// <summary>
@@ -78,6 +89,10 @@ internal sealed class MoeLayer : IDisposable
     /// </summary>
     public MoeLayerTrace? Forward(in ForwardPass pass, LayerNames names, ArrayView<float> h, ArrayView<float> residual)
     {
+        if (pass.Parallel is { } parallel)
+            return ForwardParallel(pass, parallel, names, h, residual);
+        if (!_shard.IsAll(_config.Experts))
+            throw new InvalidOperationException($"Layer {_layer} holds only {_shard} of {_config.Experts}: its forward needs the expert-parallel ranks of the others.");
         Prepare(pass);
         var state = _state!;
         var options = pass.Routing;
@@ -110,7 +125,7 @@ internal sealed class MoeLayer : IDisposable
             var expertOut = KeptRows<float>(ws, names.ExpertOut, kept, maxKept, d);
             device.Ops.MoeDispatch(h, rowTokens, expertIn, kept, d);
             if (pass.KeepActivations)
-                ExpertsKeepingActivations(pass, names, state, expertIn, expertOut, maxKept);
+                ExpertsKeepingActivations(pass, names, state, expertIn, expertOut, kept, maxKept);
             else
                 ExpertsWithScratch(pass, names, state, expertIn, expertOut);
             device.Ops.MoeCombine(expertOut, state.Routing.Row.View, state.TopK.Weights.View, combined, n, k, d);
@@ -119,19 +134,120 @@ internal sealed class MoeLayer : IDisposable
         {
             combined.MemSetToZero();
         }
-        device.Ops.ResidualAdd(residual, combined, n * d);
+        return Finish(pass, names, state, h, logits, combined, residual);
+    }
+
+    /// <summary>
+    /// residual += combined, then the shared experts and (over the whole routing group of
+    /// <paramref name="logits"/>) the router losses; returns the trace when the pass collects one.
+    /// </summary>
+    private MoeLayerTrace? Finish(in ForwardPass pass, LayerNames names, MoeLayerState state, ArrayView<float> h, ArrayView<float> logits,
+        ArrayView<float> combined, ArrayView<float> residual)
+    {
+        int n = pass.Tokens, d = _config.Hidden, e = _config.Experts;
+        pass.Device.Ops.ResidualAdd(residual, combined, n * d);
         _shared?.Forward(pass, h, FfnActivations.Allocate(pass, names.Shared, _shared.Value, n), residual, n, accumulate: true);
 
         if (pass.RouterLosses)
         {
             // The losses' gradient does not depend on the upstream gradient: computed here with the
             // layer's share of each loss weight, added to the router's gradient in the backward.
-            var lossGradient = ws.Get<float>(names.RouterLossGradient, (long)n * e);
+            var lossGradient = pass.Workspace.Get<float>(names.RouterLossGradient, (long)state.Tokens * e);
             lossGradient.MemSetToZero();
-            var (lb, z) = pass.Router.Losses(logits, state.TopK, options, lossGradient, pass.LoadBalancingScale, pass.ZLossScale, state.LossScratch);
+            var (lb, z) = pass.Router.Losses(logits, state.TopK, pass.Routing, lossGradient, pass.LoadBalancingScale, pass.ZLossScale, state.LossScratch);
             state.Record(lb, z);
         }
-        return pass.CollectTrace ? state.Trace(e, k) : null;
+        return pass.CollectTrace ? state.Trace(e, pass.Routing.TopK) : null;
+    }
+
+    /// <summary>
+    /// The MoE forward on one of P expert-parallel ranks, identical in its routing to one process on
+    /// the ranks' concatenated batch (docs/parallelism.md):
+    /// 1. each rank computes its tokens' router logits and all-gathers them: every rank holds the
+    ///    global routing group's logits [Ng, E], in rank order;
+    /// 2. every rank routes the whole group with the same kernels (top-k, capacity, OpenMoE's drop
+    ///    priority: first choices of all ranks before any second choice, then rank, then token), so
+    ///    all ranks reach the same decisions without exchanging them, and the router losses are the
+    ///    global ones;
+    /// 3. each kept assignment's token row goes to its expert's rank (<see cref="ExpertExchange"/>,
+    ///    one all-to-all), the owners run their experts on exactly the rows one process would, and
+    ///    the outputs come back (a second all-to-all) to be combined on the token's rank.
+    /// </summary>
+    private MoeLayerTrace? ForwardParallel(in ForwardPass pass, ExpertParallelism parallel, LayerNames names, ArrayView<float> h, ArrayView<float> residual)
+    {
+        var options = pass.Routing;
+        var device = pass.Device;
+        var ws = pass.Workspace;
+        var communicator = parallel.Communicator;
+        int n = pass.Tokens, d = _config.Hidden, e = _config.Experts, k = options.TopK;
+        if (pass.RecordRouting is not null || pass.ReplayRouting is not null)
+            throw new InvalidOperationException("Routing record and replay run in one process; drop --expert-parallel for them.");
+        var localLogits = ws.Get<float>(names.RouterLogits, (long)n * e);
+        _router.Apply(pass.Gemm, h, localLogits, n);
+
+        int[] tokenCounts = communicator.AllGather(n);
+        int total = tokenCounts.Sum(), start = tokenCounts.AsSpan(0, parallel.Rank).ToArray().Sum();
+        var allLogits = new float[(long)total * e];
+        communicator.AllGatherVariable<float>(localLogits.Download(), tokenCounts.Select(c => c * e).ToArray(), allLogits);
+        var logits = ws.Get<float>("moe.group_logits", (long)total * e);
+        logits.CopyFromCPU(allLogits);
+
+        Prepare(pass, total);
+        var state = _state!;
+        if (pass.StopOnNonFinite)
+            state.CheckFinite(logits);
+        if (options.ExpertBias)
+            state.UploadBias(_bias);
+        pass.Router.ChooseTopK(logits, options, state.Bias.View, state.TopK);
+        pass.Router.Assign(state.TopK.Choices.View, state.TopK.ChoiceProbabilities.View, options, state.Routing);
+        state.DownloadOffsets();
+        var ownerFirstRow = new int[parallel.Size + 1];
+        for (int o = 0; o < parallel.Size; o++)
+            ownerFirstRow[o] = state.ExpertRows(parallel.ShardOf(o, e).First).First;
+        ownerFirstRow[^1] = state.Kept;
+        var exchange = ExpertExchange.Plan(state.DownloadRows(), ownerFirstRow, tokenCounts, k, parallel.Rank);
+
+        var expertInHost = exchange.Dispatch(parallel, h.Download(), d);
+        int owned = exchange.OwnedRows, maxRows = total * k;
+        var expertOutHost = Array.Empty<float>();
+        if (owned > 0)
+        {
+            var expertIn = KeptRows<float>(ws, names.ExpertIn, owned, maxRows, d);
+            var expertOut = KeptRows<float>(ws, names.ExpertOut, owned, maxRows, d);
+            expertIn.CopyFromCPU(expertInHost);
+            if (pass.KeepActivations)
+                ExpertsKeepingActivations(pass, names, state, expertIn, expertOut, owned, maxRows);
+            else
+                ExpertsWithScratch(pass, names, state, expertIn, expertOut);
+            expertOutHost = expertOut.Download();
+        }
+        var returned = exchange.Return(parallel, expertOutHost, d);
+
+        var combined = ws.Get<float>("moe.combined", (long)n * d);
+        if (exchange.SentRows > 0)
+        {
+            var back = KeptRows<float>(ws, "moe.returned", exchange.SentRows, n * k, d);
+            back.CopyFromCPU(returned);
+            var localRow = ws.Get<int>("moe.local_row", (long)n * k);
+            localRow.CopyFromCPU(exchange.LocalRow);
+            var weights = ((ArrayView<float>)state.TopK.Weights.View).SubView((long)start * k, (long)n * k);
+            device.Ops.MoeCombine(back, localRow, weights, combined, n, k, d);
+        }
+        else
+        {
+            combined.MemSetToZero();
+        }
+        return Finish(pass, names, state, h, logits, combined, residual);
+    }
+
+    /// <summary>
+    /// Expert <c>_shard.First + i</c>'s rows among this rank's dispatch rows (which start at its first
+    /// expert's first row: 0 in one process).
+    /// </summary>
+    private (int First, int Rows) HeldRows(MoeLayerState state, int i)
+    {
+        var (first, rows) = state.ExpertRows(_shard.First + i);
+        return (first - state.ExpertRows(_shard.First).First, rows);
     }
 
     /// <summary>
@@ -139,20 +255,20 @@ internal sealed class MoeLayer : IDisposable
     /// backward; the activation (elementwise, one width for all experts) runs once over all of them.
     /// </summary>
     private void ExpertsKeepingActivations(in ForwardPass pass, LayerNames names, MoeLayerState state,
-        ArrayView<float> expertIn, ArrayView<float> expertOut, int maxKept)
+        ArrayView<float> expertIn, ArrayView<float> expertOut, int heldRows, int maxKept)
     {
         int d = _config.Hidden;
         var saved = FfnActivations.Allocate(pass, names.Expert, _experts[0], maxKept);
         for (int x = 0; x < _experts.Length; x++)
         {
-            var (first, rows) = state.ExpertRows(x);
+            var (first, rows) = HeldRows(state, x);
             if (rows > 0) // an empty expert's views would start at the end of the kept rows, which ILGPU rejects
                 _experts[x].ProjectIn(pass, expertIn.SubView((long)first * d, (long)rows * d), saved.Slice(_experts[x], first, rows), rows);
         }
-        _experts[0].Activate(pass, saved.Slice(_experts[0], 0, state.Kept), state.Kept);
+        _experts[0].Activate(pass, saved.Slice(_experts[0], 0, heldRows), heldRows);
         for (int x = 0; x < _experts.Length; x++)
         {
-            var (first, rows) = state.ExpertRows(x);
+            var (first, rows) = HeldRows(state, x);
             if (rows > 0)
                 _experts[x].ProjectOut(pass, saved.Slice(_experts[x], first, rows), expertOut.SubView((long)first * d, (long)rows * d), rows, accumulate: false);
         }
@@ -166,11 +282,11 @@ internal sealed class MoeLayer : IDisposable
     {
         int d = _config.Hidden, largest = 0;
         for (int x = 0; x < _experts.Length; x++)
-            largest = Math.Max(largest, state.ExpertRows(x).Rows);
+            largest = Math.Max(largest, HeldRows(state, x).Rows);
         var scratch = FfnActivations.Allocate(pass, names.Expert, _experts[0], largest);
         for (int x = 0; x < _experts.Length; x++)
         {
-            var (first, rows) = state.ExpertRows(x);
+            var (first, rows) = HeldRows(state, x);
             if (rows > 0)
                 _experts[x].Forward(pass, expertIn.SubView((long)first * d, (long)rows * d), scratch.Slice(_experts[x], 0, rows),
                     expertOut.SubView((long)first * d, (long)rows * d), rows, accumulate: false);

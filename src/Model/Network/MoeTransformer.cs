@@ -1,5 +1,6 @@
 using ILGPU;
 using ILGPU.Runtime;
+using OpenMoE.Model.Parallel;
 using OpenMoE.Model.Routing;
 using OpenMoE.Model.Routing.Device;
 using OpenMoE.Model.Specs;
@@ -29,12 +30,20 @@ public sealed class MoeTransformer : IDisposable
     private readonly Workspace _workspace;
     private RoutingOverride? _routingOverride;
 
-    /// <summary>Builds the network over <paramref name="weights"/> (which it then owns) on <paramref name="device"/>.</summary>
-    public MoeTransformer(ComputeDevice device, ModelSpecInfo spec, DeviceWeights weights)
+    /// <summary>
+    /// Builds the network over <paramref name="weights"/> (which it then owns) on <paramref name="device"/>.
+    /// With <paramref name="parallel"/>, this is one expert-parallel rank: the weights hold its expert
+    /// shard (<see cref="ExpertParallelism.Shard"/>) and every forward is a collective of all its ranks.
+    /// </summary>
+    public MoeTransformer(ComputeDevice device, ModelSpecInfo spec, DeviceWeights weights, ExpertParallelism? parallel = null)
     {
+        var expected = parallel?.Shard(spec.Config.Experts) ?? ExpertShard.All(spec.Config.Experts);
+        if (spec.Config.Experts > 0 && weights.Experts != expected)
+            throw new ArgumentException($"The weights hold {weights.Experts} but this rank needs {expected} of {spec.Config.Name}.");
         _device = device;
         Spec = spec;
         Weights = weights;
+        Parallel = parallel;
         _gemm = GemmProviders.Create(device.Accelerator);
         _router = new DeviceRouter(device);
         _workspace = new Workspace(device);
@@ -47,6 +56,9 @@ public sealed class MoeTransformer : IDisposable
 
     /// <summary>The spec this network was built for.</summary>
     public ModelSpecInfo Spec { get; }
+
+    /// <summary>The expert-parallel ranks this network is one of (null: one process).</summary>
+    public ExpertParallelism? Parallel { get; }
 
     /// <summary>
     /// A routing rule chosen at run time over the spec's (<c>--routing</c>); null = the spec's. Checked
@@ -158,7 +170,7 @@ public sealed class MoeTransformer : IDisposable
     internal ForwardPass Pass(int batch, int time, KvCache? cache, RoutingOptions routing, bool keepActivations, bool collectTrace,
         bool stopOnNonFinite, bool routerLosses, double loadBalancingScale, double zLossScale) =>
         new(_device, _gemm, _router, _workspace, batch, time, cache, routing, keepActivations, collectTrace, stopOnNonFinite, routerLosses,
-            loadBalancingScale, zLossScale);
+            loadBalancingScale, zLossScale, Parallel: Parallel);
 
     private ArrayView<float> GatherLastPositions(ArrayView<float> x, int batch, int time)
     {
