@@ -39,6 +39,12 @@ public interface ICommunicator : IDisposable
     /// </summary>
     void AllToAllVariable<T>(ReadOnlySpan<T> send, ReadOnlySpan<int> sendCounts, Span<T> receive, ReadOnlySpan<int> receiveCounts) where T : unmanaged;
 
+    /// <summary>
+    /// A communicator over the ranks that pass the same <paramref name="color"/>, ranked by
+    /// <paramref name="key"/> (then by rank here); every rank must call it (MPI_Comm_split).
+    /// </summary>
+    ICommunicator Split(int color, int key);
+
     /// <summary>Ends the whole job with <paramref name="exitCode"/> (every rank), after printing <paramref name="reason"/>.</summary>
     void Abort(int exitCode, string reason);
 }

@@ -6,15 +6,19 @@ namespace OpenMoE.Runtime.Communication;
 /// <summary>
 /// <see cref="ICommunicator"/> over MPI_COMM_WORLD of MPICH (P/Invoke into libmpich.so.12, no
 /// managed MPI package). Errors return to the caller (MPI_ERRORS_RETURN) and surface as
-/// <see cref="CommunicatorException"/> naming the call and this rank. One instance per process:
-/// MPI can be initialised once.
+/// <see cref="CommunicatorException"/> naming the call and this rank. One world instance per process
+/// (MPI can be initialised once); <see cref="Split"/> makes sub-communicators of it.
 /// </summary>
 public sealed unsafe class MpiCommunicator : ICommunicator
 {
+    private readonly bool _world;
+    private int _comm;
     private bool _disposed;
 
-    private MpiCommunicator(int rank, int size, string name)
+    private MpiCommunicator(int comm, bool world, int rank, int size, string name)
     {
+        _comm = comm;
+        _world = world;
         Rank = rank;
         Size = size;
         Name = name;
@@ -46,7 +50,7 @@ public sealed unsafe class MpiCommunicator : ICommunicator
             Check(MpiNative.CommSetErrhandler(MpiNative.CommWorld, MpiNative.ErrorsReturn), "MPI_Comm_set_errhandler", -1);
             Check(MpiNative.CommRank(MpiNative.CommWorld, out int rank), "MPI_Comm_rank", -1);
             Check(MpiNative.CommSize(MpiNative.CommWorld, out int size), "MPI_Comm_size", rank);
-            return new MpiCommunicator(rank, size, LibraryVersion());
+            return new MpiCommunicator(MpiNative.CommWorld, world: true, rank, size, LibraryVersion());
         }
         catch (DllNotFoundException e)
         {
@@ -56,20 +60,20 @@ public sealed unsafe class MpiCommunicator : ICommunicator
     }
 
     /// <inheritdoc />
-    public void Barrier() => Check(MpiNative.Barrier(MpiNative.CommWorld), "MPI_Barrier", Rank);
+    public void Barrier() => Check(MpiNative.Barrier(_comm), "MPI_Barrier", Rank);
 
     /// <inheritdoc />
     public void AllReduceSum(Span<float> values)
     {
         fixed (float* p = values)
-            Check(MpiNative.Allreduce((void*)MpiNative.InPlace, p, values.Length, MpiNative.Float, MpiNative.Sum, MpiNative.CommWorld), "MPI_Allreduce", Rank);
+            Check(MpiNative.Allreduce((void*)MpiNative.InPlace, p, values.Length, MpiNative.Float, MpiNative.Sum, _comm), "MPI_Allreduce", Rank);
     }
 
     /// <inheritdoc />
     public void AllReduceSum(Span<double> values)
     {
         fixed (double* p = values)
-            Check(MpiNative.Allreduce((void*)MpiNative.InPlace, p, values.Length, MpiNative.Double, MpiNative.Sum, MpiNative.CommWorld), "MPI_Allreduce", Rank);
+            Check(MpiNative.Allreduce((void*)MpiNative.InPlace, p, values.Length, MpiNative.Double, MpiNative.Sum, _comm), "MPI_Allreduce", Rank);
     }
 
     /// <inheritdoc />
@@ -82,7 +86,7 @@ public sealed unsafe class MpiCommunicator : ICommunicator
         fixed (T* r = receive)
         fixed (int* c = byteCounts)
         fixed (int* d = displacements)
-            Check(MpiNative.Allgatherv(s, byteCounts[Rank], MpiNative.Byte, r, c, d, MpiNative.Byte, MpiNative.CommWorld), "MPI_Allgatherv", Rank);
+            Check(MpiNative.Allgatherv(s, byteCounts[Rank], MpiNative.Byte, r, c, d, MpiNative.Byte, _comm), "MPI_Allgatherv", Rank);
     }
 
     /// <inheritdoc />
@@ -98,7 +102,17 @@ public sealed unsafe class MpiCommunicator : ICommunicator
         fixed (int* sd = sendDisplacements)
         fixed (int* rc = receiveBytes)
         fixed (int* rd = receiveDisplacements)
-            Check(MpiNative.Alltoallv(s, sc, sd, MpiNative.Byte, r, rc, rd, MpiNative.Byte, MpiNative.CommWorld), "MPI_Alltoallv", Rank);
+            Check(MpiNative.Alltoallv(s, sc, sd, MpiNative.Byte, r, rc, rd, MpiNative.Byte, _comm), "MPI_Alltoallv", Rank);
+    }
+
+    /// <inheritdoc />
+    public ICommunicator Split(int color, int key)
+    {
+        Check(MpiNative.CommSplit(_comm, color, key, out int comm), "MPI_Comm_split", Rank);
+        Check(MpiNative.CommSetErrhandler(comm, MpiNative.ErrorsReturn), "MPI_Comm_set_errhandler", Rank);
+        Check(MpiNative.CommRank(comm, out int rank), "MPI_Comm_rank", Rank);
+        Check(MpiNative.CommSize(comm, out int size), "MPI_Comm_size", Rank);
+        return new MpiCommunicator(comm, world: false, rank, size, Name);
     }
 
     /// <inheritdoc />
@@ -110,15 +124,19 @@ public sealed unsafe class MpiCommunicator : ICommunicator
         Environment.Exit(exitCode);
     }
 
-    /// <summary>Finalises MPI (every rank must, after its last collective).</summary>
+    /// <summary>Frees a sub-communicator; the world's finalises MPI (every rank must, after its last collective).</summary>
     public void Dispose()
     {
         if (_disposed)
             return;
         _disposed = true;
         MpiNative.Finalized(out int finalized);
-        if (finalized == 0)
+        if (finalized != 0)
+            return;
+        if (_world)
             MpiNative.Finalize();
+        else
+            MpiNative.CommFree(ref _comm);
     }
 
     /// <summary>Counts in elements of T to counts in bytes; a block of 2 GiB or more does not fit MPI's int counts.</summary>

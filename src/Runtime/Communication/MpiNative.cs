@@ -62,6 +62,12 @@ internal static partial class MpiNative
     public static unsafe partial int Alltoallv(void* send, int* sendCounts, int* sendDisplacements, int sendType,
         void* receive, int* receiveCounts, int* receiveDisplacements, int receiveType, int comm);
 
+    [LibraryImport(Library, EntryPoint = "MPI_Comm_split")]
+    public static partial int CommSplit(int comm, int color, int key, out int newComm);
+
+    [LibraryImport(Library, EntryPoint = "MPI_Comm_free")]
+    public static partial int CommFree(ref int comm);
+
     [LibraryImport(Library, EntryPoint = "MPI_Abort")]
     public static partial int Abort(int comm, int errorCode);
 

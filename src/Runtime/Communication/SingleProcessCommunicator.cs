@@ -49,6 +49,9 @@ public sealed class SingleProcessCommunicator : ICommunicator
     }
 
     /// <inheritdoc />
+    public ICommunicator Split(int color, int key) => new SingleProcessCommunicator();
+
+    /// <inheritdoc />
     public void Abort(int exitCode, string reason)
     {
         Console.Error.WriteLine(reason);

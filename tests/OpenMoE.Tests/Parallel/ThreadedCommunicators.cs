@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using OpenMoE.Runtime.Communication;
 
 namespace OpenMoE.Tests.Parallel;
@@ -13,6 +14,8 @@ internal sealed class ThreadedCommunicators
     private readonly Barrier _barrier;
     private readonly object?[] _slots;
     private readonly TimeSpan _timeout;
+    /// <summary>Sub-groups made by Split, by (the split's sequence number, color): its members share one.</summary>
+    private readonly ConcurrentDictionary<(int Split, int Color), ThreadedCommunicators> _splits = new();
 
     public ThreadedCommunicators(int size, TimeSpan? timeout = null)
     {
@@ -56,6 +59,8 @@ internal sealed class ThreadedCommunicators
 
     private sealed class ThreadRank(ThreadedCommunicators group, int rank) : ICommunicator
     {
+        private int _splits;
+
         public int Rank => rank;
         public int Size => group._slots.Length;
         public string Name => "threads";
@@ -113,6 +118,20 @@ internal sealed class ThreadedCommunicators
                 }
             });
             received.ToArray().CopyTo(receive);
+        }
+
+        public ICommunicator Split(int color, int key)
+        {
+            int split = _splits++;
+            int index = 0, members = 0;
+            group.Collective(rank, (color, key), slots =>
+            {
+                var same = slots.Select((s, r) => (Entry: ((int Color, int Key))s!, Rank: r)).Where(x => x.Entry.Color == color)
+                    .OrderBy(x => x.Entry.Key).ThenBy(x => x.Rank).Select(x => x.Rank).ToList();
+                index = same.IndexOf(rank);
+                members = same.Count;
+            });
+            return group._splits.GetOrAdd((split, color), _ => new ThreadedCommunicators(members, group._timeout)).Ranks[index];
         }
 
         public void Abort(int exitCode, string reason) => throw new InvalidOperationException($"rank {rank} aborted ({exitCode}): {reason}");
