@@ -21,6 +21,7 @@ public delegate void TensorStreamer(ParameterInfo parameter, TensorChunkSink sin
 public sealed class DeviceWeights : IDisposable
 {
     private readonly Dictionary<string, MemoryBuffer1D<float, Stride1D.Dense>> _buffers = new(StringComparer.Ordinal);
+    private readonly List<ParameterInfo> _held = [];
 
     private DeviceWeights(ModelSpecInfo spec, ExpertShard experts)
     {
@@ -33,6 +34,12 @@ public sealed class DeviceWeights : IDisposable
 
     /// <summary>The routed experts held (all of them unless loaded for one expert-parallel rank).</summary>
     public ExpertShard Experts { get; }
+
+    /// <summary>
+    /// The tensors held, in spec order, with the shapes held: a stacked expert tensor [E, ...] of a shard
+    /// is [Count, ...]. What the optimizer and clipping run over (every tensor, in one process).
+    /// </summary>
+    public IReadOnlyList<ParameterInfo> Held => _held;
 
     /// <summary>True when these weights hold <paramref name="parameter"/> (all or, for a stacked expert tensor, the shard's part).</summary>
     public bool Holds(ParameterInfo parameter) => _buffers.ContainsKey(parameter.Name);
@@ -62,6 +69,7 @@ public sealed class DeviceWeights : IDisposable
                 long keepFrom = per * shard.First, kept = per == 0 ? parameter.Elements : per * shard.Count;
                 var buffer = device.Allocate<float>(kept, parameter.Name);
                 weights._buffers[parameter.Name] = buffer;
+                weights._held.Add(per == 0 || shard.IsAll(expertCount) ? parameter : parameter with { Shape = parameter.Shape.SetItem(0, shard.Count) });
                 long filled = 0;
                 source(parameter, chunk =>
                 {

@@ -29,6 +29,9 @@ internal sealed class MoeLayer : IDisposable
     private readonly FeedForward? _shared;
     /// <summary>Routing buffers for the latest batch shape, kept while the shape stays the same.</summary>
     private MoeLayerState? _state;
+    /// <summary>Expert parallelism: the latest forward's exchange and the first global token of this rank (the backward reverses it).</summary>
+    private ExpertExchange? _exchange;
+    private int _groupStart;
     /// <summary>Auxiliary-loss-free balancing's per-expert selection bias: model state that is no parameter (no gradient). // [E]</summary>
     private readonly float[] _bias;
 
@@ -72,11 +75,10 @@ internal sealed class MoeLayer : IDisposable
     public MoeLayerStep? Step => _state?.Step;
 
     /// <summary>Makes the routing buffers (and a new <see cref="Step"/>) for the pass's batch shape unless the current ones fit.</summary>
-    public void Prepare(in ForwardPass pass) => Prepare(pass, pass.Tokens);
-
-    /// <summary>Routing buffers for a routing group of <paramref name="tokens"/> tokens (all ranks' under expert parallelism).</summary>
-    private void Prepare(in ForwardPass pass, int tokens)
+    public void Prepare(in ForwardPass pass)
     {
+        // Under expert parallelism the routing group is every rank's tokens.
+        int tokens = pass.RoutingTokens;
         if (_state?.Fits(tokens, pass.Time, pass.Routing) == true)
             return;
         _state?.Dispose();
@@ -185,14 +187,14 @@ internal sealed class MoeLayer : IDisposable
         var localLogits = ws.Get<float>(names.RouterLogits, (long)n * e);
         _router.Apply(pass.Gemm, h, localLogits, n);
 
-        int[] tokenCounts = communicator.AllGather(n);
-        int total = tokenCounts.Sum(), start = tokenCounts.AsSpan(0, parallel.Rank).ToArray().Sum();
+        int[] tokenCounts = pass.GroupTokens ?? throw new InvalidOperationException("An expert-parallel pass carries every rank's token count.");
+        int total = pass.RoutingTokens, start = tokenCounts.AsSpan(0, parallel.Rank).ToArray().Sum();
         var allLogits = new float[(long)total * e];
         communicator.AllGatherVariable<float>(localLogits.Download(), tokenCounts.Select(c => c * e).ToArray(), allLogits);
         var logits = ws.Get<float>("moe.group_logits", (long)total * e);
         logits.CopyFromCPU(allLogits);
 
-        Prepare(pass, total);
+        Prepare(pass);
         var state = _state!;
         if (pass.StopOnNonFinite)
             state.CheckFinite(logits);
@@ -206,6 +208,7 @@ internal sealed class MoeLayer : IDisposable
             ownerFirstRow[o] = state.ExpertRows(parallel.ShardOf(o, e).First).First;
         ownerFirstRow[^1] = state.Kept;
         var exchange = ExpertExchange.Plan(state.DownloadRows(), ownerFirstRow, tokenCounts, k, parallel.Rank);
+        (_exchange, _groupStart) = (exchange, start);
 
         var expertInHost = exchange.Dispatch(parallel, h.Download(), d);
         int owned = exchange.OwnedRows, maxRows = total * k;
@@ -226,9 +229,9 @@ internal sealed class MoeLayer : IDisposable
         var combined = ws.Get<float>("moe.combined", (long)n * d);
         if (exchange.SentRows > 0)
         {
-            var back = KeptRows<float>(ws, "moe.returned", exchange.SentRows, n * k, d);
+            var back = KeptRows<float>(ws, names.Returned, exchange.SentRows, n * k, d);
             back.CopyFromCPU(returned);
-            var localRow = ws.Get<int>("moe.local_row", (long)n * k);
+            var localRow = ws.Get<int>(names.LocalRow, (long)n * k);
             localRow.CopyFromCPU(exchange.LocalRow);
             var weights = ((ArrayView<float>)state.TopK.Weights.View).SubView((long)start * k, (long)n * k);
             device.Ops.MoeCombine(back, localRow, weights, combined, n, k, d);
@@ -299,6 +302,11 @@ internal sealed class MoeLayer : IDisposable
     /// </summary>
     public void Backward(in ForwardPass pass, LayerNames names, MoeLayer gradient, ArrayView<float> dy, ArrayView<float> dh)
     {
+        if (pass.Parallel is { } parallel)
+        {
+            BackwardParallel(pass, parallel, names, gradient, dy, dh);
+            return;
+        }
         var state = _state!;
         var ws = pass.Workspace;
         var backward = pass.Device.Backward;
@@ -344,6 +352,86 @@ internal sealed class MoeLayer : IDisposable
         backward.RouterSoftmax(state.TopK.Probabilities.View, state.TopK.Choices.View, dWeights, dLogits, n, e, k,
             pass.Routing.Gating == Gating.RenormalizedTopK, pass.Routing.Scoring == RouterScoring.Sigmoid);
         pass.Device.Ops.ResidualAdd(dLogits, ws.Get<float>(names.RouterLossGradient, (long)n * e), n * e);
+        _router.Backward(pass.Gemm, gradient._router, h, dLogits, dh, n, accumulateDx: true);
+    }
+
+    /// <summary>
+    /// The backward of <see cref="ForwardParallel"/>, its exchanges reversed: d(returned outputs) from the
+    /// combine goes to the experts' ranks (all-to-all), the owners run their experts' backwards
+    /// (accumulating their weight gradients from every rank's tokens), d(expert inputs) comes back
+    /// (all-to-all) and is added to each token's dh. The router's backward runs on this rank's rows of the
+    /// group's probabilities and router-loss gradient; the router's weight gradient is this rank's part,
+    /// summed over the ranks by the gradient all-reduce.
+    /// </summary>
+    private void BackwardParallel(in ForwardPass pass, ExpertParallelism parallel, LayerNames names, MoeLayer gradient, ArrayView<float> dy, ArrayView<float> dh)
+    {
+        var state = _state!;
+        var exchange = _exchange ?? throw new InvalidOperationException("The backward follows an expert-parallel forward.");
+        var ws = pass.Workspace;
+        var backward = pass.Device.Backward;
+        int n = pass.Tokens, d = _config.Hidden, e = _config.Experts, k = pass.Routing.TopK, start = _groupStart;
+        int sent = exchange.SentRows, owned = exchange.OwnedRows, maxRows = state.Tokens * k;
+        var h = ws.Get<float>(names.FfnNormed, (long)n * d);
+        var dWeights = ws.Get<float>("bw.moe.dweights", (long)n * k);
+        var localRow = ws.Get<int>(names.LocalRow, (long)n * k);
+        var weights = ((ArrayView<float>)state.TopK.Weights.View).SubView((long)start * k, (long)n * k);
+        dh.MemSetToZero();
+        var dReturned = Array.Empty<float>();
+        if (sent > 0)
+        {
+            var back = KeptRows<float>(ws, names.Returned, sent, n * k, d);
+            var dBack = KeptRows<float>(ws, "bw.moe.dreturned", sent, n * k, d);
+            backward.MoeCombine(dy, back, localRow, weights, dBack, dWeights, n, k, d);
+            dReturned = dBack.Download();
+        }
+        else
+        {
+            dWeights.MemSetToZero();
+        }
+        var dExpertOutHost = exchange.SendRows(parallel, dReturned, d);
+        var dExpertInHost = Array.Empty<float>();
+        if (owned > 0)
+        {
+            var expertIn = KeptRows<float>(ws, names.ExpertIn, owned, maxRows, d);
+            var dExpertOut = KeptRows<float>(ws, "bw.moe.dexpert_out", owned, maxRows, d);
+            var dExpertIn = KeptRows<float>(ws, "bw.moe.dexpert_in", owned, maxRows, d);
+            dExpertOut.CopyFromCPU(dExpertOutHost);
+            var saved = FfnActivations.Allocate(pass, names.Expert, _experts[0], maxRows);
+            var scratch = FfnGradients.Allocate(pass, _experts[0], maxRows);
+            for (int x = 0; x < _experts.Length; x++)
+            {
+                var (first, rows) = HeldRows(state, x);
+                if (rows > 0)
+                    _experts[x].BackwardOut(pass, gradient._experts[x], saved.Slice(_experts[x], first, rows),
+                        dExpertOut.SubView((long)first * d, (long)rows * d), scratch.Slice(_experts[x], first, rows), rows);
+            }
+            _experts[0].ActivateBackward(pass, saved.Slice(_experts[0], 0, owned), scratch.Slice(_experts[0], 0, owned), owned);
+            for (int x = 0; x < _experts.Length; x++)
+            {
+                var (first, rows) = HeldRows(state, x);
+                if (rows > 0)
+                    _experts[x].BackwardIn(pass, gradient._experts[x], expertIn.SubView((long)first * d, (long)rows * d),
+                        scratch.Slice(_experts[x], first, rows), dExpertIn.SubView((long)first * d, (long)rows * d), rows, accumulateDx: false);
+            }
+            dExpertInHost = dExpertIn.Download();
+        }
+        var dInput = exchange.Return(parallel, dExpertInHost, d);
+        if (sent > 0)
+        {
+            var dIn = KeptRows<float>(ws, "bw.moe.dreturned_in", sent, n * k, d);
+            dIn.CopyFromCPU(dInput);
+            backward.MoeDispatch(dIn, localRow, dh, n, k, d);
+        }
+        if (_shared is { } shared)
+            shared.Backward(pass, gradient._shared!.Value, h, FfnActivations.Allocate(pass, names.Shared, shared, n), dy, dh, n, n, accumulateDx: true);
+
+        var dLogits = ws.Get<float>("bw.moe.dlogits", (long)n * e);
+        var probabilities = ((ArrayView<float>)state.TopK.Probabilities.View).SubView((long)start * e, (long)n * e);
+        var choices = ((ArrayView<int>)state.TopK.Choices.View).SubView((long)start * k, (long)n * k);
+        backward.RouterSoftmax(probabilities, choices, dWeights, dLogits, n, e, k,
+            pass.Routing.Gating == Gating.RenormalizedTopK, pass.Routing.Scoring == RouterScoring.Sigmoid);
+        var lossGradient = ws.Get<float>(names.RouterLossGradient, (long)state.Tokens * e).SubView((long)start * e, (long)n * e);
+        pass.Device.Ops.ResidualAdd(dLogits, lossGradient, n * e);
         _router.Backward(pass.Gemm, gradient._router, h, dLogits, dh, n, accumulateDx: true);
     }
 

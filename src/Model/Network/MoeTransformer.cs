@@ -4,6 +4,7 @@ using OpenMoE.Model.Parallel;
 using OpenMoE.Model.Routing;
 using OpenMoE.Model.Routing.Device;
 using OpenMoE.Model.Specs;
+using OpenMoE.Runtime.Communication;
 using OpenMoE.Runtime.Devices;
 using OpenMoE.Runtime.Gemm;
 
@@ -166,11 +167,15 @@ public sealed class MoeTransformer : IDisposable
         return result;
     }
 
-    /// <summary>The pass of one forward (and backward) of B sequences of T tokens.</summary>
+    /// <summary>
+    /// The pass of one forward (and backward) of B sequences of T tokens; under expert parallelism a
+    /// collective (every rank's token count is gathered).
+    /// </summary>
     internal ForwardPass Pass(int batch, int time, KvCache? cache, RoutingOptions routing, bool keepActivations, bool collectTrace,
         bool stopOnNonFinite, bool routerLosses, double loadBalancingScale, double zLossScale) =>
         new(_device, _gemm, _router, _workspace, batch, time, cache, routing, keepActivations, collectTrace, stopOnNonFinite, routerLosses,
-            loadBalancingScale, zLossScale, Parallel: Parallel);
+            loadBalancingScale, zLossScale, Parallel: Parallel,
+            GroupTokens: Parallel?.Communicator.AllGather(batch * time));
 
     private ArrayView<float> GatherLastPositions(ArrayView<float> x, int batch, int time)
     {

@@ -117,6 +117,18 @@ public sealed class ExpertExchange
         var send = new float[(long)SentRows * width];
         for (int i = 0; i < SendTokens.Length; i++)
             local.Slice(SendTokens[i] * width, width).CopyTo(send.AsSpan(i * width, width));
+        return SendRows(parallel, send, width);
+    }
+
+    /// <summary>
+    /// Sends rows already in send order (<paramref name="rows"/> [sent, D]: the backward's gradients of
+    /// the returned outputs) to the experts' ranks; returns this rank's rows [owned, D] in dispatch order.
+    /// </summary>
+    public float[] SendRows(ExpertParallelism parallel, float[] rows, int width)
+    {
+        if (rows.Length != (long)SentRows * width)
+            throw new ArgumentException($"Expected {SentRows} rows of {width} to send, got {rows.Length} values.");
+        var send = rows;
         var received = new float[(long)OwnedRows * width];
         Exchange(parallel, send, SendCounts, received, ReceiveCounts, width);
         var expertIn = new float[(long)OwnedRows * width];
