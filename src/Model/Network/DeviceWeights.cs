@@ -65,7 +65,7 @@ public sealed class DeviceWeights : IDisposable
                 if (parameter.Expert >= 0 && !shard.Contains(parameter.Expert))
                     continue;
                 // A stacked expert tensor [E, ...] keeps the shard's slices [First*per, End*per) of its values.
-                long per = IsStackedExperts(parameter) ? parameter.Elements / expertCount : 0;
+                long per = ExpertTensors.IsStacked(parameter) ? parameter.Elements / expertCount : 0;
                 long keepFrom = per * shard.First, kept = per == 0 ? parameter.Elements : per * shard.Count;
                 var buffer = device.Allocate<float>(kept, parameter.Name);
                 weights._buffers[parameter.Name] = buffer;
@@ -98,10 +98,6 @@ public sealed class DeviceWeights : IDisposable
     /// <summary>Uploads every parameter from whole host arrays (small models and tests).</summary>
     public static DeviceWeights Load(ComputeDevice device, ModelSpecInfo spec, Func<ParameterInfo, float[]> source, ExpertShard? experts = null) =>
         Load(device, spec, (parameter, sink) => sink(source(parameter)), experts);
-
-    /// <summary>True for OpenMoE's stacked expert tensors (wi_gate [E, D, 2F], wi_up [E, D, F], wo [E, F, D]).</summary>
-    public static bool IsStackedExperts(ParameterInfo parameter) =>
-        parameter.Expert < 0 && parameter.Role is ParameterRole.ExpertGate or ParameterRole.ExpertUp or ParameterRole.ExpertDown;
 
     private static ArgumentException WrongLength(ModelSpecInfo spec, ParameterInfo parameter, string got) => new(
         $"Weight '{parameter.Name}' has {got} values but spec {spec.Name} needs shape " +

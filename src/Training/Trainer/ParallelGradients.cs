@@ -1,7 +1,6 @@
 using ILGPU.Runtime;
 using OpenMoE.Model.Network;
 using OpenMoE.Model.Parallel;
-using OpenMoE.Model.Specs;
 using OpenMoE.Runtime.Communication;
 using OpenMoE.Runtime.Devices;
 
@@ -29,12 +28,9 @@ public sealed class ParallelGradients
     {
         _device = device;
         _layout = layout;
-        _expert = Array.ConvertAll(parameters.Infos, IsExpertTensor);
+        _expert = Array.ConvertAll(parameters.Infos, ExpertTensors.IsRoutedExpert);
         _host = Array.ConvertAll(parameters.Infos, p => new float[p.Elements]);
     }
-
-    /// <summary>Routed-expert tensors (per expert, or OpenMoE's stacks): held by one rank per replica, averaged over the replicas only.</summary>
-    public static bool IsExpertTensor(ParameterInfo parameter) => parameter.Expert >= 0 || DeviceWeights.IsStackedExperts(parameter);
 
     /// <summary>
     /// Averages the gradients over the ranks (see the class), then scales them all by maxNorm / norm

@@ -77,7 +77,7 @@ public class ParallelTrainingTests
             {
                 var expected = expectedWeights[name];
                 // A stacked expert tensor of a shard is the shard's slice of the whole stack.
-                long offset = DeviceWeights.IsStackedExperts(info) ? expected.Length / spec.Config.Experts * rank.Shard.First : 0;
+                long offset = ExpertTensors.IsStacked(info) ? expected.Length / spec.Config.Experts * rank.Shard.First : 0;
                 for (int i = 0; i < values.Length; i++)
                 {
                     double reference = expected[offset + i];
