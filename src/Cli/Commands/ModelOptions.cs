@@ -2,6 +2,7 @@ using System.CommandLine;
 using OpenMoE.Model.Checkpointing;
 using OpenMoE.Model.Initialization;
 using OpenMoE.Model.Network;
+using OpenMoE.Model.Parallel;
 using OpenMoE.Model.Specs;
 using OpenMoE.Runtime.Devices;
 using Spectre.Console;
@@ -71,7 +72,8 @@ internal sealed class ModelOptions
     /// Refuses before loading anything when the weights and one forward of <paramref name="batch"/> x
     /// <paramref name="seq"/> tokens cannot fit the device's memory.
     /// </summary>
-    public (ComputeDevice Device, MoeTransformer Model) Build(ParseResult parse, IAnsiConsole console, int batch = 1, int seq = 1)
+    public (ComputeDevice Device, MoeTransformer Model) Build(ParseResult parse, IAnsiConsole console, int batch = 1, int seq = 1,
+        ExpertParallelism? parallel = null)
     {
         string? specName = parse.GetValue(Spec);
         var spec = specName is null ? null : ModelSpecs.Find(specName);
@@ -97,8 +99,8 @@ internal sealed class ModelOptions
                     WeightInitializer.Stream(spec.Config, p, seed!.Value, sink);
                 else
                     file.Stream(p, sink);
-            });
-            var network = new MoeTransformer(device, spec, weights);
+            }, parallel?.Shard(spec.Config.Experts));
+            var network = new MoeTransformer(device, spec, weights, parallel);
             RoutingCheckpointState.Restore(network, file?.Checkpoint, routing: null);
             return (device, network);
         }

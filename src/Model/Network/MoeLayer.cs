@@ -147,8 +147,12 @@ internal sealed class MoeLayer : IDisposable
         ArrayView<float> combined, ArrayView<float> residual)
     {
         int n = pass.Tokens, d = _config.Hidden, e = _config.Experts;
-        pass.Device.Ops.ResidualAdd(residual, combined, n * d);
-        _shared?.Forward(pass, h, FfnActivations.Allocate(pass, names.Shared, _shared.Value, n), residual, n, accumulate: true);
+        // A rank without tokens (expert parallelism) has no residual; it still records the group's losses.
+        if (n > 0)
+        {
+            pass.Device.Ops.ResidualAdd(residual, combined, n * d);
+            _shared?.Forward(pass, h, FfnActivations.Allocate(pass, names.Shared, _shared.Value, n), residual, n, accumulate: true);
+        }
 
         if (pass.RouterLosses)
         {
@@ -184,13 +188,14 @@ internal sealed class MoeLayer : IDisposable
         int n = pass.Tokens, d = _config.Hidden, e = _config.Experts, k = options.TopK;
         if (pass.RecordRouting is not null || pass.ReplayRouting is not null)
             throw new InvalidOperationException("Routing record and replay run in one process; drop --expert-parallel for them.");
-        var localLogits = ws.Get<float>(names.RouterLogits, (long)n * e);
-        _router.Apply(pass.Gemm, h, localLogits, n);
+        var localLogits = n > 0 ? ws.Get<float>(names.RouterLogits, (long)n * e) : default;
+        if (n > 0)
+            _router.Apply(pass.Gemm, h, localLogits, n);
 
         int[] tokenCounts = pass.GroupTokens ?? throw new InvalidOperationException("An expert-parallel pass carries every rank's token count.");
         int total = pass.RoutingTokens, start = tokenCounts.AsSpan(0, parallel.Rank).ToArray().Sum();
         var allLogits = new float[(long)total * e];
-        communicator.AllGatherVariable<float>(localLogits.Download(), tokenCounts.Select(c => c * e).ToArray(), allLogits);
+        communicator.AllGatherVariable<float>(n > 0 ? localLogits.Download() : [], tokenCounts.Select(c => c * e).ToArray(), allLogits);
         var logits = ws.Get<float>("moe.group_logits", (long)total * e);
         logits.CopyFromCPU(allLogits);
 
@@ -210,7 +215,7 @@ internal sealed class MoeLayer : IDisposable
         var exchange = ExpertExchange.Plan(state.DownloadRows(), ownerFirstRow, tokenCounts, k, parallel.Rank);
         (_exchange, _groupStart) = (exchange, start);
 
-        var expertInHost = exchange.Dispatch(parallel, h.Download(), d);
+        var expertInHost = exchange.Dispatch(parallel, n > 0 ? h.Download() : [], d);
         int owned = exchange.OwnedRows, maxRows = total * k;
         var expertOutHost = Array.Empty<float>();
         if (owned > 0)
@@ -225,6 +230,8 @@ internal sealed class MoeLayer : IDisposable
             expertOutHost = expertOut.Download();
         }
         var returned = exchange.Return(parallel, expertOutHost, d);
+        if (n == 0)
+            return Finish(pass, names, state, h, logits, default, residual);
 
         var combined = ws.Get<float>("moe.combined", (long)n * d);
         if (exchange.SentRows > 0)
@@ -242,6 +249,15 @@ internal sealed class MoeLayer : IDisposable
         }
         return Finish(pass, names, state, h, logits, combined, residual);
     }
+
+    /// <summary>
+    /// Expert parallelism on a rank with no tokens in this forward: it still takes part in the layer's
+    /// collectives (routing the group, both all-to-alls) and runs its experts on the rows the other
+    /// ranks send it. Returns the group's trace when the pass collects one.
+    /// </summary>
+    public MoeLayerTrace? Serve(in ForwardPass pass, LayerNames names) =>
+        ForwardParallel(pass, pass.Parallel ?? throw new InvalidOperationException("Only an expert-parallel rank serves experts without tokens."),
+            names, default, default);
 
     /// <summary>
     /// Expert <c>_shard.First + i</c>'s rows among this rank's dispatch rows (which start at its first

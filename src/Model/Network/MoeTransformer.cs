@@ -117,9 +117,7 @@ public sealed class MoeTransformer : IDisposable
         options ??= new ForwardOptions();
         var config = Spec.Config;
         int time = CheckTokens(tokens, batch, cache);
-        var routing = RoutingOptions.FromConfig(RoutingConfig, options.Training) is var fromSpec && options.CapacityFactor is double cf
-            ? fromSpec with { CapacityFactor = cf }
-            : fromSpec;
+        var routing = RoutingFor(options);
         options.RecordRouting?.BeginBatch(tokens, batch, time);
         options.ReplayRouting?.BeginBatch(tokens, batch, time);
         var pass = Pass(batch, time, cache, routing, options.KeepIntermediates, options.CollectTrace, stopOnNonFinite: false,
@@ -144,6 +142,35 @@ public sealed class MoeTransformer : IDisposable
         _device.Synchronize();
         return new ForwardResult(logits.Download(), batch, time, config.Vocab, traces);
     }
+
+    /// <summary>
+    /// Expert parallelism: this rank's part of a forward in which it holds no sequence (the other ranks'
+    /// sequences have <paramref name="time"/> positions): it routes with them and serves its experts.
+    /// Returns the MoE layers' traces (the whole group's routing) when the options collect them.
+    /// </summary>
+    public IReadOnlyList<MoeLayerTrace> ServeExperts(int time, ForwardOptions? options = null)
+    {
+        if (Parallel is null)
+            throw new InvalidOperationException("Only an expert-parallel rank serves its experts without tokens.");
+        options ??= new ForwardOptions();
+        if (options.RecordRouting is not null || options.ReplayRouting is not null || options.KeepIntermediates)
+            throw new InvalidOperationException("Routing record, replay and intermediates run in one process.");
+        var pass = Pass(0, time, null, RoutingFor(options), keepActivations: false, options.CollectTrace, stopOnNonFinite: false,
+            routerLosses: options.CollectTrace, loadBalancingScale: 0, zLossScale: 0);
+        var traces = new List<MoeLayerTrace>();
+        foreach (var layer in Layers)
+        {
+            if (layer.Serve(pass) is { } trace)
+                traces.Add(trace);
+        }
+        _device.Synchronize();
+        return traces;
+    }
+
+    private RoutingOptions RoutingFor(ForwardOptions options) =>
+        RoutingOptions.FromConfig(RoutingConfig, options.Training) is var fromSpec && options.CapacityFactor is double cf
+            ? fromSpec with { CapacityFactor = cf }
+            : fromSpec;
 
     /// <summary>
     /// Every named intermediate of the last forward run with <see cref="ForwardOptions.KeepIntermediates"/>,

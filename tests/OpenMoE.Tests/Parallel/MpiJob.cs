@@ -28,11 +28,23 @@ internal static class MpiJob
         return found!;
     }
 
-    /// <summary>Runs the job to its end (or kills it after <paramref name="limit"/>); returns exit code, output and seconds taken.</summary>
-    public static (int ExitCode, string Output, double Seconds) Run(int ranks, TimeSpan limit, params string[] arguments)
+    /// <summary>The <c>openmoe</c> CLI next to the tests (the test project references it).</summary>
+    public static string CliDll()
+    {
+        var dll = Path.Combine(AppContext.BaseDirectory, "openmoe.dll");
+        Assert.True(File.Exists(dll), $"{dll} is missing");
+        return dll;
+    }
+
+    /// <summary>Runs the test host on <paramref name="ranks"/> ranks to its end (or kills it after <paramref name="limit"/>); returns exit code, output and seconds taken.</summary>
+    public static (int ExitCode, string Output, double Seconds) Run(int ranks, TimeSpan limit, params string[] arguments) =>
+        RunMpiexec(limit, ["-n", ranks.ToString(), "dotnet", HostDll(), .. arguments]);
+
+    /// <summary>Runs <c>mpiexec</c> with <paramref name="arguments"/> as given (e.g. two programs: <c>-n 1 a : -n 1 b</c>).</summary>
+    public static (int ExitCode, string Output, double Seconds) RunMpiexec(TimeSpan limit, params string[] arguments)
     {
         var info = new ProcessStartInfo(Mpiexec()) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in new[] { "-n", ranks.ToString(), "dotnet", HostDll() }.Concat(arguments))
+        foreach (var arg in arguments)
             info.ArgumentList.Add(arg);
         var clock = Stopwatch.StartNew();
         using var process = Process.Start(info)!;
