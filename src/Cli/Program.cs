@@ -63,6 +63,7 @@ public static class Program
         root.Subcommands.Add(CheckpointCommand.Create());
         root.Subcommands.Add(ConvertCommand.Create());
         root.Subcommands.Add(InitCommand.Create());
+        root.Subcommands.Add(UpcycleCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(AnalyzeCommand.Create(OpenMoE.Analysis.AnalysisModelSource.FromWeights));
         root.Subcommands.Add(TrainCommand.Create());

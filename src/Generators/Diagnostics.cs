@@ -89,4 +89,8 @@ internal static class Diagnostics
     public static readonly DiagnosticDescriptor InvalidBiasUpdateRate = Error(
         "OMOE020", "Bias update rate must be positive",
         "BiasUpdateRate is {0}; set a positive, finite rate (DeepSeek-V3: 0.001)");
+
+    public static readonly DiagnosticDescriptor DenseSpecWithExperts = Error(
+        "OMOE021", "Dense spec declares routed or shared experts",
+        "MoeLayerRule.Dense has no MoE layer, but {0} is {1}; set {0} = {2} (a dense spec is the dense stage of upcycling: every layer is one FFN of width Ffn)");
 }

@@ -8,7 +8,7 @@ internal static class EnumNames
 {
     public static readonly string[] AttentionScale = { "None", "InverseSqrtHeadDim" };
     public static readonly string[] FfnKind = { "OpenMoEGated", "SwiGlu" };
-    public static readonly string[] MoeLayerRule = { "EveryN", "FirstKDense" };
+    public static readonly string[] MoeLayerRule = { "EveryN", "FirstKDense", "Dense" };
     public static readonly string[] SharedExpertKind = { "None", "SequentialExtraFfn", "ParallelShared" };
     public static readonly string[] Gating = { "RawSoftmax", "RenormalizedTopK" };
     public static readonly string[] CapacityRule = { "T5x", "Cai", "Dropless" };
@@ -19,6 +19,7 @@ internal static class EnumNames
     public const int FfnOpenMoEGated = 0;
     public const int RuleEveryN = 0;
     public const int RuleFirstKDense = 1;
+    public const int RuleDense = 2;
     public const int SharedNone = 0;
     public const int SharedSequentialExtraFfn = 1;
     public const int SharedParallel = 2;
@@ -102,9 +103,12 @@ internal sealed record SpecModel(
     public string FullyQualifiedTypeName =>
         Namespace.Length == 0 ? "global::" + TypeName : "global::" + Namespace + "." + TypeName;
 
-    public bool IsMoeLayer(int layer) => MoeLayerRule == EnumNames.RuleEveryN
-        ? (layer + 1) % MoeLayerParameter == 0
-        : layer >= MoeLayerParameter;
+    public bool IsMoeLayer(int layer) => MoeLayerRule switch
+    {
+        EnumNames.RuleEveryN => (layer + 1) % MoeLayerParameter == 0,
+        EnumNames.RuleFirstKDense => layer >= MoeLayerParameter,
+        _ => false,
+    };
 }
 
 /// <summary>Published parameter counts for a spec.</summary>

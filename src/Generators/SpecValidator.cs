@@ -96,6 +96,11 @@ internal static class SpecValidator
     private static void CheckMoeLayers(SpecModel spec, bool sizesOk, Action<Microsoft.CodeAnalysis.DiagnosticDescriptor, string[]> report)
     {
         var rule = EnumNames.MoeLayerRule[spec.MoeLayerRule];
+        if (spec.MoeLayerRule == EnumNames.RuleDense)
+        {
+            CheckDense(spec, report);
+            return;
+        }
         if (spec.MoeLayerRule == EnumNames.RuleEveryN && spec.MoeLayerParameter < 1)
         {
             report(Diagnostics.InvalidMoeLayerParameter, new[] { Text(spec.MoeLayerParameter), rule,
@@ -111,6 +116,24 @@ internal static class SpecValidator
         if (sizesOk && !Enumerable.Range(0, spec.Layers).Any(spec.IsMoeLayer))
         {
             report(Diagnostics.NoMoeLayer, new[] { Text(spec.Layers), rule, Text(spec.MoeLayerParameter) });
+        }
+    }
+
+    // A dense spec keeps the MoE fields (they are part of the config and its hash), so they are pinned to
+    // the one value that means "no routing": otherwise two dense specs of equal shape could differ in
+    // fields that change nothing, and a reader would look for experts that do not exist.
+    private static void CheckDense(SpecModel spec, Action<Microsoft.CodeAnalysis.DiagnosticDescriptor, string[]> report)
+    {
+        var pinned = new (string Field, string Value, string Required, bool Ok)[]
+        {
+            ("MoeLayerParameter", Text(spec.MoeLayerParameter), "0", spec.MoeLayerParameter == 0),
+            ("Experts", Text(spec.Experts), "1", spec.Experts == 1),
+            ("TopK", Text(spec.TopK), "1", spec.TopK == 1),
+            ("SharedExpertKind", EnumNames.SharedExpertKind[spec.SharedExpertKind], "SharedExpertKind.None", spec.SharedExpertKind == EnumNames.SharedNone),
+        };
+        foreach (var (field, value, required, _) in pinned.Where(p => !p.Ok))
+        {
+            report(Diagnostics.DenseSpecWithExperts, new[] { field, value, required });
         }
     }
 

@@ -45,7 +45,7 @@ public sealed record AnalysisModelSource(string Label, long? Step, ModelSpecInfo
         {
             using var weights = WeightFile.Open(path, spec);
             return new MoeTransformer(device, spec, DeviceWeights.Load(device, spec, weights.Stream));
-        }, extra is null ? null : RecordedInitSeed(extra), extra is null ? null : OpenMoE.Training.CheckpointTrainingStore.StateOf(extra)?.Tokenizer);
+        }, extra is null ? null : RecordedInitSeed(extra), extra is null ? null : OpenMoE.Training.CheckpointTrainingStore.RecordedTokenizer(extra));
     }
 
     /// <summary>

@@ -40,6 +40,8 @@ public static class AnalysisPlots
             }
         }
         Save("drop_by_position", DropLines(report.Drops, report.Run.SequenceLength));
+        if (report.Upcycling is { Figures.Count: > 0 } upcycling)
+            Save("upcycling_contrast", UpcyclingChart(upcycling), height: 140 + 40 * upcycling.Figures.Count);
         if (report.Replay.Count > 0)
             Save("replay_by_position", ReplayLines(report.Replay[0], report.Run.SequenceLength));
         return files;
@@ -163,16 +165,25 @@ public static class AnalysisPlots
 
     // One row per figure: the analysed model and controls (a), (b) as points with their intervals as
     // horizontal lines, offset within the row; (c) uniform as a grey point.
-    private static Plot ControlsChart(IReadOnlyList<ControlledFigure> figures)
+    private static Plot ControlsChart(IReadOnlyList<ControlledFigure> figures) => IntervalRows(
+        ["analysed model", "(a) untrained", "(b) context-shuffled"],
+        figures.Select(f => (f.Name, new[] { f.Trained, f.Untrained, f.Shuffled }, f.Uniform)).ToArray(),
+        "Every figure against its controls (bootstrap 95% intervals)");
+
+    private static Plot UpcyclingChart(UpcyclingComparison comparison) => IntervalRows(
+        ["trained from scratch", "upcycled from dense", "(a) untrained"],
+        comparison.Figures.Select(f => (f.Name, new Interval?[] { f.Scratch, f.Upcycled, f.ScratchUntrained }, f.Uniform)).ToArray(),
+        "From scratch vs upcycled (bootstrap 95% intervals)");
+
+    private static Plot IntervalRows(string[] series, IReadOnlyList<(string Name, Interval?[] Values, double? Uniform)> figures, string title)
     {
         var plot = new Plot();
         var palette = new ScottPlot.Palettes.Category10();
-        string[] series = ["analysed model", "(a) untrained", "(b) context-shuffled"];
         int rows = figures.Count;
         for (int s = 0; s < series.Length; s++)
         {
             var color = palette.GetColor(s);
-            var shown = figures.Select((f, i) => (Interval: s switch { 0 => f.Trained, 1 => f.Untrained, _ => f.Shuffled }, Row: rows - 1 - i + 0.25 - 0.25 * s))
+            var shown = figures.Select((f, i) => (Interval: f.Values[s], Row: rows - 1 - i + 0.25 - 0.25 * s))
                 .Where(p => p.Interval is not null).ToArray();
             if (shown.Length == 0)
                 continue;
@@ -200,7 +211,7 @@ public static class AnalysisPlots
         }
         plot.Axes.Left.SetTicks(Enumerable.Range(0, rows).Select(r => (double)(rows - 1 - r)).ToArray(), figures.Select(f => f.Name).ToArray());
         plot.ShowLegend(Alignment.LowerRight);
-        plot.Title("Every figure against its controls (bootstrap 95% intervals)");
+        plot.Title(title);
         plot.XLabel("value (mean over MoE layers)");
         return plot;
     }

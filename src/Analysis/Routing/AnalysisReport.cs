@@ -1,6 +1,7 @@
 namespace OpenMoE.Analysis;
 
 /// <summary>Every figure of one analysis run; serialised as <c>analysis.json</c> and rendered as plots and Markdown.</summary>
+/// <remarks><c>Upcycling</c> is the from-scratch vs upcycled comparison (<see cref="UpcyclingContrast.Attach"/>), null when none was asked for.</remarks>
 public sealed record AnalysisReport(
     RunDescription Run,
     IReadOnlyList<TokenSpecializationLayer> TokenSpecialization,
@@ -11,7 +12,8 @@ public sealed record AnalysisReport(
     ControlRun Controls,
     IReadOnlyList<ControlledFigure> Figures,
     IReadOnlyList<MeasureLayer> Measures,
-    IReadOnlyList<ReplayDataSet> Replay);
+    IReadOnlyList<ReplayDataSet> Replay,
+    UpcyclingComparison? Upcycling = null);
 
 /// <summary>Which controls ran and how the intervals were made.</summary>
 /// <param name="Untrained">Label of the untrained control (a random initialisation of the same spec).</param>

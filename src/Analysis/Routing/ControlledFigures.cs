@@ -20,10 +20,11 @@ public sealed record ControlledFigure(string Key, string Name, Interval Trained,
 /// <param name="UntrainedInstruction">Untrained control, instruction data.</param>
 /// <param name="Early">The early checkpoint (latest at or before half of the final step) on the pre-training tokens, or null.</param>
 /// <param name="Uniform">Uniformly random routing of the pre-training tokens under the recorded capacity (<see cref="CapacityReplay.UniformRouting"/>).</param>
+/// <param name="EarlyShuffled">The early checkpoint on the context-shuffled rows of <paramref name="Shuffled"/>, or null.</param>
 public sealed record ControlSamples(
     IReadOnlyList<RoutingBatch> Trained, IReadOnlyList<RoutingBatch> Untrained, IReadOnlyList<RoutingBatch> Shuffled,
     IReadOnlyList<RoutingBatch> TrainedInstruction, IReadOnlyList<RoutingBatch> UntrainedInstruction,
-    IReadOnlyList<RoutingBatch>? Early, IReadOnlyList<RoutingBatch> Uniform);
+    IReadOnlyList<RoutingBatch>? Early, IReadOnlyList<RoutingBatch> Uniform, IReadOnlyList<RoutingBatch>? EarlyShuffled = null);
 
 /// <summary>Computes every <see cref="ControlledFigure"/> from the recorded passes.</summary>
 public static class ControlledFigures
@@ -102,9 +103,11 @@ public static class ControlledFigures
             var chance = new AgreementAccumulator(layers, experts);
             foreach (var (mine, final) in earlyPairs)
                 chance.Add(mine, final);
+            // Shuffled: both checkpoints on the same context-shuffled rows, so agreement from the token id alone shows.
+            var shuffledPairs = samples.EarlyShuffled?.Zip(samples.Shuffled).ToArray();
             figures.Add(new ControlledFigure(EarlyAgreement, "top-1 agreement of the early checkpoint with the final one",
                 Bootstrap.Estimate(earlyPairs, Agreement, replicates, seed), Bootstrap.Estimate(untrainedPairs, Agreement, replicates, seed),
-                null, MeanOverLayers(chance.Chance)));
+                shuffledPairs is null ? null : Bootstrap.Estimate(shuffledPairs, Agreement, replicates, seed), MeanOverLayers(chance.Chance)));
         }
         return figures;
     }

@@ -74,7 +74,8 @@ public static class Findings
         bool threshold = agreement.Trained.Value >= 0.5 && agreement.Trained.Value >= 2 * chance;
         bool learned = agreement.Trained.Above(agreement.Untrained);
         string text = F($"At step {step} of {finalStep} ({100.0 * step / finalStep:F0}% of training), {P(agreement.Trained)} of tokens already go to the same top-1 expert as at the end (chance: {100 * chance:F1}%); ") +
-            F($"the untrained initialisation agrees with the end on {P(agreement.Untrained)}. ");
+            F($"the untrained initialisation agrees with the end on {P(agreement.Untrained)}") +
+            (agreement.Shuffled is { } shuffled ? F($", and on context-shuffled data the early checkpoint agrees with the final one on {P(shuffled)}. ") : ". ");
         text += (threshold, learned) switch
         {
             (true, true) => "The token-to-expert assignment is learned early and then barely changes, as the paper reports.",
@@ -111,9 +112,9 @@ public static class Findings
         return new(name, (rises, more) switch { (true, true) => Reproduces, (false, false) => DoesNotReproduce, _ => Partly }, text);
     }
 
-    private static string I(Interval i) => F($"{i.Value:F3} [{i.Low:F3}, {i.High:F3}]");
+    internal static string I(Interval i) => F($"{i.Value:F3} [{i.Low:F3}, {i.High:F3}]");
 
     private static string P(Interval i) => F($"{100 * i.Value:F1}% [{100 * i.Low:F1}, {100 * i.High:F1}]");
 
-    private static string F(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+    internal static string F(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 }

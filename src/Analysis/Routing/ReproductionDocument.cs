@@ -27,6 +27,12 @@ public static class ReproductionDocument
                 "Below, each is checked on a model trained with this repository, against controls: an untrained model of the same architecture, " +
                 "the same data with each sequence's tokens shuffled, and uniformly random routing, each figure with a bootstrap 95% interval over sequences. " +
                 "A finding reproduces only when the trained model differs from the untrained one beyond the intervals (the rule is stated under *Controls and the verdict rule*).");
+        if (report.Upcycling is not null)
+        {
+            md.Line();
+            md.Line("The paper also compares other models: DeepSeekMoE, trained from scratch, routes by token id; Mixtral, upcycled from a dense model, much less, which the authors attribute to the upcycling. " +
+                    "The last finding tests that with one spec trained both ways: from scratch, and upcycled from its dense twin trained on the same data (`openmoe upcycle`).");
+        }
         md.Line();
         md.Line("## Setup");
         md.Line();
@@ -43,6 +49,7 @@ public static class ReproductionDocument
             ["specialization_spread", .. run.MoeLayers.Select(l => $"token_experts_L{l}")],
             ["early_agreement", .. run.MoeLayers.Select(l => $"chosen_tokens_L{l}")],
             ["drop_by_position"],
+            ["upcycling_contrast"],
         ];
         for (int i = 0; i < report.Findings.Count; i++)
         {
@@ -53,6 +60,8 @@ public static class ReproductionDocument
             md.Line();
             foreach (var key in figures[Math.Min(i, figures.Length - 1)])
                 md.Image(key, key.Replace('_', ' '));
+            if (finding.Name == UpcyclingContrast.Name && report.Upcycling is { } upcycling)
+                WriteUpcycling(md, upcycling);
         }
         ControlsMarkdown.WriteReplay(md, report);
         md.Line("## What differs from the paper");
@@ -66,8 +75,22 @@ public static class ReproductionDocument
         md.Line($"| tokenizer | umT5 SentencePiece, about 256k ids | {run.Tokenizer}{byteLevel} |");
         md.Line("| data | RedPajama and The Stack (code share 52.25%, later 15%); instruction-following conversations for the drop comparison | the bundled multi-domain corpus (`data/corpus`: Brown-corpus prose, UDHR in 30+ languages, this repository's C#, generated math), instruction data: its held-out templated instructions |");
         md.Line($"| drop setting | training capacity factor 1.25, T5X rule, groups of whole batches | {report.Drops.CapacityRule} rule, factor {report.Drops.CapacityFactor}, {report.Drops.TokensPerGroup} tokens per group |");
+        if (report.Upcycling is not null)
+            md.Line("| from scratch vs upcycled | DeepSeekMoE-16B (from scratch) vs Mixtral-8x7B (upcycled from Mistral-7B): different models, data and sizes | one spec, trained from scratch and upcycled from its dense counterpart trained on the same data stream, each for the steps stated above |");
         md.Line();
         md.Line("Small models trained briefly on little data need not behave like the paper's: a verdict of *does not reproduce* here is a measurement at this scale, not a claim about the paper.");
         return md.ToString();
+    }
+
+    private static void WriteUpcycling(MarkdownBuilder md, UpcyclingComparison upcycling)
+    {
+        string folder = Path.GetDirectoryName(upcycling.Source) is { Length: > 0 } d ? d.Replace('\\', '/') + "/" : "";
+        md.Line($"The upcycled model: {upcycling.UpcycledModel}, analysed with the same data, tokens and controls ([its full report]({folder}{AnalysisWriter.MarkdownFile})). {UpcyclingContrast.Rule}");
+        md.Line();
+        md.Line("| figure (mean over MoE layers) | trained from scratch | upcycled from dense | (a) untrained, from-scratch analysis | (a) untrained, upcycled analysis | (c) uniform |");
+        md.Line("|---|---|---|---|---|---|");
+        foreach (var f in upcycling.Figures)
+            md.Line($"| {f.Name} | {Findings.I(f.Scratch)} | {Findings.I(f.Upcycled)} | {Findings.I(f.ScratchUntrained)} | {Findings.I(f.UpcycledUntrained)} | {(f.Uniform is { } u ? u.ToString("F3") : "n/a")} |");
+        md.Line();
     }
 }

@@ -60,7 +60,7 @@ public static class RoutingAnalysis
         var untrained = AnalysisModelSource.RandomInit(spec, final.InitSeed ?? options.ControlSeed);
         int? earlyIndex = EarlyCheckpoint(ordered);
         int instructionPasses = instructionWeights is null ? 0 : 1;
-        int total = options.Batches * (ordered.Length + 2 + 2 * instructionPasses);
+        int total = options.Batches * (ordered.Length + 2 + 2 * instructionPasses + (earlyIndex is null ? 0 : 1));
         int done = 0;
         void Step(string stage) => progress?.Invoke(new AnalysisProgress(++done, total, stage));
 
@@ -91,9 +91,7 @@ public static class RoutingAnalysis
                 finalBatches.Add(batch);
                 textTokens += Enumerable.Range(0, batch.Tokens).Count(batch.IsText);
                 Step($"{final.Label}: {PretrainingDataSet}");
-                var shuffled = ContextShuffle.Permute(pretrainData[b].Inputs, pretrainData[b].DomainIds, pretrainData[b].LanguageIds, options.SequenceLength, options.Seed, b);
-                shuffledBatches.Add(RoutingBatch.From(shuffled.Inputs, options.SequenceLength, shuffled.DomainIds, shuffled.LanguageIds,
-                    model.Forward(shuffled.Inputs, pretrainData[b].Batch, forwardOptions)));
+                shuffledBatches.Add(RouteShuffled(model, pretrainData[b], b, options, forwardOptions));
                 Step($"{final.Label}: context-shuffled");
             }
             foreach (var packed in instructionData)
@@ -124,7 +122,7 @@ public static class RoutingAnalysis
         var chosen = tokens.TokenFrequencies.OrderByDescending(p => p.Value).ThenBy(p => p.Key).Take(options.ChosenTokens).Select(p => p.Key).ToArray();
         var distributions = chosen.ToDictionary(id => id, _ => layers.Select(_ => new List<double[]>()).ToArray());
         var points = new List<AgreementPoint>();
-        List<RoutingBatch>? earlyBatches = null;
+        List<RoutingBatch>? earlyBatches = null, earlyShuffledBatches = null;
         for (int c = 0; c < ordered.Length - 1; c++)
         {
             var checkpoint = ordered[c];
@@ -140,6 +138,15 @@ public static class RoutingAnalysis
                     counts.Add(batch);
                     kept?.Add(batch);
                     Step(checkpoint.Label);
+                }
+                if (kept is not null)
+                {
+                    earlyShuffledBatches = [];
+                    for (int b = 0; b < pretrainData.Length; b++)
+                    {
+                        earlyShuffledBatches.Add(RouteShuffled(model, pretrainData[b], b, options, forwardOptions));
+                        Step($"{checkpoint.Label}: context-shuffled");
+                    }
                 }
             }
             points.AddRange(agreement.Results(c, Label(checkpoint), m => AgreementAccumulator.TokenIdAgreement(
@@ -162,7 +169,8 @@ public static class RoutingAnalysis
 
         var samples = new ControlSamples(Rows(finalBatches), Rows(untrainedBatches), Rows(shuffledBatches),
             Rows(instructionBatches), Rows(untrainedInstructionBatches), earlyBatches is null ? null : Rows(earlyBatches),
-            Rows(CapacityReplay.UniformRouting(finalBatches, config.CapacityRule, capacityFactor, config.MinCapacity, unchecked((int)options.Seed))));
+            Rows(CapacityReplay.UniformRouting(finalBatches, config.CapacityRule, capacityFactor, config.MinCapacity, unchecked((int)options.Seed))),
+            earlyShuffledBatches is null ? null : Rows(earlyShuffledBatches));
         var figures = ControlledFigures.Compute(samples, layers, experts, topK, options.MinCount, options.PositionBuckets, options.Replicates, unchecked((int)options.Seed));
         var controls = new ControlRun(untrained.Label, final.InitSeed is not null, options.Seed, options.Replicates, samples.Trained.Count, Findings.Rule);
         var measures = MeasureLayer.Of(samples.Trained, layers, experts);
@@ -202,6 +210,14 @@ public static class RoutingAnalysis
             if (ordered[c].Step is long s && s <= finalStep / 2)
                 index = c;
         return index;
+    }
+
+    // Batch b with each row's document tokens permuted (seeded by the data seed and b: every model sees the same permutation).
+    private static RoutingBatch RouteShuffled(MoeTransformer model, PackedBatch packed, int b, AnalysisOptions options, ForwardOptions forwardOptions)
+    {
+        var shuffled = ContextShuffle.Permute(packed.Inputs, packed.DomainIds, packed.LanguageIds, options.SequenceLength, options.Seed, b);
+        return RoutingBatch.From(shuffled.Inputs, options.SequenceLength, shuffled.DomainIds, shuffled.LanguageIds,
+            model.Forward(shuffled.Inputs, packed.Batch, forwardOptions));
     }
 
     private static IReadOnlyList<RoutingBatch> Rows(IEnumerable<RoutingBatch> batches) =>

@@ -44,10 +44,11 @@ public static class AnalyzeCommand
         var controlSeed = new Option<ulong>("--control-seed") { Description = "Initialisation seed of the untrained control when the checkpoint does not record its own.", DefaultValueFactory = _ => 1UL };
         var replay = new Option<bool>("--replay") { Description = "Counterfactual capacity replay of the recorded router outputs under other capacity factors and drop policies." };
         var replayFactors = new Option<double[]>("--replay-factors") { Description = "Capacity factors the replay tries.", AllowMultipleArgumentsPerToken = true, DefaultValueFactory = _ => [0.5, 1.0, 1.25, 2.0] };
+        var upcycled = new Option<string?>("--upcycled") { Description = "analysis.json of the same spec upcycled from a dense model (openmoe upcycle), analysed on the same data: adds the from-scratch vs upcycled finding." }.NotEmpty();
         var command = new Command("analyze", "Routing analysis with controls: token/position/domain specialization, early routing learning, drop towards the end, measures beyond the paper, capacity replay.")
         {
             checkpoint, checkpoints, initSeed, spec, data, batches, batch, seq, seed, minCount, buckets, capacityFactor,
-            tokenizer, output, device, reproduction, training, generatedBy, bootstrap, controlSeed, replay, replayFactors,
+            tokenizer, output, device, reproduction, training, generatedBy, bootstrap, controlSeed, replay, replayFactors, upcycled,
         };
         command.SetAction(parse => Run(new AnalyzeArguments
         {
@@ -75,6 +76,7 @@ public static class AnalyzeCommand
             Device = parse.GetValue(device)!,
             Reproduction = parse.GetValue(reproduction),
             TrainingNote = parse.GetValue(training)!,
+            Upcycled = parse.GetValue(upcycled),
             GeneratedBy = parse.GetValue(generatedBy) ?? "openmoe " + string.Join(" ", parse.Tokens.Select(t => t.Value)),
         }, CliConsole.Out(parse), openCheckpoint));
         return command;
@@ -89,6 +91,7 @@ public static class AnalyzeCommand
         foreach (var source in models)
             Tokenizers.CheckMatches(source.Tokenizer, args.Tokenizer, source.Label);
         var spec = models[^1].Spec;
+        var upcycled = args.Upcycled is { } upcycledPath ? ReadUpcycled(upcycledPath, spec.Name) : null;
         args.Options.Validated(spec.Config.ContextLength);
         ModelMemory.Require($"Analyzing {spec.Name} with --batch {args.Options.BatchSize} --seq {args.Options.SequenceLength}",
             ModelMemory.InferenceBytes(spec, args.Options.BatchSize, args.Options.SequenceLength), ModelMemory.AvailableBytes(),
@@ -109,6 +112,8 @@ public static class AnalyzeCommand
                     task.Description = Markup.Escape(p.Stage);
                 });
             });
+        if (upcycled is not null)
+            report = UpcyclingContrast.Attach(report, upcycled, args.Upcycled!);
         var written = AnalysisWriter.Write(report, args.Output);
         if (args.Reproduction is { } reproductionPath)
             written = [.. written, WriteReproduction(report, args, reproductionPath)];
@@ -137,11 +142,35 @@ public static class AnalyzeCommand
         return sources;
     }
 
+    // Read before the forward passes, so a wrong file fails in a second, not after the analysis.
+    private static AnalysisReport ReadUpcycled(string path, string spec)
+    {
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"--upcycled '{path}' does not exist; pass the analysis.json that openmoe analyze wrote for the upcycled run.", path);
+        AnalysisReport report;
+        try
+        {
+            report = AnalysisJson.Deserialize(File.ReadAllText(path));
+        }
+        catch (System.Text.Json.JsonException ex)
+        {
+            throw new InvalidDataException($"--upcycled '{path}' is not an analysis.json ({ex.Message}); pass the file openmoe analyze wrote for the upcycled run.", ex);
+        }
+        if (report.Run is null || report.Figures is null)
+            throw new InvalidDataException($"--upcycled '{path}' is not a complete analysis.json (no run or figures); pass the file openmoe analyze wrote for the upcycled run.");
+        if (report.Run.Spec != spec)
+            throw new ArgumentException($"--upcycled '{path}' analyses {report.Run.Spec}, this analysis {spec}; compare runs of the same spec.");
+        return report;
+    }
+
     private static string WriteReproduction(AnalysisReport report, AnalyzeArguments args, string path)
     {
         var directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
         Directory.CreateDirectory(directory);
         var prefix = Path.GetRelativePath(directory, Path.GetFullPath(args.Output)).Replace('\\', '/') + "/";
+        // The document links the upcycled run's report from where the document lives, not from the working directory.
+        if (report.Upcycling is { } upcycling)
+            report = report with { Upcycling = upcycling with { Source = Path.GetRelativePath(directory, Path.GetFullPath(upcycling.Source)).Replace('\\', '/') } };
         var plots = Directory.GetFiles(args.Output, "*.png").ToDictionary(f => Path.GetFileNameWithoutExtension(f), f => Path.GetFileName(f), StringComparer.Ordinal);
         File.WriteAllText(path, ReproductionDocument.Render(report, plots, prefix, args.GeneratedBy, args.TrainingNote));
         return path;
@@ -161,6 +190,7 @@ internal sealed record AnalyzeArguments
     public required string Output { get; init; }
     public string Device { get; init; } = "auto";
     public string? Reproduction { get; init; }
+    public string? Upcycled { get; init; }
     public string TrainingNote { get; init; } = "";
     public string GeneratedBy { get; init; } = "openmoe analyze";
 }

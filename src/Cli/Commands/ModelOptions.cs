@@ -33,7 +33,7 @@ internal sealed class ModelOptions
     /// <summary>The one <c>--tokenizer</c> option: a SentencePiece model file instead of the byte tokenizer.</summary>
     public static Option<string?> TokenizerOption() => new Option<string?>("--tokenizer")
     {
-        Description = "gpt2 | r50k | cl100k | o200k (BPE vocabularies) or a SentencePiece .model file (e.g. umT5's spiece.model); default: the byte tokenizer.",
+        Description = "gpt2 | r50k | cl100k | o200k (BPE vocabularies), a Hugging Face tokenizer.json or a SentencePiece .model file (e.g. umT5's spiece.model); default: the byte tokenizer.",
     }.NotEmpty();
 
     /// <summary>The one <c>--capacity-factor</c> option; <paramref name="which"/> says whose default it is.</summary>
@@ -64,7 +64,7 @@ internal sealed class ModelOptions
         if (parse.GetValue(Weights) is not { } path)
             return null;
         using var file = WeightFile.Open(path, expectedSpec: null);
-        return file.Checkpoint is { } checkpoint ? OpenMoE.Training.CheckpointTrainingStore.StateOf(checkpoint.Metadata.Extra)?.Tokenizer : null;
+        return file.Checkpoint is { } checkpoint ? OpenMoE.Training.CheckpointTrainingStore.RecordedTokenizer(checkpoint.Metadata.Extra) : null;
     }
 
     /// <summary>

@@ -112,9 +112,9 @@ public static class SpecsCommand
             table.AddRow(
                 Markup.Escape(spec.Name),
                 Text(c.Layers),
-                MoeLayerSummary(c.MoeLayers),
+                c.MoeLayers.Count == 0 ? "none" : MoeLayerSummary(c.MoeLayers),
                 ExpertSummary(c),
-                Text(c.TopK),
+                c.MoeLayers.Count == 0 ? "-" : Text(c.TopK),
                 Count(spec.TotalParams),
                 Count(spec.ActivatedParams),
                 Count(spec.ActivatedParamsWithEmbeddings),
@@ -130,7 +130,7 @@ public static class SpecsCommand
         ? string.Join(", ", layers.Select(Text))
         : $"{Text(layers[0])}, {Text(layers[1])}, ..., {Text(layers[^1])} ({Text(layers.Count)})";
 
-    private static string ExpertSummary(ModelConfig c) => c.SharedExpertKind switch
+    private static string ExpertSummary(ModelConfig c) => c.MoeLayers.Count == 0 ? "dense" : c.SharedExpertKind switch
     {
         SharedExpertKind.SequentialExtraFfn => $"{Text(c.Experts)} + {Text(c.SharedExperts)} extra",
         SharedExpertKind.ParallelShared => $"{Text(c.Experts)} + {Text(c.SharedExperts)} shared",

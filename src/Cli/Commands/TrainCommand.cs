@@ -35,11 +35,12 @@ public static class TrainCommand
         var device = ModelOptions.DeviceOption();
         var seed = new Option<ulong>("--seed") { Description = "Seed of initialisation and data order.", DefaultValueFactory = _ => 1UL };
         var resume = new Option<bool>("--resume") { Description = "Continue from the newest checkpoint in --out that verifies." };
+        var initFrom = new Option<string?>("--init-from") { Description = "Start from these weights (a checkpoint of --spec, e.g. from `openmoe upcycle`) instead of a fresh initialisation." };
         var overwrite = new Option<bool>("--overwrite") { Description = "Delete the run in --out (metrics.jsonl, checkpoints/) and start afresh." };
         var tokenizer = ModelOptions.TokenizerOption().WithDeprecatedAlias("--spm");
         var command = new Command("train", "Train a model (UL2 then causal LM, Adafactor) with checkpoints and a metrics log.")
         {
-            spec, data, steps, batch, seq, objective, switchStep, lr, schedule, warmup, optimizer, clip, capacity, every, keep, output, device, seed, resume, overwrite, tokenizer,
+            spec, data, steps, batch, seq, objective, switchStep, lr, schedule, warmup, optimizer, clip, capacity, every, keep, output, device, seed, resume, initFrom, overwrite, tokenizer,
         };
         var routing = new RoutingCliOptions(record: false, replay: true);
         routing.AddTo(command);
@@ -52,7 +53,7 @@ public static class TrainCommand
                 Objective = parse.GetValue(objective)!, SwitchStep = parse.GetValue(switchStep), LearningRate = parse.GetValue(lr),
                 Schedule = parse.GetValue(schedule)!, Warmup = parse.GetValue(warmup), Optimizer = parse.GetValue(optimizer)!,
                 ClipNorm = parse.GetValue(clip), CapacityFactor = parse.GetValue(capacity), CheckpointEvery = parse.GetValue(every), KeepCheckpoints = parse.GetValue(keep),
-                Seed = parse.GetValue(seed), Resume = parse.GetValue(resume), Overwrite = parse.GetValue(overwrite), Tokenizer = parse.GetValue(tokenizer),
+                Seed = parse.GetValue(seed), Resume = parse.GetValue(resume), InitFrom = parse.GetValue(initFrom), Overwrite = parse.GetValue(overwrite), Tokenizer = parse.GetValue(tokenizer),
                 Routing = parse.GetValue(routing.Routing), ReplayRouting = parse.GetValue(routing.Replay),
             };
             return Run(options, parse.GetValue(device)!, CliConsole.Out(parse));

@@ -87,7 +87,8 @@ public static class WeightInitializer
         }
     }
 
-    private static ulong Fnv1a(string text)
+    /// <summary>FNV-1a 64 of a tensor name: the per-tensor stream key (also the upcycling noise's).</summary>
+    internal static ulong Fnv1a(string text)
     {
         ulong hash = 14695981039346656037UL;
         foreach (char c in text)

@@ -81,6 +81,7 @@ public sealed record ModelConfig
     {
         MoeLayerRule.EveryN => (layer + 1) % MoeLayerParameter == 0,
         MoeLayerRule.FirstKDense => layer >= MoeLayerParameter,
+        MoeLayerRule.Dense => false,
         _ => throw new InvalidOperationException($"Unknown MoE layer rule {MoeLayerRule}."),
     };
 

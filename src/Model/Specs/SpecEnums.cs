@@ -25,6 +25,11 @@ public enum MoeLayerRule
     EveryN = 0,
     /// <summary>The first K layers are dense, the rest MoE (DeepSeekMoE; K = 0 is Mixtral).</summary>
     FirstKDense = 1,
+    /// <summary>
+    /// No MoE layer: every layer is attention plus one dense FFN of width F. The dense stage of
+    /// upcycling (<c>openmoe upcycle</c>); the spec sets Experts = 1, TopK = 1 and no shared expert.
+    /// </summary>
+    Dense = 2,
 }
 
 /// <summary>Always-on experts next to the routed ones.</summary>

@@ -2,8 +2,9 @@ namespace OpenMoE.Training.Tokenization;
 
 /// <summary>
 /// Picks the tokenizer for a model from one <c>--tokenizer</c> value: nothing (the byte tokenizer),
-/// a BPE vocabulary by name (gpt2, r50k, cl100k, o200k: <see cref="TiktokenTextTokenizer"/>), or a
-/// SentencePiece <c>.model</c> file (umT5 <c>spiece.model</c>, 300 extra ids).
+/// a BPE vocabulary by name (gpt2, r50k, cl100k, o200k: <see cref="TiktokenTextTokenizer"/>), a Hugging
+/// Face <c>tokenizer.json</c> (<see cref="HuggingFaceTextTokenizer"/>), or a SentencePiece <c>.model</c>
+/// file (umT5 <c>spiece.model</c>, 300 extra ids).
 /// </summary>
 public static class Tokenizers
 {
@@ -23,9 +24,10 @@ public static class Tokenizers
         {
             null or ByteName => new ByteTokenizer(modelVocab),
             _ when TiktokenTextTokenizer.Encodings.ContainsKey(tokenizer) => TiktokenTextTokenizer.Open(tokenizer),
+            _ when File.Exists(tokenizer) && IsHuggingFace(tokenizer) => HuggingFaceTextTokenizer.Load(tokenizer),
             _ when File.Exists(tokenizer) => SentencePieceTextTokenizer.Load(tokenizer),
             _ => throw new ArgumentException(
-                $"--tokenizer '{tokenizer}' is neither a BPE vocabulary ({string.Join(", ", TiktokenTextTokenizer.Encodings.Keys)}) nor an existing SentencePiece .model file."),
+                $"--tokenizer '{tokenizer}' is neither a BPE vocabulary ({string.Join(", ", TiktokenTextTokenizer.Encodings.Keys)}) nor an existing tokenizer.json or SentencePiece .model file."),
         };
         if (opened.VocabSize > modelVocab)
         {
@@ -37,14 +39,23 @@ public static class Tokenizers
 
     /// <summary>
     /// What a checkpoint records about the tokenizer a model was trained with: "byte", the BPE name, or
-    /// "sentencepiece:FILE NAME" (the file name only, so a run stays valid when its folder moves).
+    /// "sentencepiece:FILE NAME" (the file name only, so a run stays valid when its folder moves), or
+    /// "huggingface:FILE NAME#HASH" (every such file is called tokenizer.json, so the XxHash64 of its bytes
+    /// tells them apart).
     /// </summary>
     public static string RecordedName(string? tokenizer) => tokenizer switch
     {
         null or ByteName => ByteName,
         _ when TiktokenTextTokenizer.Encodings.ContainsKey(tokenizer) => tokenizer,
-        _ => "sentencepiece:" + Path.GetFileName(tokenizer),
+        _ when IsHuggingFace(tokenizer) => HuggingFacePrefix + Path.GetFileName(tokenizer)
+            + (File.Exists(tokenizer) ? "#" + System.IO.Hashing.XxHash64.HashToUInt64(File.ReadAllBytes(tokenizer)).ToString("x16", System.Globalization.CultureInfo.InvariantCulture) : ""),
+        _ => SentencePiecePrefix + Path.GetFileName(tokenizer),
     };
+
+    private const string SentencePiecePrefix = "sentencepiece:", HuggingFacePrefix = "huggingface:";
+
+    // A Hugging Face tokenizer is a JSON file (tokenizer.json); SentencePiece models are protobuf.
+    private static bool IsHuggingFace(string path) => path.EndsWith(".json", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>
     /// Fails with one line that says what to pass when <paramref name="tokenizer"/> is not the one
@@ -55,7 +66,8 @@ public static class Tokenizers
         if (recorded is null || recorded == RecordedName(tokenizer))
             return;
         string pass = recorded == ByteName ? "no --tokenizer (the byte tokenizer)"
-            : recorded.StartsWith("sentencepiece:", StringComparison.Ordinal) ? $"--tokenizer PATH/{recorded["sentencepiece:".Length..]}"
+            : recorded.StartsWith(SentencePiecePrefix, StringComparison.Ordinal) ? $"--tokenizer PATH/{recorded[SentencePiecePrefix.Length..]}"
+            : recorded.StartsWith(HuggingFacePrefix, StringComparison.Ordinal) ? $"--tokenizer PATH/{recorded[HuggingFacePrefix.Length..].Split('#')[0]} (the file whose XxHash64 is {recorded.Split('#').ElementAtOrDefault(1) ?? "recorded"})"
             : $"--tokenizer {recorded}";
         throw new ArgumentException($"{checkpoint} was trained with the {recorded} tokenizer, not {RecordedName(tokenizer)}; pass {pass}.");
     }

@@ -37,6 +37,13 @@ public sealed class CheckpointTrainingStore(ModelSpecInfo spec, string runDirect
     public static TrainingState? StateOf(IReadOnlyDictionary<string, string> extra) =>
         extra.TryGetValue(StateKey, out var json) ? JsonSerializer.Deserialize<TrainingState>(json) : null;
 
+    /// <summary>Metadata key of the tokenizer a checkpoint that is not a training checkpoint was made for (`openmoe upcycle` copies its dense model's).</summary>
+    public const string TokenizerKey = "tokenizer";
+
+    /// <summary>The tokenizer a checkpoint records: its trainer state's, else <see cref="TokenizerKey"/>'s; null when it records none.</summary>
+    public static string? RecordedTokenizer(IReadOnlyDictionary<string, string> extra) =>
+        StateOf(extra)?.Tokenizer ?? (extra.TryGetValue(TokenizerKey, out var name) ? name : null);
+
     /// <inheritdoc />
     public long? LatestStep => _run.List() is { Count: > 0 } all ? all[^1].Step : null;
 

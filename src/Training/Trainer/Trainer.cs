@@ -1,3 +1,4 @@
+using OpenMoE.Model.Checkpointing;
 using OpenMoE.Model.Initialization;
 using System.Diagnostics;
 using OpenMoE.Training.Data;
@@ -75,8 +76,11 @@ public sealed class Trainer : IDisposable
                 Step = checkpoint.State.Step;
                 _lastCheckpoint = Step;
             }
+            using var initial = checkpoint is null && options.InitFrom is { } initFrom ? OpenInitialWeights(initFrom) : null;
             _network = new TrainingNetwork(device, Spec, DeviceWeights.Load(device, Spec,
-                p => checkpoint is not null ? checkpoint.Weights[p.Name] : WeightInitializer.Create(Spec.Config, p, options.Seed)));
+                p => checkpoint is not null ? checkpoint.Weights[p.Name]
+                    : initial is not null ? initial.Read(p)
+                    : WeightInitializer.Create(Spec.Config, p, options.Seed)));
             _network.Model.RoutingOverride = options.Routing is { } routing ? RoutingOverride.Parse(routing) : null;
             if (checkpoint is not null)
             {
@@ -102,6 +106,23 @@ public sealed class Trainer : IDisposable
             _optimizer?.Dispose();
             _network?.Dispose();
             _folder.Dispose();
+            throw;
+        }
+    }
+
+    // The spec and checksums are checked by WeightFile; the tokenizer here, as a resume checks its own.
+    private WeightFile OpenInitialWeights(string path)
+    {
+        var file = WeightFile.Open(path, Spec);
+        try
+        {
+            if (file.Checkpoint?.Metadata.Extra is { } extra)
+                Tokenizers.CheckMatches(CheckpointTrainingStore.RecordedTokenizer(extra), _options.Tokenizer, $"--init-from {path}");
+            return file;
+        }
+        catch
+        {
+            file.Dispose();
             throw;
         }
     }

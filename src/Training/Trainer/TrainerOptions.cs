@@ -41,6 +41,11 @@ public sealed record TrainerOptions
     public bool Resume { get; init; }
     /// <summary>Replace a run already in <see cref="Out"/> (its metrics, plot and checkpoints) instead of refusing.</summary>
     public bool Overwrite { get; init; }
+    /// <summary>
+    /// Start from these weights instead of a fresh initialisation (a checkpoint or safetensors of the same
+    /// spec, e.g. written by <c>openmoe upcycle</c>): step 0, a fresh optimizer. Ignored when resuming from the run's own checkpoint.
+    /// </summary>
+    public string? InitFrom { get; init; }
     /// <summary>Tokenizer: a BPE vocabulary name, a SentencePiece model file, or null for the byte tokenizer (<see cref="Tokenization.Tokenizers.Open"/>).</summary>
     public string? Tokenizer { get; init; }
     /// <summary>A routing rule over the spec's (<c>--routing</c>, syntax of <see cref="Model.Routing.RoutingOverride"/>); null = the spec's.</summary>
@@ -73,6 +78,8 @@ public sealed record TrainerOptions
         Require(Objective is "ul2" or "causal" or "ul2-then-causal", $"--objective must be ul2, causal or ul2-then-causal; got '{Objective}'.");
         if (Routing is { } routing)
             Model.Routing.RoutingOverride.Parse(routing);   // a bad rule is named now, before the run folder is touched
+        if (InitFrom is { } init && !File.Exists(init) && !Directory.Exists(init))
+            throw new FileNotFoundException($"--init-from '{init}' does not exist; pass a checkpoint of {config.Name} (e.g. written by openmoe upcycle).", init);
         if (ReplayRouting is { } replay && !File.Exists(replay))
             throw new FileNotFoundException($"--replay-routing '{replay}' does not exist; pass a recording written by eval --record-routing.", replay);
         Model.Network.ModelMemory.Require($"Training {config.Name} with --batch {Batch} --seq {SequenceLength}",

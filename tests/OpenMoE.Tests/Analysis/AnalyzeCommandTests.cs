@@ -135,6 +135,9 @@ public sealed class AnalyzeCommandTests : IDisposable
         Assert.Equal(1, report.EarlyLearning.EarlyCheckpoint);
         var early = report.Figures.Single(f => f.Key == ControlledFigures.EarlyAgreement);
         Assert.Equal((1.0, 1.0), (early.Trained.Value, early.Untrained.Value));
+        // The shuffled control routes the same permuted rows through both checkpoints: identical weights agree everywhere there too.
+        Assert.Equal(1.0, early.Shuffled!.Value);
+        Assert.Contains("on context-shuffled data the early checkpoint agrees with the final one on 100.0%", report.Findings[1].Summary);
         Assert.Equal(Findings.DoesNotReproduce, report.Findings[1].Verdict);
         Assert.Contains("no more than the untrained initialisation", report.Findings[1].Summary);
         Assert.True(File.Exists(Path.Combine(_out, "analysis", "early_agreement.png")));

@@ -46,7 +46,26 @@ public class DiagnosticTests
         { "OMOE019", [GeneratorHarness.Spec(", RoutingRule = RoutingRule.ExpertChoice, ExpertBias = true")] },
         { "OMOE019", [GeneratorHarness.Spec(", RoutingRule = RoutingRule.ExpertChoice, CapacityRule = CapacityRule.Dropless")] },
         { "OMOE020", [GeneratorHarness.Spec(", ExpertBias = true, BiasUpdateRate = 0")] },
+        { "OMOE021", [GeneratorHarness.Spec(", MoeLayerRule = MoeLayerRule.Dense, Experts = 1, TopK = 1").Replace("MoeLayerParameter = 2, Experts = 8", "MoeLayerParameter = 0", StringComparison.Ordinal)] },
+        { "OMOE021", [DenseSpec(", Experts = 8, TopK = 1")] },
+        { "OMOE021", [DenseSpec(", Experts = 1, TopK = 1, MoeLayerParameter = 2")] },
     };
+
+    // A dense spec without experts or top-k; with ", Experts = 1, TopK = 1" it is valid.
+    private static string DenseSpec(string extra) =>
+        GeneratorHarness.Spec(extra).Replace("MoeLayerParameter = 2, Experts = 8",
+            "MoeLayerRule = MoeLayerRule.Dense, SharedExpertKind = SharedExpertKind.None", StringComparison.Ordinal);
+
+    [Fact]
+    public void Dense_spec_with_every_routing_field_pinned_compiles_without_moe_layers()
+    {
+        var (output, result) = GeneratorHarness.Run(DenseSpec(", Experts = 1, TopK = 1"));
+
+        Assert.Empty(result.Diagnostics);
+        Assert.DoesNotContain(output.GetDiagnostics(), d => d.Severity == DiagnosticSeverity.Error);
+        var generated = string.Join("\n", result.GeneratedTrees.Select(t => t.ToString()));
+        Assert.Contains("MoeLayers => [];", generated, StringComparison.Ordinal);
+    }
 
     [Theory]
     [MemberData(nameof(Cases))]

@@ -14,7 +14,7 @@ public class RegistryTests
 
         Assert.Equal(names.Order(StringComparer.Ordinal), names);
         Assert.Equal(
-            ["DeepSeekMoE-16B", "DeepSeekMoE-Tiny", "Mixtral-8x7B", "Mixtral-Tiny", "OpenMoE-34B/32E", "OpenMoE-8B/32E", "OpenMoE-Base/16E", "OpenMoE-Tiny"],
+            ["DeepSeekMoE-16B", "DeepSeekMoE-Tiny", "Mixtral-8x7B", "Mixtral-Tiny", "Mixtral-Tiny-Dense", "OpenMoE-34B/32E", "OpenMoE-8B/32E", "OpenMoE-Base/16E", "OpenMoE-Mini", "OpenMoE-Mini-Dense", "OpenMoE-Tiny", "OpenMoE-Tiny-Dense"],
             names);
     }
 

@@ -48,6 +48,10 @@ public class ShippedSpecTests
         { "Mixtral-Tiny", [0, 1, 2, 3] },
         { "DeepSeekMoE-16B", [.. Enumerable.Range(1, 27)] },
         { "DeepSeekMoE-Tiny", [1, 2, 3] },
+        { "OpenMoE-Tiny-Dense", [] },
+        { "OpenMoE-Mini", [1, 3] },
+        { "OpenMoE-Mini-Dense", [] },
+        { "Mixtral-Tiny-Dense", [] },
     };
 
     [Theory]

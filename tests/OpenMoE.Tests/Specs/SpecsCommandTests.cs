@@ -46,5 +46,8 @@ public class SpecsCommandTests
         Assert.All(ModelSpecs.All, s => Assert.Contains(s.Name, output, StringComparison.Ordinal));
         Assert.Contains("46.70B", output, StringComparison.Ordinal);
         Assert.Contains("141.62M", output, StringComparison.Ordinal);
+        // A dense spec says so instead of listing one expert and top-1.
+        var dense = output.Split('\n').Single(l => l.Contains("OpenMoE-Tiny-Dense", StringComparison.Ordinal));
+        Assert.Matches(@"OpenMoE-Tiny-Dense\s*│\s*4\s*│\s*none\s*│\s*dense\s*│\s*-\s*│", dense);
     }
 }
