@@ -103,15 +103,7 @@ internal sealed class MoeLayer : IDisposable
         int n = pass.Tokens, d = _config.Hidden, e = _config.Experts, k = options.TopK;
         var logits = ws.Get<float>(names.RouterLogits, (long)n * e);
         _router.Apply(pass.Gemm, h, logits, n);
-        // Training stops on NaN router logits (divergence, reported by the trainer); inference and
-        // debugging forwards route them like any logits (the lowest expert wins) and save the host round trip.
-        if (pass.StopOnNonFinite)
-            state.CheckFinite(logits);
-        if (options.ExpertBias)
-            state.UploadBias(_bias);
-        pass.Router.ChooseTopK(logits, options, state.Bias.View, state.TopK);
-        pass.Router.Assign(state.TopK.Choices.View, state.TopK.ChoiceProbabilities.View, options, state.Routing);
-        state.DownloadOffsets();
+        Route(pass, state, logits);
         if (pass.ReplayRouting is { } replay)
             replay.Count(n * k, state.Replay(replay.For(_layer, n, k), pass.Router, options));
         pass.RecordRouting?.Add(state.Decisions());
@@ -137,6 +129,21 @@ internal sealed class MoeLayer : IDisposable
             combined.MemSetToZero();
         }
         return Finish(pass, names, state, h, logits, combined, residual);
+    }
+
+    /// <summary>Top-k, capacity and dispatch list of the routing group's <paramref name="logits"/> [group N, E] into <paramref name="state"/> (offsets on the host).</summary>
+    private void Route(in ForwardPass pass, MoeLayerState state, ArrayView<float> logits)
+    {
+        var options = pass.Routing;
+        // Training stops on NaN router logits (divergence, reported by the trainer); inference and
+        // debugging forwards route them like any logits (the lowest expert wins) and save the host round trip.
+        if (pass.StopOnNonFinite)
+            state.CheckFinite(logits);
+        if (options.ExpertBias)
+            state.UploadBias(_bias);
+        pass.Router.ChooseTopK(logits, options, state.Bias.View, state.TopK);
+        pass.Router.Assign(state.TopK.Choices.View, state.TopK.ChoiceProbabilities.View, options, state.Routing);
+        state.DownloadOffsets();
     }
 
     /// <summary>
@@ -201,13 +208,7 @@ internal sealed class MoeLayer : IDisposable
 
         Prepare(pass);
         var state = _state!;
-        if (pass.StopOnNonFinite)
-            state.CheckFinite(logits);
-        if (options.ExpertBias)
-            state.UploadBias(_bias);
-        pass.Router.ChooseTopK(logits, options, state.Bias.View, state.TopK);
-        pass.Router.Assign(state.TopK.Choices.View, state.TopK.ChoiceProbabilities.View, options, state.Routing);
-        state.DownloadOffsets();
+        Route(pass, state, logits);
         var ownerFirstRow = new int[parallel.Size + 1];
         for (int o = 0; o < parallel.Size; o++)
             ownerFirstRow[o] = state.ExpertRows(parallel.ShardOf(o, e).First).First;
@@ -338,23 +339,7 @@ internal sealed class MoeLayer : IDisposable
             var dExpertOut = KeptRows<float>(ws, "bw.moe.dexpert_out", kept, maxKept, d);
             var dExpertIn = KeptRows<float>(ws, "bw.moe.dexpert_in", kept, maxKept, d);
             backward.MoeCombine(dy, expertOut, state.Routing.Row.View, state.TopK.Weights.View, dExpertOut, dWeights, n, k, d);
-            var saved = FfnActivations.Allocate(pass, names.Expert, _experts[0], maxKept);
-            var scratch = FfnGradients.Allocate(pass, _experts[0], maxKept);
-            for (int x = 0; x < e; x++)
-            {
-                var (first, rows) = state.ExpertRows(x);
-                if (rows > 0)
-                    _experts[x].BackwardOut(pass, gradient._experts[x], saved.Slice(_experts[x], first, rows),
-                        dExpertOut.SubView((long)first * d, (long)rows * d), scratch.Slice(_experts[x], first, rows), rows);
-            }
-            _experts[0].ActivateBackward(pass, saved.Slice(_experts[0], 0, kept), scratch.Slice(_experts[0], 0, kept), kept);
-            for (int x = 0; x < e; x++)
-            {
-                var (first, rows) = state.ExpertRows(x);
-                if (rows > 0)
-                    _experts[x].BackwardIn(pass, gradient._experts[x], expertIn.SubView((long)first * d, (long)rows * d),
-                        scratch.Slice(_experts[x], first, rows), dExpertIn.SubView((long)first * d, (long)rows * d), rows, accumulateDx: false);
-            }
+            ExpertsBackward(pass, names, gradient, state, expertIn, dExpertOut, dExpertIn, kept, maxKept);
             backward.MoeDispatch(dExpertIn, state.Routing.Row.View, dh, n, k, d);
         }
         else
@@ -369,6 +354,34 @@ internal sealed class MoeLayer : IDisposable
             pass.Routing.Gating == Gating.RenormalizedTopK, pass.Routing.Scoring == RouterScoring.Sigmoid);
         pass.Device.Ops.ResidualAdd(dLogits, ws.Get<float>(names.RouterLossGradient, (long)n * e), n * e);
         _router.Backward(pass.Gemm, gradient._router, h, dLogits, dh, n, accumulateDx: true);
+    }
+
+    /// <summary>
+    /// The held experts' backwards on their rows of this rank's <paramref name="heldRows"/> dispatch rows: weight
+    /// gradients into <paramref name="gradient"/>, dExpertIn [held, D] from dExpertOut [held, D], at the
+    /// activations the forward kept (buffers of <paramref name="maxRows"/> rows, as the forward made them).
+    /// </summary>
+    private void ExpertsBackward(in ForwardPass pass, LayerNames names, MoeLayer gradient, MoeLayerState state,
+        ArrayView<float> expertIn, ArrayView<float> dExpertOut, ArrayView<float> dExpertIn, int heldRows, int maxRows)
+    {
+        int d = _config.Hidden;
+        var saved = FfnActivations.Allocate(pass, names.Expert, _experts[0], maxRows);
+        var scratch = FfnGradients.Allocate(pass, _experts[0], maxRows);
+        for (int x = 0; x < _experts.Length; x++)
+        {
+            var (first, rows) = HeldRows(state, x);
+            if (rows > 0)
+                _experts[x].BackwardOut(pass, gradient._experts[x], saved.Slice(_experts[x], first, rows),
+                    dExpertOut.SubView((long)first * d, (long)rows * d), scratch.Slice(_experts[x], first, rows), rows);
+        }
+        _experts[0].ActivateBackward(pass, saved.Slice(_experts[0], 0, heldRows), scratch.Slice(_experts[0], 0, heldRows), heldRows);
+        for (int x = 0; x < _experts.Length; x++)
+        {
+            var (first, rows) = HeldRows(state, x);
+            if (rows > 0)
+                _experts[x].BackwardIn(pass, gradient._experts[x], expertIn.SubView((long)first * d, (long)rows * d),
+                    scratch.Slice(_experts[x], first, rows), dExpertIn.SubView((long)first * d, (long)rows * d), rows, accumulateDx: false);
+        }
     }
 
     /// <summary>
@@ -412,23 +425,7 @@ internal sealed class MoeLayer : IDisposable
             var dExpertOut = KeptRows<float>(ws, "bw.moe.dexpert_out", owned, maxRows, d);
             var dExpertIn = KeptRows<float>(ws, "bw.moe.dexpert_in", owned, maxRows, d);
             dExpertOut.CopyFromCPU(dExpertOutHost);
-            var saved = FfnActivations.Allocate(pass, names.Expert, _experts[0], maxRows);
-            var scratch = FfnGradients.Allocate(pass, _experts[0], maxRows);
-            for (int x = 0; x < _experts.Length; x++)
-            {
-                var (first, rows) = HeldRows(state, x);
-                if (rows > 0)
-                    _experts[x].BackwardOut(pass, gradient._experts[x], saved.Slice(_experts[x], first, rows),
-                        dExpertOut.SubView((long)first * d, (long)rows * d), scratch.Slice(_experts[x], first, rows), rows);
-            }
-            _experts[0].ActivateBackward(pass, saved.Slice(_experts[0], 0, owned), scratch.Slice(_experts[0], 0, owned), owned);
-            for (int x = 0; x < _experts.Length; x++)
-            {
-                var (first, rows) = HeldRows(state, x);
-                if (rows > 0)
-                    _experts[x].BackwardIn(pass, gradient._experts[x], expertIn.SubView((long)first * d, (long)rows * d),
-                        scratch.Slice(_experts[x], first, rows), dExpertIn.SubView((long)first * d, (long)rows * d), rows, accumulateDx: false);
-            }
+            ExpertsBackward(pass, names, gradient, state, expertIn, dExpertOut, dExpertIn, owned, maxRows);
             dExpertInHost = dExpertIn.Download();
         }
         var dInput = exchange.Return(parallel, dExpertInHost, d);

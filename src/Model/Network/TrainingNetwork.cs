@@ -204,8 +204,10 @@ public sealed class TrainingNetwork : IDisposable
 
     private void ZeroGradients()
     {
-        foreach (var parameter in Gradients.Held)
-            Gradients[parameter].MemSetToZero();
+        // Indexed, not foreach: an enumerator over the interface would be the step's only allocation.
+        var held = Gradients.Held;
+        for (int i = 0; i < held.Count; i++)
+            Gradients[held[i]].MemSetToZero();
     }
 
     /// <inheritdoc />
