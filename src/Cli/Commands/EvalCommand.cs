@@ -134,6 +134,8 @@ public static class EvalCommand
         table.AddRow("router z-loss", report.RouterZLoss.ToString("F4"));
         foreach (var (layer, ratio) in report.DropRatioByLayer)
             table.AddRow($"drop ratio, layer {layer}", ratio.ToString("P2"));
+        foreach (var rank in report.Ranks ?? [])
+            table.AddRow($"rank {rank.Rank}", $"{rank.Tokens} tokens, sent {rank.RowsSent} rows ({rank.BytesSent / 1048576.0:F2} MiB)");
         console.Write(table);
     }
 }

@@ -40,7 +40,7 @@ public sealed class Evaluator(MoeTransformer model)
             throw new ArgumentException($"--batch must be >= 1, got {batchSize}.");
         var options = new ForwardOptions { CapacityFactor = capacityFactor, RecordRouting = RecordRouting, ReplayRouting = ReplayRouting };
         double loss = 0, loadBalancing = 0, zLoss = 0;
-        long targets = 0;
+        long targets = 0, localTokens = 0;
         int batches = 0;
         var dropped = new Dictionary<int, (long Dropped, long Assignments)>();
         foreach (var batch in EqualLengthBatches(sequences, batchSize))
@@ -49,6 +49,7 @@ public sealed class Evaluator(MoeTransformer model)
             var share = parallel is null ? batch : batch[(batch.Length * parallel.Rank / parallel.Size)..(batch.Length * (parallel.Rank + 1) / parallel.Size)];
             ForwardResult? forward = null;
             IReadOnlyList<MoeLayerTrace> traces;
+            localTokens += share.Length * time;
             if (share.Length > 0)
             {
                 forward = model.Forward(share.SelectMany(s => s).ToArray(), share.Length, options);
@@ -79,17 +80,21 @@ public sealed class Evaluator(MoeTransformer model)
                 onBatch?.Invoke(new BatchResult(batch, forward));
             onProgress?.Invoke(batch.Length);
         }
+        List<RankTraffic>? traffic = null;
         if (parallel is not null)
         {
             var sums = new[] { loss, targets };
             parallel.Communicator.AllReduceSum(sums);
             (loss, targets) = (sums[0], (long)sums[1]);
+            var all = new long[3 * parallel.Size];
+            parallel.Communicator.AllGatherVariable<long>([localTokens, parallel.RowsSent, parallel.BytesSent], Enumerable.Repeat(3, parallel.Size).ToArray(), all);
+            traffic = Enumerable.Range(0, parallel.Size).Select(r => new RankTraffic(r, all[3 * r], all[3 * r + 1], all[3 * r + 2])).ToList();
         }
         if (targets == 0)
             throw new ArgumentException("Every sequence has a single token: nothing to predict. Use --seq 2 or more.");
         return new EvaluationReport(model.Spec.Name, sequences.Count, targets, capacityFactor, loss / targets,
             loadBalancing / batches, zLoss / batches,
-            dropped.OrderBy(p => p.Key).ToDictionary(p => p.Key, p => (double)p.Value.Dropped / p.Value.Assignments));
+            dropped.OrderBy(p => p.Key).ToDictionary(p => p.Key, p => (double)p.Value.Dropped / p.Value.Assignments)) { Ranks = traffic };
     }
 
     /// <summary>Runs of consecutive sequences of one length, at most <paramref name="batchSize"/> each.</summary>

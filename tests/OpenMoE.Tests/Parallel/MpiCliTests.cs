@@ -44,6 +44,19 @@ public class MpiCliTests
         Assert.Equal(expected.GetProperty("loadBalancingLoss").GetDouble(), actual.GetProperty("loadBalancingLoss").GetDouble());
         Assert.Equal(expected.GetProperty("routerZLoss").GetDouble(), actual.GetProperty("routerZLoss").GetDouble());
         Assert.Equal(expected.GetProperty("dropRatioByLayer").ToString(), actual.GetProperty("dropRatioByLayer").ToString());
+        // Per-rank traffic in the two-rank report only; every token held once; bytes are fp32 rows of the hidden width.
+        Assert.False(expected.TryGetProperty("ranks", out _));
+        var ranks = actual.GetProperty("ranks").EnumerateArray().ToArray();
+        Assert.Equal(2, ranks.Length);
+        Assert.Equal(5 * 24, ranks.Sum(r => r.GetProperty("tokens").GetInt64()));
+        int hidden = OpenMoE.Model.Specs.ModelSpecs.Find(spec).Config.Hidden;
+        foreach (var r in ranks)
+        {
+            Assert.True(r.GetProperty("rowsSent").GetInt64() > 0, "a rank sent no row to the other's experts");
+            Assert.Equal(r.GetProperty("rowsSent").GetInt64() * hidden * sizeof(float), r.GetProperty("bytesSent").GetInt64());
+        }
+        if (batch == "1")
+            Assert.Equal(0, ranks[0].GetProperty("tokens").GetInt64());
     }
 
     [Fact]
