@@ -120,6 +120,9 @@ public sealed unsafe class MpiCommunicator : ICommunicator
     {
         Console.Error.WriteLine(reason);
         Console.Error.Flush();
+        // mpiexec forwards each rank's stderr through its process manager; MPI_Abort kills the ranks at
+        // once, and a line still in that pipe is lost (seen under load). A moment lets it through.
+        Thread.Sleep(300);
         MpiNative.Abort(MpiNative.CommWorld, exitCode);
         Environment.Exit(exitCode);
     }

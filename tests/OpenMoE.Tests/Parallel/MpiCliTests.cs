@@ -8,6 +8,7 @@ namespace OpenMoE.Tests.Parallel;
 /// <c>mpiexec -n 2 openmoe eval ... --expert-parallel 2</c> against the same command in one process;
 /// the start-up checks of the job (rank count, mismatched options across ranks).
 /// </summary>
+[Collection(MpiJob.Collection)]
 public class MpiCliTests
 {
     private static readonly TimeSpan Limit = TimeSpan.FromSeconds(180);
@@ -66,7 +67,7 @@ public class MpiCliTests
         string ids = TokenIds(temp);
         string[] Command(string seed) => ["dotnet", MpiJob.CliDll(), "eval", "--spec", "OpenMoE-Tiny", "--init-seed", seed, "--token-ids", ids, "--expert-parallel", "2"];
         var (code, output, _) = MpiJob.RunMpiexec(Limit, ["-n", "1", .. Command("3"), ":", "-n", "1", .. Command("4")]);
-        Assert.NotEqual(0, code);
+        Assert.True(code != 0, output);
         Assert.Contains("The ranks disagree on --init-seed (rank 0: 3, rank 1: 4)", output);
         Assert.DoesNotContain("--spec (", output);
     }

@@ -8,6 +8,9 @@ namespace OpenMoE.Tests.Parallel;
 /// </summary>
 internal static class MpiJob
 {
+    /// <summary>The xunit collection of every test that starts MPI jobs: one job at a time on a loaded machine.</summary>
+    public const string Collection = "MPI jobs";
+
     /// <summary>tests/OpenMoE.Parallel.RankHost output next to ours (same configuration and framework).</summary>
     private static string HostDll()
     {

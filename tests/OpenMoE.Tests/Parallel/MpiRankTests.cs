@@ -12,6 +12,7 @@ namespace OpenMoE.Tests.Parallel;
 /// communicator's collectives, the expert-parallel forward against one process, and the faults:
 /// a rank that raises or is killed stops the job within a bounded time.
 /// </summary>
+[Collection(MpiJob.Collection)]
 public class MpiRankTests
 {
     private static readonly TimeSpan Limit = TimeSpan.FromSeconds(120);
