@@ -14,6 +14,7 @@ var benches = new Dictionary<string, Func<string[], int>>(StringComparer.Ordinal
     ["forward"] = ForwardBench.Run,
     ["gemm"] = GemmBench.Run,
     ["kernels"] = KernelBench.Run,
+    ["plan"] = PlanBench.Run,
     ["ptx"] = PtxBench.Run,
     ["routing-rules"] = RoutingRulesBench.Run,
     ["training"] = TrainingBench.Run,

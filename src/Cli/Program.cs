@@ -57,6 +57,7 @@ public static class Program
             "Exit codes: 0 done, 1 a failure while working (disk full, divergence, run folder in use), 2 a usage or input error.");
         root.Options.Add(new Option<bool>(VerboseName) { Description = "Print the stack trace of an error.", Recursive = true });
         root.Subcommands.Add(SpecsCommand.Create());
+        root.Subcommands.Add(PlanCommand.Create());
         root.Subcommands.Add(SelftestCommand.Create());
         root.Subcommands.Add(GenerateCommand.Create());
         root.Subcommands.Add(EvalCommand.Create());
@@ -67,7 +68,7 @@ public static class Program
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(AnalyzeCommand.Create(OpenMoE.Analysis.AnalysisModelSource.FromWeights));
         root.Subcommands.Add(TrainCommand.Create());
-        root.Subcommands.Add(PlanCommand.Create());
+        root.Subcommands.Add(ExpertPlanCommand.Create());
         root.Subcommands.Add(DemoCommand.Create());
         return root;
     }

@@ -93,7 +93,7 @@ public static class TrainingBench
     }
 
     /// <summary>B x T random tokens, each position's target the next token (none after the last).</summary>
-    private static PackedBatch RandomBatch(int batch, int seq, int vocab)
+    internal static PackedBatch RandomBatch(int batch, int seq, int vocab)
     {
         var random = new Random(1);
         var packed = new PackedBatch(batch, seq, ["random"], ["none"]);

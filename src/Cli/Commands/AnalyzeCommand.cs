@@ -8,6 +8,8 @@ using OpenMoE.Training.Tokenization;
 using OpenMoE.Runtime.Devices;
 using Spectre.Console;
 
+using OpenMoE.Training.Planning;
+
 namespace OpenMoE.Cli.Commands;
 
 /// <summary>
@@ -93,12 +95,11 @@ public static class AnalyzeCommand
         var spec = models[^1].Spec;
         var upcycled = args.Upcycled is { } upcycledPath ? ReadUpcycled(upcycledPath, spec.Name) : null;
         args.Options.Validated(spec.Config.ContextLength);
-        ModelMemory.Require($"Analyzing {spec.Name} with --batch {args.Options.BatchSize} --seq {args.Options.SequenceLength}",
-            ModelMemory.InferenceBytes(spec, args.Options.BatchSize, args.Options.SequenceLength), ModelMemory.AvailableBytes(),
-            "Lower --batch or --seq, or use a machine with more memory.");
         var dataSpec = DataSpec.Load(args.Data);
         var tokens = Tokenizers.Open(args.Tokenizer, spec.Config.Vocab);
         using var computeDevice = DeviceFactory.Create(DeviceFactory.Parse(args.Device));
+        MemoryPlanner.Plan(new PlanRequest(spec, Precision.Fp32, args.Options.BatchSize, args.Options.SequenceLength), DeviceMemory.Of(computeDevice),
+            hostIsDevice: computeDevice.Kind == DeviceKind.Cpu).Require("Lower --batch or --seq, or use a machine with more memory.");
         console.MarkupLineInterpolated($"analyzing {spec.Name} ({models.Count} model(s)) on {args.Data} with {computeDevice.Description}");
         var report = console.Progress()
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())

@@ -38,6 +38,9 @@ internal static class CliErrors
         string message = OneLine(MessageOf(ex));
         if (code == RuntimeFailure && !IsExpectedFailure(ex))
             message = $"internal error ({ex.GetType().Name}): {message}{(verbose ? "" : " Run again with --verbose for the stack trace and report it.")}";
+        // A run that does not fit shows its whole memory plan above the one error line.
+        if (ex is OpenMoE.Training.Planning.MemoryPlanException plan)
+            error.WriteLine(plan.Table);
         WriteError(error, message);
         if (verbose)
             error.WriteLine(ex.ToString());

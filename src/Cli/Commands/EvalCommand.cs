@@ -68,7 +68,7 @@ public static class EvalCommand
                 throw new UsageException("--dump, --record-routing and --replay-routing run in one process; drop --expert-parallel for them.");
             bool asJson = parse.GetValue(json);
             var console = ParallelCliOptions.ConsoleFor(communicator, asJson ? CliConsole.Err(parse) : CliConsole.Out(parse));
-            var (device, network) = model.Build(parse, console, batch: parse.GetValue(batch), seq: parse.GetValue(seq) ?? DefaultTextPiece, experts);
+            var (device, network) = model.Build(parse, console, batch: parse.GetValue(batch), seq: parse.GetValue(seq) ?? DefaultTextPiece, parallel: experts);
             using (device)
             using (network)
             {

@@ -32,7 +32,7 @@ public static class GenerateCommand
         {
             var console = CliConsole.Out(parse);
             Tokenizers.CheckMatches(model.RecordedTokenizer(parse), parse.GetValue(tokenizer), parse.GetValue(model.Weights) ?? "the model");
-            var (device, network) = model.Build(parse, console, seq: parse.GetValue(maxNew));
+            var (device, network) = model.Build(parse, console, seq: parse.GetValue(maxNew), kvCache: true);
             using (device)
             using (network)
             {

@@ -7,6 +7,8 @@ using OpenMoE.Model.Specs;
 using OpenMoE.Runtime.Checkpoints;
 using Spectre.Console;
 
+using OpenMoE.Training.Planning;
+
 namespace OpenMoE.Cli.Commands;
 
 /// <summary><c>openmoe init --spec NAME --init-seed N --out PATH</c>: writes freshly initialised weights as a checkpoint.</summary>
@@ -29,7 +31,7 @@ public static class InitCommand
             bool replace = parse.GetValue(overwrite);
             if (File.Exists(target) || (Directory.Exists(target) && !replace))
                 throw new UsageException($"--out '{target}' already exists; choose another path{(File.Exists(target) ? "" : " or pass --overwrite")}.");
-            RequireFreeSpace(target, ModelMemory.WeightBytes(info));
+            RequireFreeSpace(target, 4 * info.TotalParams);
             var metadata = CheckpointMetadata.Now(0);
             metadata.Extra["init_seed"] = s.ToString(CultureInfo.InvariantCulture);
             string path = "";
@@ -41,7 +43,7 @@ public static class InitCommand
                 {
                     WeightInitializer.Stream(info.Config, p, s, sink);
                     task.Increment(1);
-                }, metadata, new CheckpointWriteOptions { Overwrite = replace });
+                }, metadata, options: new CheckpointWriteOptions { Overwrite = replace });
             });
             console.MarkupLineInterpolated($"wrote [green]{path}[/] ({info.TotalParams:N0} parameters, seed {s})");
             return 0;
@@ -57,6 +59,6 @@ public static class InitCommand
             existing = Path.GetDirectoryName(existing)!;
         long free = new DriveInfo(existing).AvailableFreeSpace;
         if (free < bytes)
-            throw new UsageException($"--out '{target}': the checkpoint needs {ModelMemory.GiB(bytes)} and {existing} has {ModelMemory.GiB(free)} free; choose a path on a larger disk or a smaller --spec.");
+            throw new UsageException($"--out '{target}': the checkpoint needs {MemoryPlan.Format(bytes)} and {existing} has {MemoryPlan.Format(free)} free; choose a path on a larger disk or a smaller --spec.");
     }
 }

@@ -5,6 +5,7 @@ using OpenMoE.Model.Network;
 using OpenMoE.Model.Parallel;
 using OpenMoE.Model.Specs;
 using OpenMoE.Runtime.Devices;
+using OpenMoE.Training.Planning;
 using Spectre.Console;
 
 namespace OpenMoE.Cli.Commands;
@@ -22,6 +23,14 @@ internal sealed class ModelOptions
     };
     public Option<ulong?> InitSeed { get; } = new("--init-seed") { Description = "Use freshly initialised random weights with this seed instead of --weights." };
     public Option<string> Device { get; } = DeviceOption();
+    public Option<bool> TrustChecksums { get; } = new("--trust-checksums")
+    {
+        Description = "Skip verifying every checksum of a --weights checkpoint before loading (the manifest is still checked; copied tensors are checked as they are read, memory-mapped ones are not).",
+    };
+    public Option<bool> NoMmap { get; } = new("--no-mmap")
+    {
+        Description = "On the CPU, copy --weights into memory instead of using the checkpoint's tensors in place through a memory map.",
+    };
 
     /// <summary>The one <c>--device</c> option of every command that runs kernels (default auto).</summary>
     public static Option<string> DeviceOption() => new Option<string>("--device")
@@ -56,6 +65,8 @@ internal sealed class ModelOptions
         command.Options.Add(Weights);
         command.Options.Add(InitSeed);
         command.Options.Add(Device);
+        command.Options.Add(TrustChecksums);
+        command.Options.Add(NoMmap);
     }
 
     /// <summary>The tokenizer the --weights checkpoint records it was trained with, or null (random weights, or no record).</summary>
@@ -63,16 +74,17 @@ internal sealed class ModelOptions
     {
         if (parse.GetValue(Weights) is not { } path)
             return null;
-        using var file = WeightFile.Open(path, expectedSpec: null);
+        using var file = WeightFile.Open(path, expectedSpec: null, verifyChecksums: false);   // reads the manifest only
         return file.Checkpoint is { } checkpoint ? OpenMoE.Training.CheckpointTrainingStore.RecordedTokenizer(checkpoint.Metadata.Extra) : null;
     }
 
     /// <summary>
     /// Creates the device and the model the options describe, printing the device and the weights.
     /// Refuses before loading anything when the weights and one forward of <paramref name="batch"/> x
-    /// <paramref name="seq"/> tokens cannot fit the device's memory.
+    /// <paramref name="seq"/> tokens (with a KV cache of as many positions when <paramref name="kvCache"/>)
+    /// cannot fit the device's memory (<see cref="MemoryPlanner"/>).
     /// </summary>
-    public (ComputeDevice Device, MoeTransformer Model) Build(ParseResult parse, IAnsiConsole console, int batch = 1, int seq = 1,
+    public (ComputeDevice Device, MoeTransformer Model) Build(ParseResult parse, IAnsiConsole console, int batch = 1, int seq = 1, bool kvCache = false,
         ExpertParallelism? parallel = null)
     {
         string? specName = parse.GetValue(Spec);
@@ -82,15 +94,25 @@ internal sealed class ModelOptions
         if ((weightsPath is null) == (seed is null))
             throw new ArgumentException("Give exactly one of --weights PATH or --init-seed N (random weights).");
 
-        using var file = weightsPath is null ? null : WeightFile.Open(weightsPath, spec);
+        using var file = weightsPath is null ? null : WeightFile.Open(weightsPath, spec, verifyChecksums: !parse.GetValue(TrustChecksums));
         spec = file?.Spec ?? spec ?? throw new ArgumentException("Name a model with --spec (see `openmoe specs`).");
         var device = DeviceFactory.Create(DeviceFactory.Parse(parse.GetValue(Device)!));
         try
         {
-            long available = device.Kind == DeviceKind.Cuda ? device.Accelerator.MemorySize : ModelMemory.AvailableBytes();
             int tokens = Math.Min(seq, spec.Config.ContextLength);
-            ModelMemory.Require($"{spec.Name} ({ModelMemory.GiB(ModelMemory.WeightBytes(spec))} of fp32 weights) with {batch} x {tokens} tokens",
-                ModelMemory.InferenceBytes(spec, batch, tokens), available, "Use a smaller --spec, a lower --batch or --seq, or a device with more memory.");
+            var mapped = device.Kind == DeviceKind.Cpu && !parse.GetValue(NoMmap) ? file?.MapInPlace() : null;
+            long mappedBytes = mapped is { } m ? spec.Parameters.Where(p => m.Address(p) != 0).Sum(p => 4 * p.Elements) : 0;
+            try
+            {
+                MemoryPlanner.Plan(new PlanRequest(spec, Precision.Fp32, batch, tokens) { KvCachePositions = kvCache ? tokens : 0, MappedWeightBytes = mappedBytes },
+                    DeviceMemory.Of(device), hostIsDevice: device.Kind == DeviceKind.Cpu)
+                    .Require("Use a smaller --spec, a lower --batch or --seq, or a device with more memory.");
+            }
+            catch
+            {
+                mapped?.Map.Dispose();
+                throw;
+            }
             console.MarkupLineInterpolated($"device [green]{device.Description}[/]");
             console.MarkupLineInterpolated($"model [green]{spec.Name}[/], weights: {file?.Description ?? $"random (OpenMoE initialisation, seed {seed})"}");
             var weights = DeviceWeights.Load(device, spec, (p, sink) =>
@@ -99,7 +121,9 @@ internal sealed class ModelOptions
                     WeightInitializer.Stream(spec.Config, p, seed!.Value, sink);
                 else
                     file.Stream(p, sink);
-            }, parallel?.Shard(spec.Config.Experts));
+            }, mapped?.Address, mapped?.Map, parallel?.Shard(spec.Config.Experts));
+            if (weights.InPlaceTensors > 0)
+                console.MarkupLineInterpolated($"memory-mapped {weights.InPlaceTensors} of {spec.Parameters.Length} tensors in place");
             var network = new MoeTransformer(device, spec, weights, parallel);
             RoutingCheckpointState.Restore(network, file?.Checkpoint, routing: null);
             return (device, network);

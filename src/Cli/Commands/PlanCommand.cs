@@ -1,84 +1,96 @@
 using System.CommandLine;
 using System.Globalization;
-using OpenMoE.Model.Parallel;
 using OpenMoE.Model.Specs;
-using Spectre.Console;
+using OpenMoE.Runtime.Devices;
+using OpenMoE.Training.Planning;
 
 namespace OpenMoE.Cli.Commands;
 
 /// <summary>
-/// <c>openmoe plan</c>: the paper plan of expert parallelism at scale (<see cref="ExpertParallelPlan"/>):
-/// per training step, the bytes each rank sends through the all-to-alls and the gradient all-reduce,
-/// memory per rank, and the seconds those bytes take at NVLink and InfiniBand bandwidths.
+/// <c>openmoe plan</c>: what a run needs (weights, gradients, optimizer state, activations, KV cache,
+/// host copies) next to what the device has, before anything is loaded. The same plan is what
+/// train, eval, generate and analyze check up front.
 /// </summary>
 public static class PlanCommand
 {
-    // Per GPU and direction: NVLink 4 (H100/H200 SXM: 18 links, 900 GB/s both directions) and one
-    // InfiniBand NDR port (400 Gb/s), as NVIDIA publishes them. Bandwidth only, no latency.
-    private const double NvLinkBytesPerSecond = 450e9, InfiniBandBytesPerSecond = 50e9;
-
-    /// <summary>Builds the command.</summary>
+    /// <summary>Builds the <c>plan</c> command.</summary>
     public static Command Create()
     {
-        var specs = new Option<string[]>("--spec")
+        var spec = new Option<string>("--spec") { Description = "Model spec name (see `openmoe specs`).", Required = true };
+        var precision = new Option<string>("--precision")
         {
-            Description = "Model specs to plan (repeatable).", AllowMultipleArgumentsPerToken = true,
-            DefaultValueFactory = _ => ["OpenMoE-8B/32E", "OpenMoE-34B/32E"],
-        };
-        var expertParallel = new Option<int[]>("--expert-parallel")
+            Description = "fp32 (what every command runs today) or bf16 (OpenMoE's recipe: bf16 weights and activations, fp32 master weights, optimizer state, router and logits).",
+            DefaultValueFactory = _ => "fp32",
+        }.OneOf("fp32", "bf16");
+        var batch = ModelOptions.BatchOption(1);
+        var seq = new Option<int>("--seq") { Description = "Tokens per sequence T.", DefaultValueFactory = _ => 128 }.Between(1, 1 << 24);
+        var train = new Option<bool>("--train") { Description = "Plan a training run (gradients, optimizer state, activations kept for the backward)." };
+        var optimizer = new Option<string>("--optimizer") { Description = "With --train: adafactor or adamw.", DefaultValueFactory = _ => "adafactor" }.OneOf("adafactor", "adamw");
+        var kvCache = new Option<int>("--kv-cache") { Description = "Inference: positions per sequence in a generation's KV cache (0 = none, as eval).", DefaultValueFactory = _ => 0 }.AtLeast(0);
+        var mmap = new Option<bool>("--mmap") { Description = "Inference on the CPU from a memory-mapped checkpoint: the weights are paged in as touched and need no memory of their own." };
+        var device = ModelOptions.DeviceOption();
+        var deviceMemory = new Option<string?>("--device-memory")
         {
-            Description = "Expert-parallel sizes E to plan (each must divide the spec's experts).", AllowMultipleArgumentsPerToken = true,
-            DefaultValueFactory = _ => [8, 16, 32],
+            Description = "Plan for a device of this size instead of asking the device, e.g. 141GB (an H200) or 24GiB.",
+        }.NotEmpty();
+        var command = new Command("plan", "Print the memory a run needs (weights, gradients, optimizer state, activations, KV cache) next to what the device has.")
+        {
+            spec, precision, batch, seq, train, optimizer, kvCache, mmap, device, deviceMemory,
         };
-        var tokens = new Option<int>("--tokens-per-rank") { Description = "Tokens per rank per step (B*T).", DefaultValueFactory = _ => 4096 }.AtLeast(1);
-        var capacity = ModelOptions.CapacityFactorOption("training");
-        var command = new Command("plan", "Paper plan of expert parallelism: all-to-all bytes and memory per rank per training step, at NVLink and InfiniBand speeds.")
-            { specs, expertParallel, tokens, capacity };
         command.SetAction(parse =>
         {
-            var sizes = parse.GetValue(expertParallel)!;
-            if (sizes.Length == 0 || sizes.Any(e => e < 1))
-                throw new UsageException("--expert-parallel needs sizes of at least 1.");
-            var plans = new List<ExpertParallelPlan>();
-            foreach (string name in parse.GetValue(specs)!)
+            var info = ModelSpecs.Find(parse.GetValue(spec)!);
+            if (parse.GetValue(kvCache) > 0 && parse.GetValue(train))
+                throw new UsageException("--kv-cache plans generation; it does not combine with --train.");
+            if (parse.GetValue(mmap) && parse.GetValue(train))
+                throw new UsageException("--mmap plans inference from a mapped checkpoint; training keeps its weights in memory (drop --mmap).");
+            var request = new PlanRequest(info, PrecisionSizes.Parse(parse.GetValue(precision)!), parse.GetValue(batch), parse.GetValue(seq))
             {
-                var spec = ModelSpecs.Find(name);
-                foreach (int e in sizes)
-                {
-                    if (spec.Config.Experts == 0 || spec.Config.Experts % e != 0)
-                        throw new UsageException($"--expert-parallel {e} does not divide the {spec.Config.Experts} experts of {spec.Name}; use a divisor of {spec.Config.Experts}.");
-                    plans.Add(new ExpertParallelPlan(spec, e, parse.GetValue(tokens), parse.GetValue(capacity) ?? spec.Config.TrainCapacityFactor, ActivationBytes: 2));
-                }
-            }
-            Write(CliConsole.Out(parse), plans);
+                Optimizer = parse.GetValue(train) ? parse.GetValue(optimizer) : null,
+                KvCachePositions = parse.GetValue(kvCache),
+            };
+            var kind = DeviceFactory.Parse(parse.GetValue(device)!);
+            var (memory, hostIsDevice) = Memory(kind, parse.GetValue(deviceMemory));
+            if (parse.GetValue(mmap))
+                request = hostIsDevice
+                    ? request with { MappedWeightBytes = info.TotalParams * request.Precision.BytesPerElement() }
+                    : throw new UsageException("--mmap applies to the CPU, where kernels read the mapped file in place; a GPU needs its weights in device memory (drop --mmap or use --device cpu).");
+            var plan = MemoryPlanner.Plan(request, memory, hostIsDevice);
+            parse.InvocationConfiguration.Output.WriteLine(plan.Table());
             return 0;
         });
         return command;
     }
 
-    private static void Write(IAnsiConsole console, IReadOnlyList<ExpertParallelPlan> plans)
+    /// <summary>The memory to plan against: the size given, or the device's own (a device that is not here is a usage error).</summary>
+    private static (DeviceMemory Memory, bool HostIsDevice) Memory(DeviceKind kind, string? given)
     {
-        var table = new Table().AddColumns("spec", "E", "params/rank", "bf16 weights/rank", "train state/rank",
-            "all-to-all/layer", "exchange/step", "grad all-reduce/step", "exchange NVLink", "exchange IB NDR", "all-reduce IB NDR");
-        foreach (var p in plans)
+        if (given is not null)
+            return (DeviceMemory.Assumed(ParseSize(given), kind == DeviceKind.Cpu ? "cpu" : "cuda"), kind == DeviceKind.Cpu);
+        if (kind == DeviceKind.Cpu)
+            return (DeviceMemory.Host(), true);
+        try
         {
-            table.AddRow(p.Spec.Name, p.ExpertParallel.ToString(CultureInfo.InvariantCulture), Billions(p.ParametersPerRank),
-                Bytes(p.InferenceWeightBytes), Bytes(p.TrainingStateBytes), Bytes(p.AllToAllBytes), Bytes(p.ExchangeBytesPerStep),
-                Bytes(p.GradientAllReduceBytes), Millis(ExpertParallelPlan.Seconds(p.ExchangeBytesPerStep, NvLinkBytesPerSecond)),
-                Millis(ExpertParallelPlan.Seconds(p.ExchangeBytesPerStep, InfiniBandBytesPerSecond)),
-                Millis(ExpertParallelPlan.Seconds(p.GradientAllReduceBytes, InfiniBandBytesPerSecond)));
+            using var created = DeviceFactory.Create(kind);
+            return (DeviceMemory.Of(created), created.Kind == DeviceKind.Cpu);
         }
-        console.Write(table);
-        var first = plans[0];
-        console.MarkupLineInterpolated(
-            $"[grey]{first.TokensPerRank} tokens per rank per step, cf {first.CapacityFactor:G3}, bf16 activations; uniform routing, full capacity; 4 all-to-alls and one fp32 router all-gather per MoE layer and step; bandwidth per GPU and direction: NVLink 4 450 GB/s, InfiniBand NDR 50 GB/s; memory excludes activations.[/]");
+        catch (DeviceUnavailableException)
+        {
+            throw new UsageException("--device cuda: this machine has no CUDA device; pass --device-memory SIZE (e.g. 141GB for an H200) to plan for one.");
+        }
     }
 
-    private static string Billions(long count) => (count / 1e9).ToString("F2", CultureInfo.InvariantCulture) + "B";
-
-    private static string Bytes(long bytes) => bytes >= 1L << 30
-        ? (bytes / (double)(1L << 30)).ToString("F1", CultureInfo.InvariantCulture) + " GiB"
-        : (bytes / (double)(1L << 20)).ToString("F1", CultureInfo.InvariantCulture) + " MiB";
-
-    private static string Millis(double seconds) => (seconds * 1e3).ToString("F1", CultureInfo.InvariantCulture) + " ms";
+    /// <summary>Parses <c>141GB</c>, <c>139.8GiB</c>, <c>512MiB</c> (decimal GB/MB, binary GiB/MiB).</summary>
+    internal static long ParseSize(string text)
+    {
+        (string Unit, double Scale)[] units = [("GiB", 1L << 30), ("MiB", 1L << 20), ("GB", 1e9), ("MB", 1e6)];
+        foreach (var (unit, scale) in units)
+        {
+            if (text.EndsWith(unit, StringComparison.OrdinalIgnoreCase)
+                && double.TryParse(text[..^unit.Length], NumberStyles.Float, CultureInfo.InvariantCulture, out double value)
+                && double.IsFinite(value) && value > 0 && value * scale < long.MaxValue)
+                return (long)(value * scale);
+        }
+        throw new UsageException($"--device-memory '{text}': give a size with a unit, e.g. 141GB, 139.8GiB or 512MiB.");
+    }
 }

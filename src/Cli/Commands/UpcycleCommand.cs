@@ -63,7 +63,7 @@ public static class UpcycleCommand
                 metadata.Extra[CheckpointTrainingStore.TokenizerKey] = tokenizer;
             string path = ModelCheckpoint.Save(target, moe,
                 (p, sink) => Upcycling.Stream(dense.Spec, moe, p, name => dense.Read(byName[name]), s, x, sink),
-                metadata, new CheckpointWriteOptions { Overwrite = replace });
+                metadata, options: new CheckpointWriteOptions { Overwrite = replace });
             console.MarkupLineInterpolated($"wrote [green]{path}[/]: {moe.Name} ({moe.TotalParams:N0} parameters) upcycled from {dense.Description}, {moe.Config.Experts} experts per MoE layer, noise {x.ToString(CultureInfo.InvariantCulture)}, router seed {s}");
             return 0;
         });

@@ -40,9 +40,11 @@ public sealed class WeightFile : IDisposable
 
     /// <summary>
     /// Opens <paramref name="path"/>. <paramref name="expectedSpec"/> may be null when the file records
-    /// its spec; when both are known they must agree.
+    /// its spec; when both are known they must agree. A checkpoint's every checksum is verified first
+    /// unless <paramref name="verifyChecksums"/> is false (<c>--trust-checksums</c>; the manifest is
+    /// always checked, and streamed reads still check each chunk they read).
     /// </summary>
-    public static WeightFile Open(string path, ModelSpecInfo? expectedSpec)
+    public static WeightFile Open(string path, ModelSpecInfo? expectedSpec, bool verifyChecksums = true)
     {
         if (SafeTensorsSet.LooksLikeSafeTensors(path))
             return OpenSafeTensors(path, expectedSpec);
@@ -52,7 +54,8 @@ public sealed class WeightFile : IDisposable
             var spec = ResolveSpec(reader.Spec, expectedSpec, reader.Path);
             var expected = Expected(spec, name => reader.Contains(name) ? reader.GetDescriptor(name).DType : TensorDType.F32);
             reader.ValidateLayout(new SpecIdentity(spec.Name, spec.SpecHash), expected, allowOptimizerState: true);
-            reader.VerifyChecksums();
+            if (verifyChecksums)
+                reader.VerifyChecksums();
             return new WeightFile(spec, $"checkpoint {reader.Path} (step {reader.Metadata.Step})", reader, null, reader.Tensors);
         }
         catch
@@ -60,6 +63,19 @@ public sealed class WeightFile : IDisposable
             reader.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Maps a checkpoint for use in place (null for safetensors, which are copied): fp32 tensors stored in
+    /// one chunk on a 4-byte boundary get their mapped address, the rest 0 (copied). The caller owns the map;
+    /// it outlives this file (<see cref="OpenMoE.Model.Network.DeviceWeights"/> disposes it).
+    /// </summary>
+    public (CheckpointMemoryMap Map, OpenMoE.Model.Network.TensorAddress Address)? MapInPlace()
+    {
+        if (_checkpoint is null)
+            return null;
+        var map = CheckpointMemoryMap.Open(_checkpoint);
+        return (map, parameter => _tensors[parameter.Name].DType == TensorDType.F32 && map.TryGet(parameter.Name, sizeof(float), out var address, out _) ? address : 0);
     }
 
     /// <summary>The values of one parameter as fp32, in the parameter table's shape.</summary>

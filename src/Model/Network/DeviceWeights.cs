@@ -1,5 +1,6 @@
 using ILGPU;
 using ILGPU.Runtime;
+using ILGPU.Runtime.CPU;
 using OpenMoE.Model.Parallel;
 using OpenMoE.Model.Specs;
 using OpenMoE.Runtime.Devices;
@@ -13,6 +14,12 @@ public delegate void TensorChunkSink(ReadOnlySpan<float> chunk);
 public delegate void TensorStreamer(ParameterInfo parameter, TensorChunkSink sink);
 
 /// <summary>
+/// The host address of <paramref name="parameter"/>'s fp32 values (row-major, the whole tensor) where they
+/// can be used in place, e.g. in a memory-mapped checkpoint; 0 when the tensor must be copied.
+/// </summary>
+public delegate IntPtr TensorAddress(ParameterInfo parameter);
+
+/// <summary>
 /// Every parameter of one spec in fp32 device buffers, keyed by its Hugging Face name.
 /// Shapes are checked against the generated parameter table when loading. Under expert parallelism
 /// the weights hold only one shard of the routed experts (<see cref="Experts"/>): the other experts'
@@ -20,14 +27,19 @@ public delegate void TensorStreamer(ParameterInfo parameter, TensorChunkSink sin
 /// </summary>
 public sealed class DeviceWeights : IDisposable
 {
-    private readonly Dictionary<string, MemoryBuffer1D<float, Stride1D.Dense>> _buffers = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (MemoryBuffer Buffer, ArrayView<float> View)> _buffers = new(StringComparer.Ordinal);
     private readonly List<ParameterInfo> _held = [];
+    /// <summary>What keeps in-place tensors valid (a memory map), released with the weights.</summary>
+    private IDisposable? _inPlaceOwner;
 
     private DeviceWeights(ModelSpecInfo spec, ExpertShard experts)
     {
         Parameters = new LayerParameters(spec);
         Experts = experts;
     }
+
+    /// <summary>Tensors used in place (memory-mapped on the CPU accelerator) rather than copied.</summary>
+    public int InPlaceTensors { get; private set; }
 
     /// <summary>The parameter table these weights follow.</summary>
     public LayerParameters Parameters { get; }
@@ -51,13 +63,26 @@ public sealed class DeviceWeights : IDisposable
     /// <paramref name="experts"/>, only that shard of the routed experts is uploaded (the source still
     /// streams whole stacked tensors; the values of other experts are skipped).
     /// </summary>
-    public static DeviceWeights Load(ComputeDevice device, ModelSpecInfo spec, TensorStreamer source, ExpertShard? experts = null)
+    public static DeviceWeights Load(ComputeDevice device, ModelSpecInfo spec, TensorStreamer source, ExpertShard? experts = null) =>
+        Load(device, spec, source, null, null, experts);
+
+    /// <summary>
+    /// As <see cref="Load(ComputeDevice, ModelSpecInfo, TensorStreamer, ExpertShard?)"/>, but on the CPU accelerator a
+    /// tensor that <paramref name="inPlace"/> gives an address for is used at that address, with no copy
+    /// and no allocation (a memory-mapped checkpoint: the OS pages it in as kernels touch it).
+    /// <paramref name="owner"/> keeps those addresses valid; the weights dispose it (also on failure).
+    /// </summary>
+    public static DeviceWeights Load(ComputeDevice device, ModelSpecInfo spec, TensorStreamer source, TensorAddress? inPlace, IDisposable? owner,
+        ExpertShard? experts = null)
     {
         int expertCount = spec.Config.Experts;
         var shard = experts ?? ExpertShard.All(expertCount);
         if (expertCount > 0 && (shard.First < 0 || shard.Count < 1 || shard.End > expertCount))
+        {
+            owner?.Dispose();
             throw new ArgumentException($"Spec {spec.Name} has {expertCount} experts; cannot hold {shard}.");
-        var weights = new DeviceWeights(spec, shard);
+        }
+        var weights = new DeviceWeights(spec, shard) { _inPlaceOwner = owner };
         try
         {
             foreach (var parameter in spec.Parameters)
@@ -67,9 +92,17 @@ public sealed class DeviceWeights : IDisposable
                 // A stacked expert tensor [E, ...] keeps the shard's slices [First*per, End*per) of its values.
                 long per = ExpertTensors.IsStacked(parameter) ? parameter.Elements / expertCount : 0;
                 long keepFrom = per * shard.First, kept = per == 0 ? parameter.Elements : per * shard.Count;
-                var buffer = device.Allocate<float>(kept, parameter.Name);
-                weights._buffers[parameter.Name] = buffer;
                 weights._held.Add(per == 0 || shard.IsAll(expertCount) ? parameter : parameter with { Shape = parameter.Shape.SetItem(0, shard.Count) });
+                IntPtr address = device.Kind == DeviceKind.Cpu && inPlace is not null ? inPlace(parameter) : 0;
+                if (address != 0)
+                {
+                    var mapped = CPUMemoryBuffer.Create(device.Accelerator, address + (nint)(keepFrom * sizeof(float)), kept, sizeof(float));
+                    weights._buffers[parameter.Name] = (mapped, mapped.AsArrayView<float>(0, kept));
+                    weights.InPlaceTensors++;
+                    continue;
+                }
+                var buffer = device.Allocate<float>(kept, parameter.Name);
+                weights._buffers[parameter.Name] = (buffer, buffer.View);
                 long filled = 0;
                 source(parameter, chunk =>
                 {
@@ -97,7 +130,7 @@ public sealed class DeviceWeights : IDisposable
 
     /// <summary>Uploads every parameter from whole host arrays (small models and tests).</summary>
     public static DeviceWeights Load(ComputeDevice device, ModelSpecInfo spec, Func<ParameterInfo, float[]> source, ExpertShard? experts = null) =>
-        Load(device, spec, (parameter, sink) => sink(source(parameter)), experts);
+        Load(device, spec, (parameter, sink) => sink(source(parameter)), null, null, experts);
 
     private static ArgumentException WrongLength(ModelSpecInfo spec, ParameterInfo parameter, string got) => new(
         $"Weight '{parameter.Name}' has {got} values but spec {spec.Name} needs shape " +
@@ -110,13 +143,15 @@ public sealed class DeviceWeights : IDisposable
     public ArrayView<float> Get(int layer, ParameterRole role, int expert = -1) => this[Parameters.Get(layer, role, expert)];
 
     /// <summary>Copies one tensor back to the host (for export and tests).</summary>
-    public float[] Download(ParameterInfo parameter) => _buffers[parameter.Name].GetAsArray1D();
+    public float[] Download(ParameterInfo parameter) => _buffers[parameter.Name].View.Download();
 
     /// <inheritdoc />
     public void Dispose()
     {
-        foreach (var buffer in _buffers.Values)
+        foreach (var (buffer, _) in _buffers.Values)
             buffer.Dispose();
         _buffers.Clear();
+        _inPlaceOwner?.Dispose();
+        _inPlaceOwner = null;
     }
 }

@@ -32,6 +32,12 @@ public static class CheckpointFormat
     /// <summary>Bytes of a msgpack bin32 header (0xc6 + big-endian uint32 length).</summary>
     public const int Bin32HeaderBytes = 5;
 
+    /// <summary>Chunk payloads start at multiples of this many bytes in their shard (writers since the memory map; readers accept any offset).</summary>
+    public const int PayloadAlignment = 64;
+
+    /// <summary>The byte that pads before a chunk header: msgpack nil, so a shard stays a sequence of msgpack objects.</summary>
+    public const byte PaddingByte = 0xc0;
+
     /// <summary>File name of shard <paramref name="index"/>.</summary>
     public static string ShardFileName(int index) => $"shard-{index:D5}.msgpack";
 

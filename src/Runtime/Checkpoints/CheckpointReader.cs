@@ -23,7 +23,7 @@ public sealed class CheckpointReader : IDisposable
 {
     private const int VerifyBufferBytes = 4 << 20;
     private const int PipelinePieceBytes = 8 << 20;
-    private const string DamagedAdvice = "The checkpoint is damaged; restore it from a backup or use an older checkpoint (openmoe checkpoint verify PATH tells which).";
+    internal const string DamagedAdvice = "The checkpoint is damaged; restore it from a backup or use an older checkpoint (openmoe checkpoint verify PATH tells which).";
 
     private readonly Dictionary<string, int> _index = new(StringComparer.Ordinal);
     private readonly SafeFileHandle?[] _handles;

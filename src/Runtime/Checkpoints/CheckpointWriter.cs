@@ -196,10 +196,21 @@ public sealed class CheckpointWriter : IDisposable
         _open = null;
     }
 
+    /// <summary>Padding bytes that make a chunk header written at <paramref name="position"/> end on a payload boundary.</summary>
+    private static int PaddingBefore(long position) =>
+        (int)((CheckpointFormat.PayloadAlignment - (position + CheckpointFormat.Bin32HeaderBytes) % CheckpointFormat.PayloadAlignment) % CheckpointFormat.PayloadAlignment);
+
     private void StartChunk(TensorWriteStream tensor)
     {
-        if (_shard is null || _options.MaxShardBytes - _shardBytes <= CheckpointFormat.Bin32HeaderBytes)
+        if (_shard is null || _options.MaxShardBytes - _shardBytes <= PaddingBefore(_shardBytes) + CheckpointFormat.Bin32HeaderBytes)
             StartShard();
+        // Msgpack nil bytes before the bin32 header put the payload on a PayloadAlignment boundary, so a
+        // memory map of the shard can serve the tensor in place (CheckpointMemoryMap).
+        Span<byte> padding = stackalloc byte[PaddingBefore(_shardBytes)];
+        padding.Fill(CheckpointFormat.PaddingByte);
+        _shard!.Write(padding);
+        _shardHash.Append(padding);
+        _shardBytes += padding.Length;
         var room = _options.MaxShardBytes - _shardBytes - CheckpointFormat.Bin32HeaderBytes;
         var length = Math.Min(Math.Min(tensor.Remaining, room), int.MaxValue);
         Span<byte> header = stackalloc byte[CheckpointFormat.Bin32HeaderBytes];

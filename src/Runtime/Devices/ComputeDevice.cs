@@ -11,6 +11,10 @@ namespace OpenMoE.Runtime.Devices;
 public sealed class ComputeDevice : IDisposable
 {
     private long _allocations;
+    /// <summary>Every buffer allocated through <see cref="Allocate{T}"/> and not yet seen disposed.</summary>
+    private readonly List<MemoryBuffer> _live = [];
+    private long _liveBytes;
+    private long _peakBytes;
 
     internal ComputeDevice(Context context, Accelerator accelerator, DeviceKind kind)
     {
@@ -62,6 +66,7 @@ public sealed class ComputeDevice : IDisposable
         {
             var buffer = Accelerator.Allocate1D<T>(length);
             Interlocked.Increment(ref _allocations);
+            Track(buffer);
             return buffer;
         }
         catch (Exception ex) when (ex is OutOfMemoryException or AcceleratorException)
@@ -78,6 +83,39 @@ public sealed class ComputeDevice : IDisposable
     /// reads it before and after a training step to prove that steady-state steps allocate no device memory.
     /// </summary>
     public long Allocations => Interlocked.Read(ref _allocations);
+
+    /// <summary>
+    /// Bytes of the buffers allocated through <see cref="Allocate{T}"/> that are still alive: the device
+    /// memory this process holds, which the memory planner's figures are checked against.
+    /// </summary>
+    public long LiveBytes
+    {
+        get { lock (_live) { Prune(); return _liveBytes; } }
+    }
+
+    /// <summary>The most <see cref="LiveBytes"/> ever reached (the peak can only rise when a buffer is allocated).</summary>
+    public long PeakBytes
+    {
+        get { lock (_live) return _peakBytes; }
+    }
+
+    private void Track(MemoryBuffer buffer)
+    {
+        lock (_live)
+        {
+            Prune();
+            _live.Add(buffer);
+            _liveBytes += buffer.LengthInBytes;
+            _peakBytes = Math.Max(_peakBytes, _liveBytes);
+        }
+    }
+
+    /// <summary>Forgets buffers disposed since the last look (disposal does not pass through here).</summary>
+    private void Prune()
+    {
+        _liveBytes -= _live.Where(b => b.IsDisposed).Sum(b => b.LengthInBytes);
+        _live.RemoveAll(b => b.IsDisposed);
+    }
 
     /// <summary>Copies host data into a new device buffer (see <see cref="Allocate{T}"/> for errors).</summary>
     public MemoryBuffer1D<T, Stride1D.Dense> Upload<T>(T[] data, string what) where T : unmanaged

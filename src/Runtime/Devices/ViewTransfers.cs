@@ -14,4 +14,21 @@ public static class ViewTransfers
             view.CopyToCPU(host);
         return host;
     }
+
+    /// <summary>
+    /// Hands the contents of <paramref name="view"/> to <paramref name="sink"/> in order, one piece of at most
+    /// <paramref name="scratch"/>'s length at a time (the scratch is reused: a sink must not keep the span).
+    /// </summary>
+    public static void DownloadInPieces<T>(this ArrayView<T> view, T[] scratch, ReadOnlySpanAction<T> sink) where T : unmanaged
+    {
+        for (long offset = 0; offset < view.Length; offset += scratch.Length)
+        {
+            int length = (int)Math.Min(scratch.Length, view.Length - offset);
+            view.SubView(offset, length).CopyToCPU(scratch.AsSpan(0, length));
+            sink(scratch.AsSpan(0, length));
+        }
+    }
 }
+
+/// <summary>Receives a read-only span (the span is valid only during the call).</summary>
+public delegate void ReadOnlySpanAction<T>(ReadOnlySpan<T> span);

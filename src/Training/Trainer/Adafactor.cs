@@ -24,7 +24,7 @@ public sealed class Adafactor : IOptimizer
     private readonly MemoryBuffer1D<double, Stride1D.Dense> _rowMean, _updatePartials, _weightPartials, _stepSize;
 
     /// <summary>Creates the state for <paramref name="parameters"/>.</summary>
-    public Adafactor(ComputeDevice device, ParameterInfo[] parameters, double decayRate = 0.8, double clipThreshold = 1.0, int minDimToFactor = 128,
+    public Adafactor(ComputeDevice device, ParameterInfo[] parameters, double decayRate = 0.8, double clipThreshold = 1.0, int minDimToFactor = AdafactorFactoring.DefaultMinDimToFactor,
         double epsilon1 = 1e-30, double epsilon2 = 1e-3)
     {
         _device = device;
@@ -38,7 +38,7 @@ public sealed class Adafactor : IOptimizer
         _layouts = Array.ConvertAll(parameters, p =>
         {
             var shape = p.Shape;
-            bool factored = shape.Length >= 2 && shape[^1] >= minDimToFactor && shape[^2] >= minDimToFactor;
+            bool factored = AdafactorFactoring.IsFactored(shape, minDimToFactor);
             int rows = shape.Length >= 2 ? checked((int)shape[^2]) : 1, cols = checked((int)shape[^1]);
             int slices = checked((int)(p.Elements / ((long)rows * cols)));
             return factored

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using OpenMoE.Model.Checkpointing;
+using OpenMoE.Model.Network;
 using OpenMoE.Model.Specs;
 using OpenMoE.Runtime.Checkpoints;
 using CheckpointState = OpenMoE.Runtime.Checkpoints.TrainingState;
@@ -62,12 +63,15 @@ public sealed class CheckpointTrainingStore(ModelSpecInfo spec, string runDirect
         var summary = new CheckpointState { Step = state.Step, OptimizerName = state.Optimizer };
         if (state.Routing is { } routing)
             metadata.Extra[RoutingCheckpointState.RoutingKey] = routing;
-        var optimizer = checkpoint.Optimizer.OrderBy(t => t.Key, StringComparer.Ordinal)
-            .Select(t => (new TensorDescriptor(OptimizerTensorNames.Prefix + t.Key, TensorDType.F32, t.Value.Length), t.Value));
-        var extra = optimizer.Concat(RoutingCheckpointState.Tensors(checkpoint.ExpertBias ?? new Dictionary<int, float[]>()));
+        // Tensors stream from their source piece by piece (from the device, no whole-model copy on the host).
+        var optimizer = checkpoint.Optimizer.Keys.Order(StringComparer.Ordinal)
+            .Select(name => (new TensorDescriptor(OptimizerTensorNames.Prefix + name, TensorDType.F32, new[] { TensorReads.ElementsOf(checkpoint.Optimizer, name) }),
+                (Action<TensorChunkSink>)(sink => TensorReads.Stream(checkpoint.Optimizer, name, sink))));
+        var bias = RoutingCheckpointState.Tensors(checkpoint.ExpertBias ?? new Dictionary<int, float[]>())
+            .Select(t => (t.Descriptor, (Action<TensorChunkSink>)(sink => sink(t.Values))));
         string path = _run.PathForStep(state.Step);
         RequireFreeSpace(checkpoint, path);
-        ModelCheckpoint.Save(path, spec, p => checkpoint.Weights[p.Name], metadata, summary, extra,
+        ModelCheckpoint.Save(path, spec, (p, sink) => TensorReads.Stream(checkpoint.Weights, p.Name, sink), metadata, summary, optimizer.Concat(bias),
             new CheckpointWriteOptions { Overwrite = true });
         _run.Rotate(justWritten: path);
     }
@@ -75,7 +79,7 @@ public sealed class CheckpointTrainingStore(ModelSpecInfo spec, string runDirect
     // A save that cannot fit fails before it writes a byte, instead of filling the disk with a partial folder.
     private void RequireFreeSpace(TrainingCheckpoint checkpoint, string path)
     {
-        long needed = OverheadBytes + 4L * (checkpoint.Weights.Values.Sum(w => (long)w.Length) + checkpoint.Optimizer.Values.Sum(o => (long)o.Length));
+        long needed = OverheadBytes + 4L * (TensorReads.ElementsOf(checkpoint.Weights) + TensorReads.ElementsOf(checkpoint.Optimizer));
         Directory.CreateDirectory(_run.Directory);
         long free = _freeBytes(_run.Directory);
         if (free < needed)

@@ -16,7 +16,7 @@ public interface IOptimizer : IDisposable
     /// <summary>One update at 1-based <paramref name="step"/> with learning rate <paramref name="learningRate"/> (queued on the device).</summary>
     void Step(DeviceParameters parameters, long step, double learningRate);
 
-    /// <summary>A host copy of the state tensors by name.</summary>
+    /// <summary>The state tensors by name, each downloaded when it is read (its values at that time).</summary>
     IReadOnlyDictionary<string, float[]> DownloadState();
 
     /// <summary>Replaces the state with <paramref name="state"/> (from <see cref="DownloadState"/> of the same optimizer and spec).</summary>

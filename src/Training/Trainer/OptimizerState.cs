@@ -22,11 +22,22 @@ internal sealed class OptimizerState(ComputeDevice device, string optimizer) : I
         return view;
     }
 
-    /// <summary>Host copies of every state tensor.</summary>
+    /// <summary>Every state tensor, each downloaded to the host when it is read (<see cref="TensorReads"/>).</summary>
     public IReadOnlyDictionary<string, float[]> Download()
     {
-        device.Synchronize();
-        return _tensors.ToDictionary(e => e.Key, e => e.Value.View.Download(), StringComparer.Ordinal);
+        var scratch = new float[Math.Min(TensorReads.PieceElements, _tensors.Values.Select(t => t.View.Length).DefaultIfEmpty(0).Max())];
+        return new TensorReads(
+            _tensors.Select(e => (e.Key, e.Value.View.Length)).ToArray(),
+            name =>
+            {
+                device.Synchronize();
+                return _tensors[name].View.Download();
+            },
+            (name, sink) =>
+            {
+                device.Synchronize();
+                _tensors[name].View.DownloadInPieces(scratch, span => sink(span));
+            });
     }
 
     /// <summary>Uploads every state tensor from <paramref name="state"/>.</summary>

@@ -51,6 +51,9 @@ public sealed class Trainer : IDisposable
         // Inputs are read before the run folder is touched, so a typo in --data or --tokenizer leaves no folder behind.
         Tokenizer = Tokenizers.Open(options.Tokenizer, config.Vocab);
         var data = DataSpec.Load(options.Data);
+        options.Plan(device).Require(options.Optimizer == "adamw"
+            ? "Lower --batch or --seq, use --optimizer adafactor (factored state), or a smaller --spec."
+            : "Lower --batch or --seq, or use a smaller --spec.");
         _folder = RunFolder.Open(options.Out, options.Resume, options.Overwrite);
         try
         {
@@ -77,10 +80,16 @@ public sealed class Trainer : IDisposable
                 _lastCheckpoint = Step;
             }
             using var initial = checkpoint is null && options.InitFrom is { } initFrom ? OpenInitialWeights(initFrom) : null;
-            _network = new TrainingNetwork(device, Spec, DeviceWeights.Load(device, Spec,
-                p => checkpoint is not null ? checkpoint.Weights[p.Name]
-                    : initial is not null ? initial.Read(p)
-                    : WeightInitializer.Create(Spec.Config, p, options.Seed)));
+            // Weights stream in chunks: no whole-tensor arrays left for the garbage collector.
+            _network = new TrainingNetwork(device, Spec, DeviceWeights.Load(device, Spec, (p, sink) =>
+            {
+                if (checkpoint is not null)
+                    sink(checkpoint.Weights[p.Name]);
+                else if (initial is not null)
+                    initial.Stream(p, sink);
+                else
+                    WeightInitializer.Stream(Spec.Config, p, options.Seed, sink);
+            }));
             _network.Model.RoutingOverride = options.Routing is { } routing ? RoutingOverride.Parse(routing) : null;
             if (checkpoint is not null)
             {
@@ -230,7 +239,11 @@ public sealed class Trainer : IDisposable
     /// <summary>Saves the current step through the store.</summary>
     public void Save(double lastLoss = double.NaN)
     {
-        var weights = DownloadWeights();
+        // Read tensor by tensor as the checkpoint writer reaches them: no whole-model copy on the host.
+        var byName = _parameters.Infos.ToDictionary(p => p.Name, StringComparer.Ordinal);
+        var scratch = new float[Math.Min(TensorReads.PieceElements, _parameters.Infos.Max(p => p.Elements))];
+        var weights = new TensorReads(Array.ConvertAll(_parameters.Infos, p => (p.Name, p.Elements)), name => _network.Weights.Download(byName[name]),
+            (name, sink) => _network.Weights[byName[name]].DownloadInPieces(scratch, span => sink(span)));
         var state = new TrainingState
         {
             Step = Step, Spec = Spec.Name, Optimizer = _optimizer.Name, Seed = _options.Seed, Data = _pipeline.State,

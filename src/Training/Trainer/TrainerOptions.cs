@@ -1,3 +1,5 @@
+using OpenMoE.Runtime.Devices;
+
 namespace OpenMoE.Training;
 
 /// <summary>Settings of one training run (the <c>openmoe train</c> flags).</summary>
@@ -82,10 +84,12 @@ public sealed record TrainerOptions
             throw new FileNotFoundException($"--init-from '{init}' does not exist; pass a checkpoint of {config.Name} (e.g. written by openmoe upcycle).", init);
         if (ReplayRouting is { } replay && !File.Exists(replay))
             throw new FileNotFoundException($"--replay-routing '{replay}' does not exist; pass a recording written by eval --record-routing.", replay);
-        Model.Network.ModelMemory.Require($"Training {config.Name} with --batch {Batch} --seq {SequenceLength}",
-            Model.Network.ModelMemory.TrainingBytes(spec, Batch, SequenceLength), Model.Network.ModelMemory.AvailableBytes(),
-            "Lower --batch or --seq, or use a smaller --spec.");
     }
+
+    /// <summary>The memory plan of this run on <paramref name="device"/> (fp32, the only precision training runs in).</summary>
+    public Planning.MemoryPlan Plan(ComputeDevice device) => Planning.MemoryPlanner.Plan(
+        new Planning.PlanRequest(Model.Specs.ModelSpecs.Find(Spec), Planning.Precision.Fp32, Batch, SequenceLength) { Optimizer = Optimizer, Resume = Resume },
+        Planning.DeviceMemory.Of(device), hostIsDevice: device.Kind == DeviceKind.Cpu);
 
     private static void Require(bool ok, string message)
     {

@@ -4,7 +4,7 @@ using OpenMoE.Tests.Cli;
 
 namespace OpenMoE.Tests.Parallel;
 
-/// <summary><c>openmoe plan</c> and the numbers behind it, checked against hand-derived ones for OpenMoE-8B/32E.</summary>
+/// <summary><c>openmoe expert-plan</c> and the numbers behind it, checked against hand-derived ones for OpenMoE-8B/32E.</summary>
 public class ExpertParallelPlanTests
 {
     [Fact]
@@ -25,7 +25,7 @@ public class ExpertParallelPlanTests
     [Fact]
     public void Plan_prints_both_large_specs_at_every_expert_parallel_size()
     {
-        var result = CliRunner.Invoke("plan", "--expert-parallel", "8", "32");
+        var result = CliRunner.Invoke("expert-plan", "--expert-parallel", "8", "32");
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Contains("OpenMoE-8B/32E", result.Out.Replace("\n", "").Replace("│", "").Replace(" ", ""));
         Assert.Contains("NVLink", result.Out);
@@ -37,7 +37,7 @@ public class ExpertParallelPlanTests
     [InlineData("--tokens-per-rank", "0", "--tokens-per-rank")]
     public void A_bad_plan_input_is_one_error_line_and_exit_2(string option, string value, string named)
     {
-        var result = CliRunner.Invoke("plan", option, value);
+        var result = CliRunner.Invoke("expert-plan", option, value);
         Assert.Equal(2, result.ExitCode);
         var error = Assert.Single(result.ErrorLines);
         Assert.Contains(named, error);

@@ -1,0 +1,101 @@
+using System.IO.MemoryMappedFiles;
+
+namespace OpenMoE.Runtime.Checkpoints;
+
+/// <summary>
+/// A checkpoint's shards mapped into memory, so a tensor stored in one chunk can be used in place:
+/// the OS pages its bytes in as they are touched and nothing is copied (a model larger than RAM can
+/// still run; experts never routed to are never read). Mappings are copy-on-write: a write to a
+/// mapped tensor stays private to this process and never reaches the file. Shard lengths are
+/// checked against the manifest when the map is made (a truncated shard is a
+/// <see cref="CheckpointErrorKind.Truncated"/> error); checksums are the caller's to verify
+/// (<see cref="CheckpointReader.VerifyChecksums"/>) before trusting the bytes. A shard truncated by
+/// another program while it is mapped cannot be caught here: the kernel then signals the process.
+/// </summary>
+public sealed unsafe class CheckpointMemoryMap : IDisposable
+{
+    private readonly CheckpointReader _reader;
+    private readonly (MemoryMappedFile File, MemoryMappedViewAccessor View, IntPtr Base)[] _shards;
+
+    private CheckpointMemoryMap(CheckpointReader reader, (MemoryMappedFile, MemoryMappedViewAccessor, IntPtr)[] shards)
+    {
+        _reader = reader;
+        _shards = shards;
+    }
+
+    /// <summary>Maps every shard of <paramref name="reader"/>'s checkpoint.</summary>
+    public static CheckpointMemoryMap Open(CheckpointReader reader)
+    {
+        var shards = new (MemoryMappedFile, MemoryMappedViewAccessor, IntPtr)[reader.Manifest.Shards.Count];
+        int mapped = 0;
+        try
+        {
+            for (; mapped < shards.Length; mapped++)
+                shards[mapped] = Map(reader, mapped);
+            return new CheckpointMemoryMap(reader, shards);
+        }
+        catch
+        {
+            for (int s = 0; s < mapped; s++)
+                Release(shards[s]);
+            throw;
+        }
+    }
+
+    private static (MemoryMappedFile, MemoryMappedViewAccessor, IntPtr) Map(CheckpointReader reader, int shard)
+    {
+        var entry = reader.Manifest.Shards[shard];
+        string path = Path.Combine(reader.Path, entry.FileName);
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        if (stream.Length != entry.Length)
+            throw new CheckpointException(stream.Length < entry.Length ? CheckpointErrorKind.Truncated : CheckpointErrorKind.Malformed, path, null,
+                $"the shard has {stream.Length} bytes but the manifest says {entry.Length}.", CheckpointReader.DamagedAdvice);
+        var file = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.CopyOnWrite, HandleInheritability.None, leaveOpen: false);
+        try
+        {
+            var view = file.CreateViewAccessor(0, 0, MemoryMappedFileAccess.CopyOnWrite);
+            byte* address = null;
+            view.SafeMemoryMappedViewHandle.AcquirePointer(ref address);
+            return (file, view, (IntPtr)(address + view.PointerOffset));
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The address of tensor <paramref name="name"/>'s bytes when they lie in one chunk whose offset
+    /// suits <paramref name="alignment"/> (checkpoints written before payload alignment, and tensors
+    /// above 2 GiB, which span chunks, do not); otherwise false, and the caller copies.
+    /// </summary>
+    public bool TryGet(string name, int alignment, out IntPtr address, out long bytes)
+    {
+        address = 0;
+        bytes = 0;
+        if (!_reader.Contains(name))
+            return false;
+        var entry = _reader.Manifest.Tensors.First(t => t.Name == name);
+        if (entry.Chunks.Count != 1 || entry.Chunks[0].Offset % alignment != 0)
+            return false;
+        var chunk = entry.Chunks[0];
+        address = _shards[chunk.Shard].Base + (nint)chunk.Offset;
+        bytes = chunk.Length;
+        return true;
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        foreach (var shard in _shards)
+            Release(shard);
+    }
+
+    private static void Release((MemoryMappedFile File, MemoryMappedViewAccessor View, IntPtr Base) shard)
+    {
+        shard.View.SafeMemoryMappedViewHandle.ReleasePointer();
+        shard.View.Dispose();
+        shard.File.Dispose();
+    }
+}

@@ -1,0 +1,71 @@
+using OpenMoE.Kernels.Optimizers;
+using OpenMoE.Model.Specs;
+
+namespace OpenMoE.Training.Planning;
+
+/// <summary>
+/// Computes a <see cref="MemoryPlan"/> from a spec and a run's shape: the weights, gradients and
+/// optimizer state from the parameter table (Adafactor's factored moments by its own rule), the
+/// activations from what the network's layers allocate per token (<see cref="ActivationMemory"/>),
+/// the KV cache, and on the CPU accelerator the host copies a resume makes and the process itself. Checked against the device's measured peak in tests and against the process's peak
+/// resident memory in <c>bench plan</c>.
+/// </summary>
+public static class MemoryPlanner
+{
+    /// <summary>The plan of <paramref name="request"/> on a device with <paramref name="device"/>'s memory.</summary>
+    public static MemoryPlan Plan(PlanRequest request, DeviceMemory device, bool hostIsDevice)
+    {
+        var spec = request.Spec;
+        var config = spec.Config;
+        long p = spec.TotalParams;
+        int eb = request.Precision.BytesPerElement();
+        string per = $"{p:N0} parameters x {eb} B";
+        var items = new List<PlanItem> { new("weights", p * eb - request.MappedWeightBytes, per) };
+        if (request.MappedWeightBytes > 0)
+        {
+            items[0] = items[0] with { How = $"{per}, less {MemoryPlan.Format(request.MappedWeightBytes)} memory-mapped" };
+            items.Add(new("memory-mapped weights", 0, $"{MemoryPlan.Format(request.MappedWeightBytes)} used in place from the checkpoint: the OS pages them in as they are touched and may evict them again"));
+        }
+        if (request.Training)
+        {
+            if (request.Precision == Precision.Bf16)
+                items.Add(new("fp32 master weights", 4 * p, $"{p:N0} parameters x 4 B"));
+            items.Add(new("gradients", p * eb, per));
+            long state = OptimizerStateBytes(spec.Parameters, request.Optimizer!);
+            items.Add(new($"optimizer state ({request.Optimizer})", state, request.Optimizer == "adamw"
+                ? "first and second moments, fp32"
+                : "factored second moments (rows + columns) of matrices >= 128 x 128, full ones otherwise, fp32"));
+        }
+        long tokens = (long)request.Batch * request.Seq;
+        items.Add(new("activations", ActivationMemory.Bytes(config, request), request.Training
+            ? $"{tokens:N0} tokens, every layer's kept for the backward, plus backward scratch"
+            : $"{tokens:N0} tokens, one layer's scratch (layers reuse it) plus the logits"));
+        if (request.KvCachePositions > 0)
+        {
+            long cache = 2L * config.Layers * request.Batch * request.KvCachePositions * config.KvHeads * config.HeadDim * eb;
+            items.Add(new("KV cache", cache, $"{config.Layers} layers x {request.Batch} x {request.KvCachePositions} positions x {config.KvHeads} kv heads x {config.HeadDim} x 2"));
+        }
+        // A save streams each tensor from the device in 4 MiB pieces (nothing worth a line); a resume
+        // reads the whole checkpoint to the host first.
+        if (hostIsDevice && request.Resume)
+            items.Add(new("resume staging", 4 * p + OptimizerStateBytes(spec.Parameters, request.Optimizer!),
+                "--resume reads the checkpoint's weights and optimizer state to the host before uploading them"));
+        if (hostIsDevice && !request.Training)
+        {
+            // The forward returns its logits to the host: every position's for eval, the last one's when generating.
+            long rows = request.KvCachePositions > 0 ? request.Batch : tokens;
+            items.Add(new("logits on the host", 4 * rows * config.Vocab, $"{rows:N0} rows x {config.Vocab:N0} fp32, returned by the forward"));
+        }
+        if (hostIsDevice)
+            items.Add(new("runtime", Environment.WorkingSet, ".NET, ILGPU and the loaded code: this process's resident memory now"));
+        return new MemoryPlan(request, items, device);
+    }
+
+    /// <summary>The fp32 state <paramref name="optimizer"/> keeps for <paramref name="parameters"/>.</summary>
+    public static long OptimizerStateBytes(IEnumerable<ParameterInfo> parameters, string optimizer) => optimizer switch
+    {
+        "adamw" => parameters.Sum(p => 8 * p.Elements),
+        "adafactor" => parameters.Sum(p => 4 * AdafactorFactoring.StateElements(p.Shape)),
+        _ => throw new ArgumentException($"--optimizer must be adafactor or adamw; got '{optimizer}'."),
+    };
+}

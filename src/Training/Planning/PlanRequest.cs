@@ -1,0 +1,26 @@
+using OpenMoE.Model.Specs;
+
+namespace OpenMoE.Training.Planning;
+
+/// <summary>
+/// What a run will do, as far as memory is concerned: the spec, the precision, the batch shape
+/// (B sequences of T tokens in one forward), whether it trains (and with which optimizer) and how
+/// many positions a generation's KV cache holds (0: no cache, as eval and analyze).
+/// </summary>
+public sealed record PlanRequest(ModelSpecInfo Spec, Precision Precision, int Batch, int Seq)
+{
+    /// <summary>Training with this optimizer (adafactor or adamw); null: inference.</summary>
+    public string? Optimizer { get; init; }
+
+    /// <summary>Positions per sequence in the KV cache (generation), 0 for none.</summary>
+    public int KvCachePositions { get; init; }
+
+    /// <summary>Bytes of weights used in place through a memory map (paged in from the file as touched, so they need no memory of their own).</summary>
+    public long MappedWeightBytes { get; init; }
+
+    /// <summary>Training resumes from a checkpoint (read whole to the host before it is uploaded).</summary>
+    public bool Resume { get; init; }
+
+    /// <summary>Whether this is a training run.</summary>
+    public bool Training => Optimizer is not null;
+}
