@@ -61,6 +61,27 @@ public class MpiCliTests
     }
 
     [Fact]
+    public void Two_rank_eval_of_a_checkpoint_loads_each_rank_s_expert_shard_and_reports_what_one_process_reports()
+    {
+        // The checkpoint is memory-mapped on the CPU: each rank uses its slice of the stacked expert tensors in place.
+        using var temp = new TempFolder();
+        string checkpoint = temp.Sub("init");
+        var init = CliRunner.Invoke("init", "--spec", "OpenMoE-Tiny", "--init-seed", "5", "--out", checkpoint);
+        Assert.True(init.ExitCode == 0, init.ToString());
+        string[] args = ["eval", "--weights", checkpoint, "--token-ids", TokenIds(temp), "--batch", "3", "--json"];
+        var single = CliRunner.Invoke(args);
+        Assert.True(single.ExitCode == 0, single.ToString());
+        var (code, output, _) = MpiJob.RunMpiexec(Limit, ["-n", "2", "dotnet", MpiJob.CliDll(), .. args, "--expert-parallel", "2"]);
+        Assert.True(code == 0, output);
+        Assert.Contains("memory-mapped", output);
+        var expected = JsonDocument.Parse(single.Out).RootElement;
+        var actual = JsonDocument.Parse(output[output.IndexOf('{')..(output.LastIndexOf('}') + 1)]).RootElement;
+        Assert.Equal(expected.GetProperty("crossEntropy").GetDouble(), actual.GetProperty("crossEntropy").GetDouble(), 1e-12);
+        Assert.Equal(expected.GetProperty("loadBalancingLoss").GetDouble(), actual.GetProperty("loadBalancingLoss").GetDouble());
+        Assert.Equal(expected.GetProperty("dropRatioByLayer").ToString(), actual.GetProperty("dropRatioByLayer").ToString());
+    }
+
+    [Fact]
     public void Ranks_started_with_different_seeds_stop_at_start_up_naming_the_option()
     {
         using var temp = new TempFolder();
