@@ -1,6 +1,5 @@
 extern alias HfTokenizers;
 
-using System.Text;
 using System.Text.Json;
 
 namespace OpenMoE.Training.Tokenization;
@@ -8,27 +7,18 @@ namespace OpenMoE.Training.Tokenization;
 /// <summary>
 /// A Hugging Face <c>tokenizer.json</c> (any model the Rust tokenizers library reads: BPE, Unigram,
 /// WordPiece, WordLevel), run by that library through Tokenizers.DotNet, with OpenMoE's special ids
-/// around it as for the BPE vocabularies (<see cref="TiktokenTextTokenizer"/>): 0 pad/BOS, 1 EOS, 2 UNK,
-/// the file's id i at <c>FirstPieceId + i</c>, then 100 sentinels at the top. The file's own special and
+/// around it (<see cref="ShiftedPiecesTokenizer"/>: the file's id i at i + 3, 100 sentinels on top). The file's own special and
 /// added tokens keep their ids but are not used as specials. A post-processor in the file (e.g. BERT's
 /// [CLS] ... [SEP]) is applied by the library, so its ids appear in the encoding.
 /// </summary>
-public sealed class HuggingFaceTextTokenizer : ITokenizer
+public sealed class HuggingFaceTextTokenizer : ShiftedPiecesTokenizer
 {
-    /// <summary>Id of the file's id 0.</summary>
-    public const int FirstPieceId = TiktokenTextTokenizer.FirstPieceId;
-
-    /// <summary>Sentinels above the pieces (T5's extra ids).</summary>
-    public const int Sentinels = TiktokenTextTokenizer.Sentinels;
-
     private readonly HfTokenizers::Tokenizers.DotNet.Tokenizer _inner;
 
-    private HuggingFaceTextTokenizer(string path, HfTokenizers::Tokenizers.DotNet.Tokenizer inner, int pieces)
+    private HuggingFaceTextTokenizer(string path, HfTokenizers::Tokenizers.DotNet.Tokenizer inner, int pieces) : base(pieces)
     {
         Path = path;
         _inner = inner;
-        Pieces = pieces;
-        VocabSize = FirstPieceId + pieces + Sentinels;
     }
 
     /// <summary>
@@ -54,60 +44,12 @@ public sealed class HuggingFaceTextTokenizer : ITokenizer
     /// <summary>The file.</summary>
     public string Path { get; }
 
-    /// <summary>Ids of the file (its vocabulary and added tokens).</summary>
-    public int Pieces { get; }
+    /// <inheritdoc/>
+    public override int[] Encode(string text) =>
+        text.Length == 0 ? [] : _inner.Encode(text).Select(id => Shift(id, Path)).ToArray();
 
     /// <inheritdoc/>
-    public int VocabSize { get; }
-    /// <inheritdoc/>
-    public int PadId => 0;
-    /// <inheritdoc/>
-    public int BosId => 0;
-    /// <inheritdoc/>
-    public int EosId => 1;
-    /// <inheritdoc/>
-    public int UnkId => 2;
-    /// <inheritdoc/>
-    public int SentinelCount => Sentinels;
-
-    /// <inheritdoc/>
-    public int[] Encode(string text)
-    {
-        if (text.Length == 0)
-            return [];
-        return _inner.Encode(text).Select(id => id < (uint)Pieces
-            ? FirstPieceId + (int)id
-            : throw new InvalidDataException($"{Path} produced id {id}, beyond its {Pieces} ids.")).ToArray();
-    }
-
-    /// <inheritdoc/>
-    public string Decode(ReadOnlySpan<int> ids)
-    {
-        var text = new StringBuilder();
-        var run = new List<uint>();
-        foreach (int id in ids)
-        {
-            if (id >= FirstPieceId && id < FirstPieceId + Pieces)
-            {
-                run.Add((uint)(id - FirstPieceId));
-                continue;
-            }
-            Flush();
-            if (this.IsSentinel(id))
-                text.Append(TokenizerExtensions.SentinelText(this.SentinelIndex(id)));
-        }
-        Flush();
-        return text.ToString();
-
-        // Pieces are decoded together: the file's decoder joins them (byte-level pieces may be half a character).
-        void Flush()
-        {
-            if (run.Count == 0)
-                return;
-            text.Append(_inner.Decode([.. run]));
-            run.Clear();
-        }
-    }
+    protected override string DecodePieces(List<int> libraryIds) => _inner.Decode(libraryIds.Select(id => (uint)id).ToArray());
 
     // The library exposes no vocabulary size; the file states it. Only the fields read here are checked:
     // the library checks the rest when it parses the file.

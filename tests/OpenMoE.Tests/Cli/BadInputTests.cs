@@ -40,7 +40,7 @@ public sealed class BadInputTests(BadFiles files) : IClassFixture<BadFiles>
 {
     private static string Corpus => RepositoryFiles.PathOf("data/corpus");
 
-    private static void AssertOneError(CliRunner.Result result, int exitCode, params string[] mentions)
+    internal static void AssertOneError(CliRunner.Result result, int exitCode, params string[] mentions)
     {
         Assert.True(result.ExitCode == exitCode, result.ToString());
         var line = Assert.Single(result.ErrorLines);

@@ -30,6 +30,21 @@ public class ShippedSpecTests
     }
 
     [Fact]
+    public void A_dense_spec_counts_one_ffn_per_layer_and_nothing_routed()
+    {
+        // OpenMoE-Tiny-Dense: V 512, D 64, 4 layers of attention 4*64*64 + one gated FFN 4*F*D (F 128) + 2 norms of 64,
+        // final norm 64, untied embedding and LM head 2*512*64. No router, no expert, no extra FFN.
+        const long perLayer = 4 * 64 * 64 + 4 * 128 * 64 + 2 * 64;
+        const long embeddings = 2 * 512 * 64;
+        Assert.Equal(embeddings + 4 * perLayer + 64, OpenMoETinyDense.TotalParams);
+        Assert.Equal(4 * perLayer + 64, OpenMoETinyDense.ActivatedParams);
+        Assert.DoesNotContain(OpenMoETinyDense.Info.Parameters, p => p.Role is ParameterRole.Router or ParameterRole.ExpertGate or ParameterRole.ExtraGate);
+        // OpenMoE-Mini differs from OpenMoE-Tiny only in the vocabulary: the same activated count.
+        Assert.Equal(OpenMoETiny.ActivatedParams, OpenMoEMini.ActivatedParams);
+        Assert.Equal(OpenMoETiny.TotalParams + 2L * (50_432 - 512) * 64, OpenMoEMini.TotalParams);
+    }
+
+    [Fact]
     public void Published_activated_figures_of_other_families_round_to_our_counts()
     {
         // Mixtral's 12.9B and DeepSeekMoE's 2.8B count the embedding and LM head.

@@ -29,14 +29,7 @@ public sealed class DenseCheckpoint : IDisposable
 /// <summary>`openmoe upcycle` and `openmoe train --init-from`: what they write, and one error line with exit 2 for every bad input.</summary>
 public sealed class UpcycleCommandTests(DenseCheckpoint files) : IClassFixture<DenseCheckpoint>
 {
-    private static void AssertOneError(CliRunner.Result result, params string[] mentions)
-    {
-        Assert.True(result.ExitCode == 2, result.ToString());
-        var line = Assert.Single(result.ErrorLines);
-        foreach (var mention in mentions)
-            Assert.True(line.Contains(mention, StringComparison.Ordinal), $"'{line}' should name '{mention}'");
-        Assert.DoesNotContain("   at ", result.Err, StringComparison.Ordinal);
-    }
+    private static void AssertOneError(CliRunner.Result result, params string[] mentions) => BadInputTests.AssertOneError(result, 2, mentions);
 
     [Fact]
     public void Upcycle_writes_a_verified_moe_checkpoint_whose_experts_are_the_dense_ffn_and_training_starts_from_it()
@@ -127,6 +120,23 @@ public sealed class UpcycleCommandTests(DenseCheckpoint files) : IClassFixture<D
     public void Train_init_from_a_missing_path_is_exit_2() =>
         AssertOneError(CliRunner.Invoke("train", "--spec", "OpenMoE-Tiny", "--init-from", Path.Combine(files.Root, "gone"), "--data", RepositoryFiles.PathOf("data/corpus"),
             "--steps", "1", "--out", files.Out("run"), "--device", "cpu"), "--init-from", "gone");
+
+    [Fact]
+    public void Upcycle_carries_the_dense_runs_tokenizer_and_train_init_from_refuses_another()
+    {
+        string tokenizer = RepositoryFiles.PathOf("tests/OpenMoE.Tests/Data/Fixtures/tiny-bpe.tokenizer.json");
+        string dense = files.Out("dense-run");
+        var trained = CliRunner.Invoke("train", "--spec", "OpenMoE-Tiny-Dense", "--tokenizer", tokenizer, "--data", RepositoryFiles.PathOf("data/corpus"),
+            "--steps", "1", "--batch", "1", "--seq", "16", "--objective", "causal", "--out", dense, "--device", "cpu");
+        Assert.True(trained.ExitCode == 0, trained.ToString());
+        string moe = files.Out("moe");
+        Assert.Equal(0, CliRunner.Invoke("upcycle", "--from", dense, "--spec", "OpenMoE-Tiny", "--out", moe).ExitCode);
+
+        using (var upcycled = WeightFile.Open(moe, ModelSpecs.Find("OpenMoE-Tiny")))
+            Assert.StartsWith("huggingface:tiny-bpe.tokenizer.json#", OpenMoE.Training.CheckpointTrainingStore.RecordedTokenizer(upcycled.Checkpoint!.Metadata.Extra), StringComparison.Ordinal);
+        AssertOneError(CliRunner.Invoke("train", "--spec", "OpenMoE-Tiny", "--init-from", moe, "--data", RepositoryFiles.PathOf("data/corpus"),
+            "--steps", "1", "--out", files.Out("run"), "--device", "cpu"), "--init-from", "tiny-bpe.tokenizer.json");
+    }
 
     private static void CopyFolder(string from, string to)
     {
