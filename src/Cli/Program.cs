@@ -68,6 +68,7 @@ public static class Program
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(AnalyzeCommand.Create(OpenMoE.Analysis.AnalysisModelSource.FromWeights));
         root.Subcommands.Add(TrainCommand.Create());
+        root.Subcommands.Add(ExpertPlanCommand.Create());
         root.Subcommands.Add(DemoCommand.Create());
         return root;
     }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using OpenMoE.Model.Evaluation;
+using OpenMoE.Runtime.Communication;
 using OpenMoE.Training.Tokenization;
 using Spectre.Console;
 
@@ -39,12 +40,22 @@ public static class EvalCommand
         var maxSequences = new Option<int>("--max-sequences") { Description = "Evaluate at most this many sequences (0 = all).", DefaultValueFactory = _ => 0 }.AtLeast(0);
         var json = new Option<bool>("--json") { Description = "Print the report as JSON, alone on stdout." };
         var dump = new Option<string?>("--dump") { Description = "Write last-position logits and the routing trace to this JSON file." }.NotEmpty();
+        var parallel = new ParallelCliOptions();
         var command = new Command("eval", "Evaluate a model: loss, perplexity, router losses, drop ratio per MoE layer.")
             { text, tokenIds, tokenizer, batch, seq, capacity, maxSequences, json, dump };
         model.AddTo(command);
         routing.AddTo(command);
+        parallel.AddTo(command);
         command.SetAction(parse =>
         {
+            using var communicator = Communicators.FromEnvironment();
+            return RankFailures.Run(communicator, () => Evaluate(parse, communicator));
+        });
+        return command;
+
+        int Evaluate(ParseResult parse, ICommunicator communicator)
+        {
+            var experts = parallel.Start(parse, communicator);
             string? textPath = parse.GetValue(text), idsPath = parse.GetValue(tokenIds), dumpPath = parse.GetValue(dump);
             if ((textPath is null) == (idsPath is null))
                 throw new UsageException("Give exactly one of --text FILE or --token-ids FILE.");
@@ -53,9 +64,11 @@ public static class EvalCommand
             // Text is tokenized here, so it must be the model's tokenizer; token ids need none.
             if (textPath is not null)
                 Tokenizers.CheckMatches(model.RecordedTokenizer(parse), parse.GetValue(tokenizer), parse.GetValue(model.Weights) ?? "the model");
+            if (experts is not null && (dumpPath is not null || parse.GetValue(routing.Record) is not null || parse.GetValue(routing.Replay) is not null))
+                throw new UsageException("--dump, --record-routing and --replay-routing run in one process; drop --expert-parallel for them.");
             bool asJson = parse.GetValue(json);
-            var console = asJson ? CliConsole.Err(parse) : CliConsole.Out(parse);
-            var (device, network) = model.Build(parse, console, batch: parse.GetValue(batch), seq: parse.GetValue(seq) ?? DefaultTextPiece);
+            var console = ParallelCliOptions.ConsoleFor(communicator, asJson ? CliConsole.Err(parse) : CliConsole.Out(parse));
+            var (device, network) = model.Build(parse, console, batch: parse.GetValue(batch), seq: parse.GetValue(seq) ?? DefaultTextPiece, parallel: experts);
             using (device)
             using (network)
             {
@@ -81,21 +94,17 @@ public static class EvalCommand
                 console.Progress().Start(progress =>
                 {
                     var task = progress.AddTask("evaluating", maxValue: sequences.Count);
-                    report = new Evaluator(network) { RecordRouting = recorder, ReplayRouting = replay }.Run(sequences, batchSize, cf, result =>
-                    {
-                        dumpWriter?.Write(result);
-                        task.Increment(result.Sequences.Length);
-                    });
+                    report = new Evaluator(network) { RecordRouting = recorder, ReplayRouting = replay }.Run(sequences, batchSize, cf,
+                        dumpWriter is null ? null : dumpWriter.Write, done => task.Increment(done));
                 });
                 routing.Finish(parse, network.Spec, recorder, replay, console);
-                if (asJson)
+                if (asJson && communicator.Rank == 0)
                     parse.InvocationConfiguration.Output.WriteLine(JsonSerializer.Serialize(report, JsonOptions));
-                else
+                else if (!asJson)
                     WriteTable(console, report!, input.Skipped.Count);
             }
             return 0;
-        });
-        return command;
+        }
     }
 
     private static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
@@ -125,6 +134,8 @@ public static class EvalCommand
         table.AddRow("router z-loss", report.RouterZLoss.ToString("F4"));
         foreach (var (layer, ratio) in report.DropRatioByLayer)
             table.AddRow($"drop ratio, layer {layer}", ratio.ToString("P2"));
+        foreach (var rank in report.Ranks ?? [])
+            table.AddRow($"rank {rank.Rank}", $"{rank.Tokens} tokens, sent {rank.RowsSent} rows ({rank.BytesSent / 1048576.0:F2} MiB)");
         console.Write(table);
     }
 }

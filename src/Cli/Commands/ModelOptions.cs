@@ -2,6 +2,7 @@ using System.CommandLine;
 using OpenMoE.Model.Checkpointing;
 using OpenMoE.Model.Initialization;
 using OpenMoE.Model.Network;
+using OpenMoE.Model.Parallel;
 using OpenMoE.Model.Specs;
 using OpenMoE.Runtime.Devices;
 using OpenMoE.Training.Planning;
@@ -83,7 +84,8 @@ internal sealed class ModelOptions
     /// <paramref name="seq"/> tokens (with a KV cache of as many positions when <paramref name="kvCache"/>)
     /// cannot fit the device's memory (<see cref="MemoryPlanner"/>).
     /// </summary>
-    public (ComputeDevice Device, MoeTransformer Model) Build(ParseResult parse, IAnsiConsole console, int batch = 1, int seq = 1, bool kvCache = false)
+    public (ComputeDevice Device, MoeTransformer Model) Build(ParseResult parse, IAnsiConsole console, int batch = 1, int seq = 1, bool kvCache = false,
+        ExpertParallelism? parallel = null)
     {
         string? specName = parse.GetValue(Spec);
         var spec = specName is null ? null : ModelSpecs.Find(specName);
@@ -119,10 +121,10 @@ internal sealed class ModelOptions
                     WeightInitializer.Stream(spec.Config, p, seed!.Value, sink);
                 else
                     file.Stream(p, sink);
-            }, mapped?.Address, mapped?.Map);
+            }, mapped?.Address, mapped?.Map, parallel?.Shard(spec.Config.Experts));
             if (weights.InPlaceTensors > 0)
                 console.MarkupLineInterpolated($"memory-mapped {weights.InPlaceTensors} of {spec.Parameters.Length} tensors in place");
-            var network = new MoeTransformer(device, spec, weights);
+            var network = new MoeTransformer(device, spec, weights, parallel);
             RoutingCheckpointState.Restore(network, file?.Checkpoint, routing: null);
             return (device, network);
         }

@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace OpenMoE.Model.Evaluation;
 
 /// <summary>Result of evaluating a model on a set of token sequences.</summary>
@@ -15,4 +17,15 @@ public sealed record EvaluationReport(
 {
     /// <summary>exp(cross-entropy).</summary>
     public double Perplexity => Math.Exp(CrossEntropy);
+
+    /// <summary>Under expert parallelism, every rank's traffic in rank order; null (and absent from JSON) in one process.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<RankTraffic>? Ranks { get; init; }
 }
+
+/// <summary>What one expert-parallel rank did in an evaluation.</summary>
+/// <param name="Rank">Expert-parallel rank.</param>
+/// <param name="Tokens">Tokens of the sequences it held.</param>
+/// <param name="RowsSent">Token rows (and their gradients or outputs) it sent to other ranks' experts or back.</param>
+/// <param name="BytesSent">Bytes of those rows.</param>
+public sealed record RankTraffic(int Rank, long Tokens, long RowsSent, long BytesSent);

@@ -7,6 +7,10 @@ namespace OpenMoE.Model.Evaluation;
 /// Scores a model on token sequences batch by batch: next-token cross-entropy (every position but
 /// the last predicts its successor), router losses and drop ratio per MoE layer. A batch takes up to
 /// batchSize consecutive sequences of equal length, so sequences of any lengths can be evaluated.
+/// On an expert-parallel rank (<see cref="MoeTransformer.Parallel"/>) every rank evaluates the same
+/// sequences together: rank r of P takes rows [r*b/P, (r+1)*b/P) of each batch of b (possibly none: it
+/// then only serves its experts), the batch is one routing group as in one process, and the losses are
+/// summed over the ranks, so the report equals one process's.
 /// </summary>
 public sealed class Evaluator(MoeTransformer model)
 {
@@ -21,46 +25,76 @@ public sealed class Evaluator(MoeTransformer model)
 
     /// <summary>
     /// Evaluates <paramref name="sequences"/> in batches of <paramref name="batchSize"/>;
-    /// <paramref name="onBatch"/> sees every batch (progress, dumps).
+    /// <paramref name="onBatch"/> sees every batch (dumps; one process only), <paramref name="onProgress"/>
+    /// the number of sequences of every batch done (all ranks').
     /// </summary>
-    public EvaluationReport Run(IReadOnlyList<int[]> sequences, int batchSize, double capacityFactor, Action<BatchResult>? onBatch = null)
+    public EvaluationReport Run(IReadOnlyList<int[]> sequences, int batchSize, double capacityFactor, Action<BatchResult>? onBatch = null,
+        Action<int>? onProgress = null)
     {
+        var parallel = model.Parallel;
+        if (parallel is not null && (onBatch is not null || RecordRouting is not null || ReplayRouting is not null))
+            throw new ArgumentException("Dumps and routing record or replay run in one process; drop --expert-parallel for them.");
         if (sequences.Count == 0)
             throw new ArgumentException("No sequences to evaluate: the data is empty or shorter than one sequence.");
         if (batchSize < 1)
             throw new ArgumentException($"--batch must be >= 1, got {batchSize}.");
         var options = new ForwardOptions { CapacityFactor = capacityFactor, RecordRouting = RecordRouting, ReplayRouting = ReplayRouting };
         double loss = 0, loadBalancing = 0, zLoss = 0;
-        long targets = 0;
+        long targets = 0, localTokens = 0;
         int batches = 0;
         var dropped = new Dictionary<int, (long Dropped, long Assignments)>();
         foreach (var batch in EqualLengthBatches(sequences, batchSize))
         {
             int time = batch[0].Length;
-            var forward = model.Forward(batch.SelectMany(s => s).ToArray(), batch.Length, options);
-            for (int b = 0; b < batch.Length; b++)
+            var share = parallel is null ? batch : batch[(batch.Length * parallel.Rank / parallel.Size)..(batch.Length * (parallel.Rank + 1) / parallel.Size)];
+            ForwardResult? forward = null;
+            IReadOnlyList<MoeLayerTrace> traces;
+            localTokens += share.Length * time;
+            if (share.Length > 0)
+            {
+                forward = model.Forward(share.SelectMany(s => s).ToArray(), share.Length, options);
+                traces = forward.MoeLayers;
+            }
+            else
+            {
+                traces = model.ServeExperts(time, options);
+            }
+            for (int b = 0; b < share.Length; b++)
             {
                 for (int t = 0; t + 1 < time; t++)
                 {
-                    loss += NegativeLogLikelihood(forward.Row(b, t), batch[b][t + 1]);
+                    loss += NegativeLogLikelihood(forward!.Row(b, t), share[b][t + 1]);
                     targets++;
                 }
             }
-            foreach (var layer in forward.MoeLayers)
+            // Under expert parallelism every rank holds the whole group's routing: counted once, not summed.
+            foreach (var layer in traces)
             {
                 var (d, a) = dropped.GetValueOrDefault(layer.Layer);
                 dropped[layer.Layer] = (d + layer.Routing.DroppedAssignments, a + layer.Routing.Assignments);
             }
-            loadBalancing += forward.LoadBalancingLoss;
-            zLoss += forward.RouterZLoss;
+            loadBalancing += traces.Count == 0 ? 0 : traces.Average(t => t.LoadBalancingLoss);
+            zLoss += traces.Count == 0 ? 0 : traces.Average(t => t.ZLoss);
             batches++;
-            onBatch?.Invoke(new BatchResult(batch, forward));
+            if (forward is not null)
+                onBatch?.Invoke(new BatchResult(batch, forward));
+            onProgress?.Invoke(batch.Length);
+        }
+        List<RankTraffic>? traffic = null;
+        if (parallel is not null)
+        {
+            var sums = new[] { loss, targets };
+            parallel.Communicator.AllReduceSum(sums);
+            (loss, targets) = (sums[0], (long)sums[1]);
+            var all = new long[3 * parallel.Size];
+            parallel.Communicator.AllGatherVariable<long>([localTokens, parallel.RowsSent, parallel.BytesSent], Enumerable.Repeat(3, parallel.Size).ToArray(), all);
+            traffic = Enumerable.Range(0, parallel.Size).Select(r => new RankTraffic(r, all[3 * r], all[3 * r + 1], all[3 * r + 2])).ToList();
         }
         if (targets == 0)
             throw new ArgumentException("Every sequence has a single token: nothing to predict. Use --seq 2 or more.");
         return new EvaluationReport(model.Spec.Name, sequences.Count, targets, capacityFactor, loss / targets,
             loadBalancing / batches, zLoss / batches,
-            dropped.OrderBy(p => p.Key).ToDictionary(p => p.Key, p => (double)p.Value.Dropped / p.Value.Assignments));
+            dropped.OrderBy(p => p.Key).ToDictionary(p => p.Key, p => (double)p.Value.Dropped / p.Value.Assignments)) { Ranks = traffic };
     }
 
     /// <summary>Runs of consecutive sequences of one length, at most <paramref name="batchSize"/> each.</summary>

@@ -86,6 +86,9 @@ internal sealed class DecoderLayer : IDisposable
         return h;
     }
 
+    /// <summary>Expert parallelism, a rank without tokens: the MoE layer's collectives and this rank's experts (dense layers: nothing).</summary>
+    public MoeLayerTrace? Serve(in ForwardPass pass) => _moe?.Serve(pass, Names(pass));
+
     /// <summary>
     /// dx [N, D] is d loss / d (layer output) on entry and d loss / d (layer input) on exit, after a
     /// forward that kept its activations; weight gradients go into <paramref name="gradient"/>.

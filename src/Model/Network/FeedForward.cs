@@ -100,11 +100,15 @@ internal readonly record struct FeedForward(FfnKind Kind, int Width, Projection 
             Projection.Linear(weights.Get(layer, down, expert), width, d));
     }
 
-    /// <summary>Expert <paramref name="expert"/> of OpenMoE's stacked tensors wi_gate [E, D, 2F], wi_up [E, D, F], wo [E, F, D].</summary>
+    /// <summary>
+    /// Expert <paramref name="expert"/> of OpenMoE's stacked tensors wi_gate [E, D, 2F], wi_up [E, D, F], wo [E, F, D]
+    /// (the weights hold the slices of their expert shard only, first expert at slice 0).
+    /// </summary>
     public static FeedForward StackedExpert(DeviceWeights weights, ModelConfig config, int layer, int expert)
     {
         int d = config.Hidden;
         int width = config.ExpertFfn;
+        expert -= weights.Experts.First;
         return new FeedForward(config.FfnKind, width,
             Projection.StackedSlice(weights.Get(layer, ParameterRole.ExpertGate), expert, d, GateWidth(config.FfnKind, width)),
             Projection.StackedSlice(weights.Get(layer, ParameterRole.ExpertUp), expert, d, width),

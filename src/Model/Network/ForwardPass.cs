@@ -1,3 +1,4 @@
+using OpenMoE.Model.Parallel;
 using OpenMoE.Model.Routing;
 using OpenMoE.Model.Routing.Device;
 using OpenMoE.Model.Routing.Replay;
@@ -21,12 +22,17 @@ namespace OpenMoE.Model.Network;
 /// <param name="ZLossScale">Each MoE layer's share of the router z-loss weight (0 outside training).</param>
 /// <param name="RecordRouting">When set, every MoE layer adds its decisions to it.</param>
 /// <param name="ReplayRouting">When set, every MoE layer routes as it says (after its fresh routing, to count the changes).</param>
+/// <param name="Parallel">When set, the MoE layers hold one expert shard and route with the other ranks (one global routing group).</param>
+/// <param name="GroupTokens">With <paramref name="Parallel"/>: every expert-parallel rank's N, in rank order (gathered once per pass). // [P]</param>
 internal readonly record struct ForwardPass(
     ComputeDevice Device, IGemmProvider Gemm, DeviceRouter Router, Workspace Workspace,
     int Batch, int Time, KvCache? Cache, RoutingOptions Routing,
     bool KeepActivations, bool CollectTrace, bool StopOnNonFinite, bool RouterLosses, double LoadBalancingScale, double ZLossScale,
-    RoutingRecorder? RecordRouting = null, RoutingReplay? ReplayRouting = null)
+    RoutingRecorder? RecordRouting = null, RoutingReplay? ReplayRouting = null, ExpertParallelism? Parallel = null, int[]? GroupTokens = null)
 {
+    /// <summary>Tokens of the routing group: all expert-parallel ranks' (N in one process).</summary>
+    public int RoutingTokens => GroupTokens?.Sum() ?? Tokens;
+
     /// <summary>N = B*T, the rows of every [N, *] activation.</summary>
     public int Tokens => Batch * Time;
 }

@@ -26,6 +26,8 @@ internal sealed class LayerNames
         RowTokens = prefix + "moe.row_tokens";
         ExpertIn = prefix + "moe.expert_in";
         ExpertOut = prefix + "moe.expert_out";
+        Returned = prefix + "moe.returned";
+        LocalRow = prefix + "moe.local_row";
         Expert = new FfnNames(prefix + "moe.expert");
         Shared = new FfnNames(prefix + "moe.shared");
         ExtraIn = prefix + "extra.in";
@@ -56,6 +58,10 @@ internal sealed class LayerNames
     public string RowTokens { get; }
     public string ExpertIn { get; }
     public string ExpertOut { get; }
+    /// <summary>Expert parallelism: this rank's tokens' expert outputs as they came back, in send order. // [sent, D]</summary>
+    public string Returned { get; }
+    /// <summary>Expert parallelism: row in <see cref="Returned"/> of each local assignment, -1 dropped. // [n*K]</summary>
+    public string LocalRow { get; }
     public FfnNames Expert { get; }
     public FfnNames Shared { get; }
     public string ExtraIn { get; }

@@ -1,8 +1,10 @@
 using ILGPU;
 using ILGPU.Runtime;
+using OpenMoE.Model.Parallel;
 using OpenMoE.Model.Routing;
 using OpenMoE.Model.Routing.Device;
 using OpenMoE.Model.Specs;
+using OpenMoE.Runtime.Communication;
 using OpenMoE.Runtime.Devices;
 using OpenMoE.Runtime.Gemm;
 
@@ -29,12 +31,20 @@ public sealed class MoeTransformer : IDisposable
     private readonly Workspace _workspace;
     private RoutingOverride? _routingOverride;
 
-    /// <summary>Builds the network over <paramref name="weights"/> (which it then owns) on <paramref name="device"/>.</summary>
-    public MoeTransformer(ComputeDevice device, ModelSpecInfo spec, DeviceWeights weights)
+    /// <summary>
+    /// Builds the network over <paramref name="weights"/> (which it then owns) on <paramref name="device"/>.
+    /// With <paramref name="parallel"/>, this is one expert-parallel rank: the weights hold its expert
+    /// shard (<see cref="ExpertParallelism.Shard"/>) and every forward is a collective of all its ranks.
+    /// </summary>
+    public MoeTransformer(ComputeDevice device, ModelSpecInfo spec, DeviceWeights weights, ExpertParallelism? parallel = null)
     {
+        var expected = parallel?.Shard(spec.Config.Experts) ?? ExpertShard.All(spec.Config.Experts);
+        if (spec.Config.Experts > 0 && weights.Experts != expected)
+            throw new ArgumentException($"The weights hold {weights.Experts} but this rank needs {expected} of {spec.Config.Name}.");
         _device = device;
         Spec = spec;
         Weights = weights;
+        Parallel = parallel;
         _gemm = GemmProviders.Create(device.Accelerator);
         _router = new DeviceRouter(device);
         _workspace = new Workspace(device);
@@ -47,6 +57,9 @@ public sealed class MoeTransformer : IDisposable
 
     /// <summary>The spec this network was built for.</summary>
     public ModelSpecInfo Spec { get; }
+
+    /// <summary>The expert-parallel ranks this network is one of (null: one process).</summary>
+    public ExpertParallelism? Parallel { get; }
 
     /// <summary>
     /// A routing rule chosen at run time over the spec's (<c>--routing</c>); null = the spec's. Checked
@@ -104,9 +117,7 @@ public sealed class MoeTransformer : IDisposable
         options ??= new ForwardOptions();
         var config = Spec.Config;
         int time = CheckTokens(tokens, batch, cache);
-        var routing = RoutingOptions.FromConfig(RoutingConfig, options.Training) is var fromSpec && options.CapacityFactor is double cf
-            ? fromSpec with { CapacityFactor = cf }
-            : fromSpec;
+        var routing = RoutingFor(options);
         options.RecordRouting?.BeginBatch(tokens, batch, time);
         options.ReplayRouting?.BeginBatch(tokens, batch, time);
         var pass = Pass(batch, time, cache, routing, options.KeepIntermediates, options.CollectTrace, stopOnNonFinite: false,
@@ -133,6 +144,35 @@ public sealed class MoeTransformer : IDisposable
     }
 
     /// <summary>
+    /// Expert parallelism: this rank's part of a forward in which it holds no sequence (the other ranks'
+    /// sequences have <paramref name="time"/> positions): it routes with them and serves its experts.
+    /// Returns the MoE layers' traces (the whole group's routing) when the options collect them.
+    /// </summary>
+    public IReadOnlyList<MoeLayerTrace> ServeExperts(int time, ForwardOptions? options = null)
+    {
+        if (Parallel is null)
+            throw new InvalidOperationException("Only an expert-parallel rank serves its experts without tokens.");
+        options ??= new ForwardOptions();
+        if (options.RecordRouting is not null || options.ReplayRouting is not null || options.KeepIntermediates)
+            throw new InvalidOperationException("Routing record, replay and intermediates run in one process.");
+        var pass = Pass(0, time, null, RoutingFor(options), keepActivations: false, options.CollectTrace, stopOnNonFinite: false,
+            routerLosses: options.CollectTrace, loadBalancingScale: 0, zLossScale: 0);
+        var traces = new List<MoeLayerTrace>();
+        foreach (var layer in Layers)
+        {
+            if (layer.Serve(pass) is { } trace)
+                traces.Add(trace);
+        }
+        _device.Synchronize();
+        return traces;
+    }
+
+    private RoutingOptions RoutingFor(ForwardOptions options) =>
+        RoutingOptions.FromConfig(RoutingConfig, options.Training) is var fromSpec && options.CapacityFactor is double cf
+            ? fromSpec with { CapacityFactor = cf }
+            : fromSpec;
+
+    /// <summary>
     /// Every named intermediate of the last forward run with <see cref="ForwardOptions.KeepIntermediates"/>,
     /// in forward order: per layer "L{l}.attn.in", ".attn.normed", ".attn.q" (after RoPE), ".attn.k",
     /// ".attn.v", ".attn.o", ".ffn.in", ".ffn.normed", ".moe.router_logits", ".extra.in", ".extra.normed"
@@ -154,11 +194,15 @@ public sealed class MoeTransformer : IDisposable
         return result;
     }
 
-    /// <summary>The pass of one forward (and backward) of B sequences of T tokens.</summary>
+    /// <summary>
+    /// The pass of one forward (and backward) of B sequences of T tokens; under expert parallelism a
+    /// collective (every rank's token count is gathered).
+    /// </summary>
     internal ForwardPass Pass(int batch, int time, KvCache? cache, RoutingOptions routing, bool keepActivations, bool collectTrace,
         bool stopOnNonFinite, bool routerLosses, double loadBalancingScale, double zLossScale) =>
         new(_device, _gemm, _router, _workspace, batch, time, cache, routing, keepActivations, collectTrace, stopOnNonFinite, routerLosses,
-            loadBalancingScale, zLossScale);
+            loadBalancingScale, zLossScale, Parallel: Parallel,
+            GroupTokens: Parallel?.Communicator.AllGather(batch * time));
 
     private ArrayView<float> GatherLastPositions(ArrayView<float> x, int batch, int time)
     {

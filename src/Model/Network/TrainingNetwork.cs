@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using System.Diagnostics;
 using ILGPU;
 using ILGPU.Runtime;
+using OpenMoE.Model.Parallel;
 using OpenMoE.Model.Routing;
 using OpenMoE.Model.Routing.Replay;
 using OpenMoE.Model.Specs;
@@ -33,14 +34,21 @@ public sealed class TrainingNetwork : IDisposable
     private readonly (double LoadBalancing, double ZLoss)[] _routerLosses;
     private RoutingOptions? _routing;
     private ModelConfig? _routingConfig;
+    private readonly ParallelLayout? _layout;
 
-    /// <summary>Builds the training network over <paramref name="weights"/> (which it then owns) on <paramref name="device"/>.</summary>
-    public TrainingNetwork(ComputeDevice device, ModelSpecInfo spec, DeviceWeights weights)
+    /// <summary>
+    /// Builds the training network over <paramref name="weights"/> (which it then owns) on <paramref name="device"/>.
+    /// With <paramref name="layout"/>, this is one rank of an expert- and data-parallel job: the weights
+    /// hold its expert shard, each step is a collective of its replica, and the gradients are this
+    /// rank's part (ParallelGradients in OpenMoE.Training reduces them over the ranks).
+    /// </summary>
+    public TrainingNetwork(ComputeDevice device, ModelSpecInfo spec, DeviceWeights weights, ParallelLayout? layout = null)
     {
         _device = device;
         Spec = spec;
-        _model = new MoeTransformer(device, spec, weights);
-        Gradients = DeviceWeights.Load(device, spec, p => new float[p.Elements]);
+        _layout = layout;
+        _model = new MoeTransformer(device, spec, weights, layout?.Experts);
+        Gradients = DeviceWeights.Load(device, spec, p => new float[p.Elements], weights.Experts);
         _host = new HostStaging(device);
         var config = spec.Config;
         _embeddingStaging = new EmbeddingLayer.BackwardStaging(device, config.Vocab);
@@ -77,7 +85,10 @@ public sealed class TrainingNetwork : IDisposable
     /// <summary>
     /// One forward and backward. inputs [B*T] token ids, targets [B*T] the id each position must
     /// predict or -1 (not a target). Gradients are overwritten (not accumulated across calls).
-    /// The returned per-layer records are overwritten by the next call.
+    /// The returned per-layer records are overwritten by the next call. Under a parallel layout the
+    /// inputs are this rank's share of its replica's batch; the loss is the replica's (mean CE over all
+    /// its ranks' targets plus the router losses of its one routing group), the losses returned are
+    /// averaged over the replicas, and <see cref="StepLosses.Targets"/> counts every replica's targets.
     /// </summary>
     public StepLosses ForwardBackward(int[] inputs, int[] targets, int batch, double capacityFactor)
     {
@@ -120,7 +131,8 @@ public sealed class TrainingNetwork : IDisposable
 
         ZeroGradients();
         // The logits buffer becomes d loss / d logits.
-        _device.Backward.CrossEntropy(logits, targetView, rowLse, logits, n, v, targetCount > 0 ? 1f / targetCount : 0f);
+        int groupTargets = _layout is null ? targetCount : (int)SumOver(_layout.ExpertGroup, targetCount);
+        _device.Backward.CrossEntropy(logits, targetView, rowLse, logits, n, v, groupTargets > 0 ? 1f / groupTargets : 0f);
         var dx = _model.Head.Backward(pass, _headGradient, logits);
         for (int l = _model.Layers.Length - 1; l >= 0; l--)
             _model.Layers[l].Backward(pass, _layerGradients[l], dx);
@@ -130,7 +142,21 @@ public sealed class TrainingNetwork : IDisposable
         for (int m = 0; m < _moeSteps.Length; m++)
             _routerLosses[m] = (_moeSteps[m].LoadBalancing, _moeSteps[m].ZLoss);
         var (lb, z, routerTotal) = LossWeights.Combine(_routerLosses);
-        return new StepLosses(ce, lb, z, ce + routerTotal, targetCount, _moeSteps, forwardSeconds);
+        if (_layout is null)
+            return new StepLosses(ce, lb, z, ce + routerTotal, targetCount, _moeSteps, forwardSeconds);
+        // The replica's CE weighs each rank's mean by its targets; the router losses are already the group's.
+        double groupCe = groupTargets > 0 ? SumOver(_layout.ExpertGroup, ce * targetCount) / groupTargets : 0;
+        var replicas = new[] { groupCe, lb, z, groupCe + routerTotal, groupTargets };
+        _layout.DataGroup.AllReduceSum(replicas);
+        int d = _layout.DataParallelSize;
+        return new StepLosses(replicas[0] / d, replicas[1] / d, replicas[2] / d, replicas[3] / d, (int)replicas[4], _moeSteps, forwardSeconds);
+    }
+
+    private static double SumOver(Runtime.Communication.ICommunicator group, double value)
+    {
+        var sum = new[] { value };
+        group.AllReduceSum(sum);
+        return sum[0];
     }
 
     /// <summary>The routing options for <paramref name="capacityFactor"/>, made once per factor.</summary>
@@ -178,8 +204,10 @@ public sealed class TrainingNetwork : IDisposable
 
     private void ZeroGradients()
     {
-        foreach (var parameter in Spec.Parameters)
-            Gradients[parameter].MemSetToZero();
+        // Indexed, not foreach: an enumerator over the interface would be the step's only allocation.
+        var held = Gradients.Held;
+        for (int i = 0; i < held.Count; i++)
+            Gradients[held[i]].MemSetToZero();
     }
 
     /// <inheritdoc />

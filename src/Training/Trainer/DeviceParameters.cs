@@ -26,7 +26,7 @@ public sealed class DeviceParameters
     /// <summary>The weights and gradients of <paramref name="network"/>.</summary>
     public static DeviceParameters Of(TrainingNetwork network)
     {
-        var infos = network.Spec.Parameters.ToArray();
+        var infos = network.Weights.Held.ToArray();
         return new(infos, Array.ConvertAll(infos, p => network.Weights[p]), Array.ConvertAll(infos, p => network.Gradients[p]));
     }
 
