@@ -10,7 +10,7 @@
 #   3. analyses the upcycled run, then the from-scratch run with every control and `--upcycled`, which
 #      writes the reproduction document with the from-scratch vs upcycled finding.
 #
-#   scripts/reproduce-analysis.sh                       everything (about 30 minutes on 2 CPU cores)
+#   scripts/reproduce-analysis.sh                       everything (17 min of stages on 2 otherwise idle CPU cores, 49 min with the cores shared; the document records each run's times)
 #   STEPS=200 EVERY=50 scripts/reproduce-analysis.sh    shorter
 #   SKIP_TRAIN=1 scripts/reproduce-analysis.sh          analyse the runs already in $RUN
 #
