@@ -80,7 +80,7 @@ seconds() { awk -v n="$1" '$1 == n { print $2 }' "$log"; }
 loads() { awk '{ printf "%s%s", (NR > 1 ? ", " : ""), $3 }' "$log"; }
 minutes() { awk -v s="$(seconds "$1")" 'BEGIN { printf "%.1f min", s / 60 }'; }
 note="$SPEC trained from scratch with \`openmoe train --tokenizer $TOKENIZER --steps $STEPS --batch $BATCH --seq $SEQ --switch-step $HALF\` (UL2 to step $HALF, then causal LM; $TOKENS tokens) on $DATA in $(minutes scratch); \
-for the contrast, $DENSE_SPEC trained for $HALF steps of UL2 ($(minutes dense)), upcycled into $SPEC and trained for $HALF steps of causal LM ($(minutes upcycled)): the same $TOKENS tokens in all. \
+for the contrast, $DENSE_SPEC trained for $HALF steps of UL2 ($(minutes dense)), upcycled into $SPEC and trained for $HALF steps of causal LM ($(minutes upcycled)): $TOKENS tokens in each arm (the upcycled stage starts the data stream again, so that arm sees the first half's documents twice, once per objective). \
 Machine: 2 CPU cores shared with other work; load average at the end of each stage: $(loads) (stages: $(awk '{ printf "%s%s", (NR > 1 ? ", " : ""), $1 }' "$log"))."
 
 stage analyze $OPENMOE "${analyze[@]}" --weights "$final" --checkpoints "${earlier[@]}" --out "$OUT" --replay \
