@@ -53,12 +53,6 @@ public static class PlanBench
         return 0;
     }
 
-    private static void Phase(string what, ComputeDevice device)
-    {
-        using var self = Process.GetCurrentProcess();
-        Console.Error.WriteLine($"PHASE {what}: rss {self.WorkingSet64 >> 20} MiB peak {self.PeakWorkingSet64 >> 20} MiB device live {device.LiveBytes >> 20} MiB gc heap {GC.GetTotalMemory(false) >> 20} MiB");
-    }
-
     private static void Infer(ComputeDevice device, ModelSpecInfo spec, int batch, int seq)
     {
         using var weights = DeviceWeights.Load(device, spec, (p, sink) => WeightInitializer.Stream(spec.Config, p, 1, sink));
@@ -78,14 +72,11 @@ public static class PlanBench
                 Objective = "causal", Optimizer = optimizer, LearningRate = 1e-3,
             };
             using var trainer = new Trainer(options, device);
-            Phase("trainer created", device);
             using var metrics = new MetricsLog(run, 0);
             var tokens = TrainingBench.RandomBatch(batch, seq, spec.Config.Vocab);
             for (int step = 0; step < 2; step++)
                 trainer.TrainStep(tokens, metrics, Stopwatch.GetTimestamp());
-            Phase("steps", device);
             trainer.Save();
-            Phase("saved", device);
         }
         finally
         {

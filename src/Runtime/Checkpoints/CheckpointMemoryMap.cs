@@ -14,12 +14,13 @@ namespace OpenMoE.Runtime.Checkpoints;
 /// </summary>
 public sealed unsafe class CheckpointMemoryMap : IDisposable
 {
-    private readonly CheckpointReader _reader;
+    /// <summary>Each tensor's manifest entry by name.</summary>
+    private readonly Dictionary<string, TensorEntry> _entries;
     private readonly (MemoryMappedFile File, MemoryMappedViewAccessor View, IntPtr Base)[] _shards;
 
     private CheckpointMemoryMap(CheckpointReader reader, (MemoryMappedFile, MemoryMappedViewAccessor, IntPtr)[] shards)
     {
-        _reader = reader;
+        _entries = reader.Manifest.Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
         _shards = shards;
     }
 
@@ -74,9 +75,8 @@ public sealed unsafe class CheckpointMemoryMap : IDisposable
     {
         address = 0;
         bytes = 0;
-        if (!_reader.Contains(name))
+        if (!_entries.TryGetValue(name, out var entry))
             return false;
-        var entry = _reader.Manifest.Tensors.First(t => t.Name == name);
         if (entry.Chunks.Count != 1 || entry.Chunks[0].Offset % alignment != 0)
             return false;
         var chunk = entry.Chunks[0];

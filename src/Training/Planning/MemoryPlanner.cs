@@ -20,12 +20,10 @@ public static class MemoryPlanner
         long p = spec.TotalParams;
         int eb = request.Precision.BytesPerElement();
         string per = $"{p:N0} parameters x {eb} B";
-        var items = new List<PlanItem> { new("weights", p * eb - request.MappedWeightBytes, per) };
-        if (request.MappedWeightBytes > 0)
-        {
-            items[0] = items[0] with { How = $"{per}, less {MemoryPlan.Format(request.MappedWeightBytes)} memory-mapped" };
-            items.Add(new("memory-mapped weights", 0, $"{MemoryPlan.Format(request.MappedWeightBytes)} used in place from the checkpoint: the OS pages them in as they are touched and may evict them again"));
-        }
+        long mapped = request.MappedWeightBytes;
+        var items = new List<PlanItem> { new("weights", p * eb - mapped, mapped > 0 ? $"{per}, less {MemoryPlan.Format(mapped)} memory-mapped" : per) };
+        if (mapped > 0)
+            items.Add(new("memory-mapped weights", 0, $"{MemoryPlan.Format(mapped)} used in place from the checkpoint: the OS pages them in as they are touched and may evict them again"));
         if (request.Training)
         {
             if (request.Precision == Precision.Bf16)

@@ -67,7 +67,7 @@ public sealed class Adafactor : IOptimizer
     public string Name => "adafactor";
 
     /// <inheritdoc />
-    public IReadOnlyDictionary<string, float[]> DownloadState() => _state.Download();
+    public TensorReads DownloadState() => _state.Download();
 
     /// <inheritdoc />
     public void Restore(IReadOnlyDictionary<string, float[]> state) => _state.Restore(state);

@@ -33,7 +33,7 @@ public sealed class AdamW : IOptimizer
     public string Name => "adamw";
 
     /// <inheritdoc />
-    public IReadOnlyDictionary<string, float[]> DownloadState() => _state.Download();
+    public TensorReads DownloadState() => _state.Download();
 
     /// <inheritdoc />
     public void Restore(IReadOnlyDictionary<string, float[]> state) => _state.Restore(state);

@@ -65,13 +65,13 @@ public sealed class CheckpointTrainingStore(ModelSpecInfo spec, string runDirect
             metadata.Extra[RoutingCheckpointState.RoutingKey] = routing;
         // Tensors stream from their source piece by piece (from the device, no whole-model copy on the host).
         var optimizer = checkpoint.Optimizer.Keys.Order(StringComparer.Ordinal)
-            .Select(name => (new TensorDescriptor(OptimizerTensorNames.Prefix + name, TensorDType.F32, new[] { TensorReads.ElementsOf(checkpoint.Optimizer, name) }),
-                (Action<TensorChunkSink>)(sink => TensorReads.Stream(checkpoint.Optimizer, name, sink))));
+            .Select(name => (new TensorDescriptor(OptimizerTensorNames.Prefix + name, TensorDType.F32, new[] { checkpoint.Optimizer.ElementsOf(name) }),
+                (Action<TensorChunkSink>)(sink => checkpoint.Optimizer.Stream(name, sink))));
         var bias = RoutingCheckpointState.Tensors(checkpoint.ExpertBias ?? new Dictionary<int, float[]>())
             .Select(t => (t.Descriptor, (Action<TensorChunkSink>)(sink => sink(t.Values))));
         string path = _run.PathForStep(state.Step);
         RequireFreeSpace(checkpoint, path);
-        ModelCheckpoint.Save(path, spec, (p, sink) => TensorReads.Stream(checkpoint.Weights, p.Name, sink), metadata, summary, optimizer.Concat(bias),
+        ModelCheckpoint.Save(path, spec, (p, sink) => checkpoint.Weights.Stream(p.Name, sink), metadata, summary, optimizer.Concat(bias),
             new CheckpointWriteOptions { Overwrite = true });
         _run.Rotate(justWritten: path);
     }
@@ -79,7 +79,7 @@ public sealed class CheckpointTrainingStore(ModelSpecInfo spec, string runDirect
     // A save that cannot fit fails before it writes a byte, instead of filling the disk with a partial folder.
     private void RequireFreeSpace(TrainingCheckpoint checkpoint, string path)
     {
-        long needed = OverheadBytes + 4L * (TensorReads.ElementsOf(checkpoint.Weights) + TensorReads.ElementsOf(checkpoint.Optimizer));
+        long needed = OverheadBytes + 4L * (checkpoint.Weights.TotalElements + checkpoint.Optimizer.TotalElements);
         Directory.CreateDirectory(_run.Directory);
         long free = _freeBytes(_run.Directory);
         if (free < needed)
@@ -130,6 +130,6 @@ public sealed class CheckpointTrainingStore(ModelSpecInfo spec, string runDirect
             reader.ReadTensor(tensor.Name, values);
             optimizer[tensor.Name[OptimizerTensorNames.Prefix.Length..]] = values;
         }
-        return new TrainingCheckpoint(state, weights, optimizer, RoutingCheckpointState.ReadBias(reader));
+        return new TrainingCheckpoint(state, TensorReads.FromArrays(weights), TensorReads.FromArrays(optimizer), RoutingCheckpointState.ReadBias(reader));
     }
 }

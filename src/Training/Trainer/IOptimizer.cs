@@ -17,7 +17,7 @@ public interface IOptimizer : IDisposable
     void Step(DeviceParameters parameters, long step, double learningRate);
 
     /// <summary>The state tensors by name, each downloaded when it is read (its values at that time).</summary>
-    IReadOnlyDictionary<string, float[]> DownloadState();
+    TensorReads DownloadState();
 
     /// <summary>Replaces the state with <paramref name="state"/> (from <see cref="DownloadState"/> of the same optimizer and spec).</summary>
     void Restore(IReadOnlyDictionary<string, float[]> state);

@@ -23,22 +23,7 @@ internal sealed class OptimizerState(ComputeDevice device, string optimizer) : I
     }
 
     /// <summary>Every state tensor, each downloaded to the host when it is read (<see cref="TensorReads"/>).</summary>
-    public IReadOnlyDictionary<string, float[]> Download()
-    {
-        var scratch = new float[Math.Min(TensorReads.PieceElements, _tensors.Values.Select(t => t.View.Length).DefaultIfEmpty(0).Max())];
-        return new TensorReads(
-            _tensors.Select(e => (e.Key, e.Value.View.Length)).ToArray(),
-            name =>
-            {
-                device.Synchronize();
-                return _tensors[name].View.Download();
-            },
-            (name, sink) =>
-            {
-                device.Synchronize();
-                _tensors[name].View.DownloadInPieces(scratch, span => sink(span));
-            });
-    }
+    public TensorReads Download() => TensorReads.FromDevice(device, _tensors.Select(e => (e.Key, e.Value.View)).ToArray());
 
     /// <summary>Uploads every state tensor from <paramref name="state"/>.</summary>
     public void Restore(IReadOnlyDictionary<string, float[]> state)

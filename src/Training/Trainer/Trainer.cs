@@ -84,7 +84,7 @@ public sealed class Trainer : IDisposable
             _network = new TrainingNetwork(device, Spec, DeviceWeights.Load(device, Spec, (p, sink) =>
             {
                 if (checkpoint is not null)
-                    sink(checkpoint.Weights[p.Name]);
+                    checkpoint.Weights.Stream(p.Name, sink);
                 else if (initial is not null)
                     initial.Stream(p, sink);
                 else
@@ -240,10 +240,7 @@ public sealed class Trainer : IDisposable
     public void Save(double lastLoss = double.NaN)
     {
         // Read tensor by tensor as the checkpoint writer reaches them: no whole-model copy on the host.
-        var byName = _parameters.Infos.ToDictionary(p => p.Name, StringComparer.Ordinal);
-        var scratch = new float[Math.Min(TensorReads.PieceElements, _parameters.Infos.Max(p => p.Elements))];
-        var weights = new TensorReads(Array.ConvertAll(_parameters.Infos, p => (p.Name, p.Elements)), name => _network.Weights.Download(byName[name]),
-            (name, sink) => _network.Weights[byName[name]].DownloadInPieces(scratch, span => sink(span)));
+        var weights = TensorReads.FromDevice(_device, Array.ConvertAll(_parameters.Infos, p => (p.Name, _network.Weights[p])));
         var state = new TrainingState
         {
             Step = Step, Spec = Spec.Name, Optimizer = _optimizer.Name, Seed = _options.Seed, Data = _pipeline.State,

@@ -25,7 +25,7 @@ public sealed record TrainingState
 
 /// <summary>One saved training step: state, weights and optimizer tensors by name.</summary>
 /// <param name="ExpertBias">Every MoE layer's expert bias by decoder layer (auxiliary-loss-free balancing; all zeros for other rules).</param>
-public sealed record TrainingCheckpoint(TrainingState State, IReadOnlyDictionary<string, float[]> Weights, IReadOnlyDictionary<string, float[]> Optimizer,
+public sealed record TrainingCheckpoint(TrainingState State, TensorReads Weights, TensorReads Optimizer,
     IReadOnlyDictionary<int, float[]>? ExpertBias = null);
 
 /// <summary>

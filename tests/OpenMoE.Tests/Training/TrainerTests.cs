@@ -149,7 +149,7 @@ public sealed class TrainerTests(CpuDeviceFixture fixture) : IClassFixture<CpuDe
         var saved = store.LoadLatest()!;
         var weights = saved.Weights.ToDictionary(e => e.Key, e => e.Value);
         Array.Fill(weights["model.layers.0.input_layernorm.weight"], 1e30f);
-        store.Save(saved with { Weights = weights });
+        store.Save(saved with { Weights = TensorReads.FromArrays(weights) });
 
         using var trainer = new Trainer(options with { Resume = true }, Device);
         var error = Assert.Throws<TrainingDivergedException>(() => trainer.Run());
