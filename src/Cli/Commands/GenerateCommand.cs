@@ -1,6 +1,7 @@
 using System.CommandLine;
 using OpenMoE.Model.Evaluation;
 using OpenMoE.Model.Generation;
+using OpenMoE.Runtime.Communication;
 using OpenMoE.Training.Tokenization;
 using Spectre.Console;
 
@@ -26,13 +27,23 @@ public static class GenerateCommand
         var topP = new Option<double>("--top-p") { Description = "Nucleus sampling threshold (1 = off).", DefaultValueFactory = _ => 1.0 }.Fraction();
         var seed = new Option<ulong>("--seed") { Description = "Sampling seed.", DefaultValueFactory = _ => 0 };
         var command = new Command("generate", "Generate text with a KV cache.") { prompt, promptIds, tokenizer, maxNew, temperature, topK, topP, seed };
+        var parallel = new ParallelCliOptions();
         model.AddTo(command);
         routing.AddTo(command);
+        parallel.AddTo(command);
         command.SetAction(parse =>
         {
-            var console = CliConsole.Out(parse);
+            using var communicator = Communicators.FromEnvironment();
+            return RankFailures.Run(communicator, () => Generate(parse, communicator));
+        });
+        return command;
+
+        int Generate(ParseResult parse, ICommunicator communicator)
+        {
+            var experts = parallel.Start(parse, communicator);
+            var console = ParallelCliOptions.ConsoleFor(communicator, CliConsole.Out(parse));
             Tokenizers.CheckMatches(model.RecordedTokenizer(parse), parse.GetValue(tokenizer), parse.GetValue(model.Weights) ?? "the model");
-            var (device, network) = model.Build(parse, console, seq: parse.GetValue(maxNew), kvCache: true);
+            var (device, network) = model.Build(parse, console, seq: parse.GetValue(maxNew), kvCache: true, parallel: experts);
             using (device)
             using (network)
             {
@@ -50,8 +61,7 @@ public static class GenerateCommand
                 console.WriteLine(text.Decode(ids.Concat(generated).ToArray()));
             }
             return 0;
-        });
-        return command;
+        }
     }
 
     private static int[] PromptTokens(string? prompt, string? promptIds, ITokenizer tokenizer)

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using OpenMoE.Training;
+using OpenMoE.Runtime.Communication;
 using OpenMoE.Runtime.Devices;
 using Spectre.Console;
 
@@ -44,8 +45,18 @@ public static class TrainCommand
         };
         var routing = new RoutingCliOptions(record: false, replay: true);
         routing.AddTo(command);
+        var parallel = new ParallelCliOptions(dataParallel: true);
+        parallel.AddTo(command);
         command.SetAction(parse =>
         {
+            using var communicator = Communicators.FromEnvironment();
+            return RankFailures.Run(communicator, () => Train(parse, communicator));
+        });
+        return command;
+
+        int Train(ParseResult parse, ICommunicator communicator)
+        {
+            var (expertParallel, dataParallel) = parallel.Check(parse, communicator);
             var options = new TrainerOptions
             {
                 Spec = parse.GetValue(spec)!, Data = parse.GetValue(data)!, Out = parse.GetValue(output)!,
@@ -55,21 +66,23 @@ public static class TrainCommand
                 ClipNorm = parse.GetValue(clip), CapacityFactor = parse.GetValue(capacity), CheckpointEvery = parse.GetValue(every), KeepCheckpoints = parse.GetValue(keep),
                 Seed = parse.GetValue(seed), Resume = parse.GetValue(resume), InitFrom = parse.GetValue(initFrom), Overwrite = parse.GetValue(overwrite), Tokenizer = parse.GetValue(tokenizer),
                 Routing = parse.GetValue(routing.Routing), ReplayRouting = parse.GetValue(routing.Replay),
+                ExpertParallel = expertParallel, DataParallel = dataParallel,
             };
-            return Run(options, parse.GetValue(device)!, CliConsole.Out(parse));
-        });
-        return command;
+            return Run(options, parse.GetValue(device)!, ParallelCliOptions.ConsoleFor(communicator, CliConsole.Out(parse)), communicator);
+        }
     }
 
-    /// <summary>Runs training; returns 0, or throws for <see cref="CliErrors"/> to report.</summary>
-    internal static int Run(TrainerOptions options, string deviceName, IAnsiConsole console)
+    /// <summary>Runs training (one rank of <paramref name="world"/> in a parallel run); returns 0, or throws for <see cref="CliErrors"/> to report.</summary>
+    internal static int Run(TrainerOptions options, string deviceName, IAnsiConsole console, ICommunicator? world = null)
     {
         options.Validate();
         using var device = DeviceFactory.Create(DeviceFactory.Parse(deviceName));
-        using var trainer = new Trainer(options, device);
+        using var trainer = new Trainer(options, device, world: world);
         foreach (var note in trainer.RunNotes)
             console.MarkupLineInterpolated($"[yellow]{note}[/]");
         console.MarkupLineInterpolated($"training [bold]{trainer.Spec.Name}[/] ({trainer.ParameterCount:N0} parameters) on {device.Description}, GEMM {trainer.GemmName}");
+        if (options.Ranks > 1)
+            console.MarkupLineInterpolated($"{options.Ranks} ranks ({world!.Name}): experts split over {options.ExpertParallel}, {options.DataParallel} data-parallel replica(s)");
         if (trainer.Step > 0)
             console.MarkupLineInterpolated($"resumed at step {trainer.Step}");
         var last = TrainWithProgress(trainer, options, console, _ => { });

@@ -232,9 +232,12 @@ public static class AdafactorKernels
     }
 
     /// <summary>Twin of the sums, <see cref="StepSizeKernel"/> and <see cref="ApplyKernel"/>: w -= (float)(stepSize * update).</summary>
-    public static void ApplyReference(Span<float> w, ReadOnlySpan<float> update, AdafactorStep step)
+    public static void ApplyReference(Span<float> w, ReadOnlySpan<float> update, AdafactorStep step) =>
+        ApplyReference(w, update, StepSize(SumOfSquares.Reference(update), SumOfSquares.Reference(w), w.Length, step));
+
+    /// <summary>Twin of <see cref="ApplyKernel"/> with a given step size: w -= (float)(stepSize * update).</summary>
+    public static void ApplyReference(Span<float> w, ReadOnlySpan<float> update, double stepSize)
     {
-        double stepSize = StepSize(SumOfSquares.Reference(update), SumOfSquares.Reference(w), w.Length, step);
         for (int j = 0; j < w.Length; j++)
             w[j] -= (float)(stepSize * update[j]);
     }

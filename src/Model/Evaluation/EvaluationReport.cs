@@ -1,3 +1,4 @@
+using OpenMoE.Model.Parallel;
 using System.Text.Json.Serialization;
 
 namespace OpenMoE.Model.Evaluation;
@@ -22,10 +23,3 @@ public sealed record EvaluationReport(
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public IReadOnlyList<RankTraffic>? Ranks { get; init; }
 }
-
-/// <summary>What one expert-parallel rank did in an evaluation.</summary>
-/// <param name="Rank">Expert-parallel rank.</param>
-/// <param name="Tokens">Tokens of the sequences it held.</param>
-/// <param name="RowsSent">Token rows (and their gradients or outputs) it sent to other ranks' experts or back.</param>
-/// <param name="BytesSent">Bytes of those rows.</param>
-public sealed record RankTraffic(int Rank, long Tokens, long RowsSent, long BytesSent);

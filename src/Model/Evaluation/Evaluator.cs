@@ -1,4 +1,5 @@
 using OpenMoE.Model.Network;
+using OpenMoE.Model.Parallel;
 using OpenMoE.Model.Routing.Replay;
 
 namespace OpenMoE.Model.Evaluation;
@@ -86,9 +87,7 @@ public sealed class Evaluator(MoeTransformer model)
             var sums = new[] { loss, targets };
             parallel.Communicator.AllReduceSum(sums);
             (loss, targets) = (sums[0], (long)sums[1]);
-            var all = new long[3 * parallel.Size];
-            parallel.Communicator.AllGatherVariable<long>([localTokens, parallel.RowsSent, parallel.BytesSent], Enumerable.Repeat(3, parallel.Size).ToArray(), all);
-            traffic = Enumerable.Range(0, parallel.Size).Select(r => new RankTraffic(r, all[3 * r], all[3 * r + 1], all[3 * r + 2])).ToList();
+            traffic = RankTraffic.Gather(parallel.Communicator, localTokens, parallel.RowsSent, parallel.BytesSent);
         }
         if (targets == 0)
             throw new ArgumentException("Every sequence has a single token: nothing to predict. Use --seq 2 or more.");

@@ -1,10 +1,14 @@
 using OpenMoE.Model.Network;
+using OpenMoE.Runtime.Communication;
 
 namespace OpenMoE.Model.Generation;
 
 /// <summary>
 /// Autoregressive decoding with a KV cache: one forward over the prompt, then one position per
-/// step. Only the last position's logits are computed, and routing traces are off.
+/// step. Only the last position's logits are computed, and routing traces are off. On an
+/// expert-parallel rank (<see cref="MoeTransformer.Parallel"/>) rank 0 holds the sequence and samples,
+/// the other ranks serve their experts in every forward, and each new token is sent to every rank, so
+/// the ranks stop together and the tokens are the ones a single process generates.
 /// </summary>
 public sealed class TextGenerator(MoeTransformer model)
 {
@@ -29,17 +33,28 @@ public sealed class TextGenerator(MoeTransformer model)
 
         var sampler = new TokenSampler(sampling);
         var options = new ForwardOptions { CollectTrace = false, LastPositionOnly = true, CapacityFactor = capacityFactor };
-        using var cache = model.CreateCache(1, prompt.Length + Math.Max(maxNewTokens, 1));
+        var parallel = model.Parallel;
+        bool holdsSequence = parallel is null || parallel.Rank == 0;
+        using var cache = holdsSequence ? model.CreateCache(1, prompt.Length + Math.Max(maxNewTokens, 1)) : null;
         var generated = new List<int>(maxNewTokens);
-        var logits = model.Forward(prompt, 1, options, cache);
+        ForwardResult? Step(int[] tokens)
+        {
+            if (holdsSequence)
+                return model.Forward(tokens, 1, options, cache);
+            model.ServeExperts(tokens.Length, options);
+            return null;
+        }
+        var logits = Step(prompt);
         while (generated.Count < maxNewTokens)
         {
-            int next = sampler.Next(logits.Row(0, 0));
+            int next = holdsSequence ? sampler.Next(logits!.Row(0, 0)) : 0;
+            if (parallel is not null)
+                next = parallel.Communicator.AllGather(next)[0];
             generated.Add(next);
             onToken?.Invoke(next);
             if (next == stopToken || generated.Count == maxNewTokens)
                 break;
-            logits = model.Forward([next], 1, options, cache);
+            logits = Step([next]);
         }
         return generated.ToArray();
     }

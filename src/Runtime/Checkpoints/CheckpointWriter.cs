@@ -8,7 +8,10 @@ namespace OpenMoE.Runtime.Checkpoints;
 /// Streams tensors into a new checkpoint folder. Bytes go straight to the current shard file
 /// (nothing is buffered beyond the file stream's small buffer); the folder only becomes visible at
 /// its final path in <see cref="Commit"/>, by an atomic rename of a temporary sibling folder.
-/// Disposing without committing deletes the temporary folder.
+/// Disposing without committing deletes the temporary folder. A <em>part</em> writer
+/// (<see cref="CreatePart"/>) is one rank's share of a checkpoint that several processes write together:
+/// it writes its own shards into a folder the job shares and hands its index to
+/// <see cref="CheckpointParts.Commit"/> instead of committing.
 /// </summary>
 public sealed class CheckpointWriter : IDisposable
 {
@@ -30,6 +33,10 @@ public sealed class CheckpointWriter : IDisposable
     private TensorWriteStream? _open;
     private long _bytesWritten;
     private bool _committed;
+    // Part mode: shard k of this part is shard k * _parts + _part of the checkpoint, so every rank can
+    // number its shards without knowing the others' counts (CheckpointParts fills the gaps).
+    private readonly int _part, _parts = 1;
+    private readonly bool _ownsFolder = true;
 
     private CheckpointWriter(string targetPath, SpecIdentity spec, CheckpointWriteOptions options)
     {
@@ -53,12 +60,35 @@ public sealed class CheckpointWriter : IDisposable
         };
     }
 
+    private CheckpointWriter(string sharedFolder, string checkpointId, SpecIdentity spec, int part, int parts, CheckpointWriteOptions options)
+    {
+        CheckpointFormat.RequireLittleEndian();
+        if (options.MaxShardBytes < MinShardBytes)
+            throw new ArgumentOutOfRangeException(nameof(options), $"MaxShardBytes must be at least {MinShardBytes}.");
+        ArgumentOutOfRangeException.ThrowIfNegative(part);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(part, parts);
+        _targetPath = _tempPath = Path.GetFullPath(sharedFolder);
+        if (!Directory.Exists(_tempPath))
+            throw new DirectoryNotFoundException($"The shared checkpoint folder '{_tempPath}' does not exist.");
+        _options = options;
+        (_part, _parts, _ownsFolder) = (part, parts, false);
+        _manifest = new CheckpointManifest { FormatVersion = CheckpointFormat.Version, CheckpointId = checkpointId, SpecName = spec.Name, SpecHash = spec.Hash };
+    }
+
     /// <summary>Marker in the names of temporary folders; such folders are never checkpoints.</summary>
     public const string TemporaryMarker = ".partial-";
 
     /// <summary>Starts a checkpoint that will appear at <paramref name="path"/> on <see cref="Commit"/>.</summary>
     public static CheckpointWriter Create(string path, SpecIdentity spec, CheckpointWriteOptions? options = null) =>
         new(path, spec, options ?? new CheckpointWriteOptions());
+
+    /// <summary>
+    /// Starts part <paramref name="part"/> of <paramref name="parts"/> of checkpoint <paramref name="checkpointId"/>,
+    /// written into <paramref name="sharedFolder"/> (made by <see cref="CheckpointParts.CreateFolder"/>);
+    /// <see cref="CompletePart"/> ends it.
+    /// </summary>
+    public static CheckpointWriter CreatePart(string sharedFolder, string checkpointId, SpecIdentity spec, int part, int parts, CheckpointWriteOptions? options = null) =>
+        new(sharedFolder, checkpointId, spec, part, parts, options ?? new CheckpointWriteOptions());
 
     /// <summary>True for folder names that <see cref="CheckpointWriter"/> uses while saving.</summary>
     public static bool IsTemporaryName(string folderName) =>
@@ -121,30 +151,51 @@ public sealed class CheckpointWriter : IDisposable
     public string Commit(CheckpointMetadata metadata, TrainingState? trainingState = null)
     {
         ThrowIfDone();
+        if (!_ownsFolder) throw new InvalidOperationException("A part of a checkpoint is completed with CompletePart and committed by CheckpointParts.");
         if (_open is not null) throw new InvalidOperationException($"Tensor '{_open.Descriptor.Name}' is incomplete.");
         FinishShard();
         _manifest.Metadata = metadata;
         _manifest.TrainingState = trainingState;
-        var manifestPath = Path.Combine(_tempPath, CheckpointFormat.ManifestFileName);
-        using (var file = new FileStream(manifestPath, FileMode.CreateNew, FileAccess.Write, FileShare.None))
-        {
-            file.Write(ManifestCodec.Encode(_manifest));
-            file.Flush(_options.Durable);
-        }
-        if (_options.Durable) DurableFileSystem.FsyncDirectory(_tempPath);
-
-        var parent = Path.GetDirectoryName(_targetPath)!;
-        string? previous = null;
-        if (Directory.Exists(_targetPath))
-        {
-            previous = TemporaryPathFor(_targetPath);
-            Directory.Move(_targetPath, previous);
-        }
-        Directory.Move(_tempPath, _targetPath);
-        if (_options.Durable) DurableFileSystem.FsyncDirectory(parent);
-        if (previous is not null) Directory.Delete(previous, recursive: true);
+        Publish(_tempPath, _targetPath, _manifest, _options);
         _committed = true;
         return _targetPath;
+    }
+
+    /// <summary>Closes this part's last shard (fsynced) and returns what the manifest needs of it.</summary>
+    public CheckpointPart CompletePart()
+    {
+        ThrowIfDone();
+        if (_ownsFolder) throw new InvalidOperationException("Only a writer made by CreatePart has a part to complete.");
+        if (_open is not null) throw new InvalidOperationException($"Tensor '{_open.Descriptor.Name}' is incomplete.");
+        FinishShard();
+        _committed = true;
+        return new CheckpointPart { Shards = _manifest.Shards, Tensors = _manifest.Tensors };
+    }
+
+    /// <summary>
+    /// Writes <paramref name="manifest"/> into <paramref name="tempPath"/> last, fsyncs it and the folder,
+    /// then renames the folder to <paramref name="targetPath"/> (moving an existing one aside first).
+    /// </summary>
+    internal static void Publish(string tempPath, string targetPath, CheckpointManifest manifest, CheckpointWriteOptions options)
+    {
+        var manifestPath = Path.Combine(tempPath, CheckpointFormat.ManifestFileName);
+        using (var file = new FileStream(manifestPath, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+        {
+            file.Write(ManifestCodec.Encode(manifest));
+            file.Flush(options.Durable);
+        }
+        if (options.Durable) DurableFileSystem.FsyncDirectory(tempPath);
+
+        var parent = Path.GetDirectoryName(targetPath)!;
+        string? previous = null;
+        if (Directory.Exists(targetPath))
+        {
+            previous = TemporaryPathFor(targetPath);
+            Directory.Move(targetPath, previous);
+        }
+        Directory.Move(tempPath, targetPath);
+        if (options.Durable) DurableFileSystem.FsyncDirectory(parent);
+        if (previous is not null) Directory.Delete(previous, recursive: true);
     }
 
     /// <summary>Abandons an uncommitted checkpoint: closes files and deletes the temporary folder.</summary>
@@ -159,7 +210,7 @@ public sealed class CheckpointWriter : IDisposable
             // On a full disk the shard's last buffered bytes cannot be flushed; the folder goes anyway.
         }
         _shard = null;
-        if (!_committed && Directory.Exists(_tempPath))
+        if (!_committed && _ownsFolder && Directory.Exists(_tempPath))
         {
             _committed = true;
             Directory.Delete(_tempPath, recursive: true);
@@ -218,7 +269,7 @@ public sealed class CheckpointWriter : IDisposable
         _shard!.Write(header);
         _shardHash.Append(header);
         _shardBytes += header.Length;
-        _chunk = new ChunkEntry { Shard = _manifest.Shards.Count - 1, Offset = _shardBytes, Length = length };
+        _chunk = new ChunkEntry { Shard = ShardIndex(_manifest.Shards.Count - 1), Offset = _shardBytes, Length = length };
         tensor.Entry.Chunks.Add(_chunk);
         _chunkHash.Reset();
         _chunkRemaining = length;
@@ -257,7 +308,7 @@ public sealed class CheckpointWriter : IDisposable
     private void StartShard()
     {
         FinishShard();
-        var index = _manifest.Shards.Count;
+        var index = ShardIndex(_manifest.Shards.Count);
         var entry = new ShardEntry { FileName = CheckpointFormat.ShardFileName(index) };
         _manifest.Shards.Add(entry);
         _shard = new FileStream(Path.Combine(_tempPath, entry.FileName), FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20);
@@ -267,6 +318,9 @@ public sealed class CheckpointWriter : IDisposable
         _shardHash.Append(header);
         _shardBytes = header.Length;
     }
+
+    /// <summary>The checkpoint's index of this writer's <paramref name="local"/>-th shard.</summary>
+    private int ShardIndex(int local) => local * _parts + _part;
 
     private void FinishShard()
     {
@@ -284,6 +338,6 @@ public sealed class CheckpointWriter : IDisposable
         if (_committed) throw new InvalidOperationException("This checkpoint writer is already committed or disposed.");
     }
 
-    private static string TemporaryPathFor(string target) =>
+    internal static string TemporaryPathFor(string target) =>
         Path.Combine(Path.GetDirectoryName(target)!, $".{Path.GetFileName(target)}{TemporaryMarker}{Guid.NewGuid():N}");
 }

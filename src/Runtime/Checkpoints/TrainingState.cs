@@ -38,7 +38,7 @@ public sealed class TrainingState
     [Key(8)] public Dictionary<string, double> OptimizerScalars { get; set; } = [];
 }
 
-/// <summary>Reserved tensor names for optimizer state: <c>optim/&lt;optimizer&gt;/&lt;slot&gt;/&lt;param&gt;</c>.</summary>
+/// <summary>Reserved tensor names for optimizer state: under <c>optim/</c>, ending in the parameter's name (the trainer writes <c>optim/&lt;slot&gt;/&lt;param&gt;</c>).</summary>
 public static class OptimizerTensorNames
 {
     /// <summary>Prefix of every optimizer tensor; model parameter names never start with it.</summary>
@@ -54,6 +54,14 @@ public static class OptimizerTensorNames
 
     /// <summary>True for names under <see cref="Prefix"/>.</summary>
     public static bool IsOptimizerTensor(string name) => name.StartsWith(Prefix, StringComparison.Ordinal);
+
+    /// <summary>
+    /// The parameter an optimizer tensor is state of: what follows its last '/' (parameter names have
+    /// none), for the trainer's <c>optim/SLOT/PARAMETER</c> and for <see cref="For"/>'s names alike.
+    /// </summary>
+    public static string ParameterOf(string name) => IsOptimizerTensor(name)
+        ? name[(name.LastIndexOf('/') + 1)..]
+        : throw new ArgumentException($"'{name}' is not an optimizer tensor name (optim/.../PARAMETER).");
 }
 
 /// <summary>

@@ -61,4 +61,20 @@ public static class CommunicatorExtensions
         communicator.AllGatherVariable<T>([value], counts, all);
         return all;
     }
+
+    /// <summary>Every rank's <paramref name="bytes"/> (any lengths, also empty), in rank order.</summary>
+    public static byte[][] AllGatherBytes(this ICommunicator communicator, byte[] bytes)
+    {
+        var counts = communicator.AllGather(bytes.Length);
+        var all = new byte[counts.Sum()];
+        communicator.AllGatherVariable<byte>(bytes, counts, all);
+        var result = new byte[counts.Length][];
+        for (int r = 0, offset = 0; r < counts.Length; offset += counts[r], r++)
+            result[r] = all.AsSpan(offset, counts[r]).ToArray();
+        return result;
+    }
+
+    /// <summary>Rank 0's <paramref name="text"/> on every rank (the other ranks pass anything, e.g. null).</summary>
+    public static string Broadcast(this ICommunicator communicator, string? text) =>
+        System.Text.Encoding.UTF8.GetString(communicator.AllGatherBytes(communicator.Rank == 0 ? System.Text.Encoding.UTF8.GetBytes(text ?? "") : [])[0]);
 }

@@ -146,6 +146,21 @@ public sealed unsafe class OptimizerOps : OpLaunchers
         ChunkSumsOfSquares(w, weightPartials, length);
         Cache.Get<ArrayView<double>, ArrayView<double>, ArrayView<double>, int, long, AdafactorStep>(AdafactorKernels.StepSizeKernel)
             (Stream, Shapes.SingleGroup(), updatePartials, weightPartials, stepSize, chunks, length, step);
+        AdafactorApplyStep(w, update, stepSize, length);
+    }
+
+    /// <summary>
+    /// Adafactor's last phase with a step size computed elsewhere (a tensor split over ranks, whose RMS
+    /// needs every rank's sums): w [length] -= stepSize[0] * update.
+    /// </summary>
+    public void AdafactorApplyStep(ArrayView<float> w, ArrayView<float> update, ArrayView<double> stepSize, long length)
+    {
+        Require(w, length, "w"); Require(update, length, "update"); Require(stepSize, 1, "stepSize");
+        if (OnHost(length))
+        {
+            AdafactorKernels.ApplyReference(Host(w, length), Host(update, length), Host(stepSize, 1)[0]);
+            return;
+        }
         var (config, span) = ElementLaunch(length);
         Cache.Get<ArrayView<float>, ArrayView<float>, ArrayView<double>, long, int>(AdafactorKernels.ApplyKernel)
             (Stream, config, w, update, stepSize, length, span);

@@ -14,6 +14,9 @@ namespace OpenMoE.Training;
 /// <see cref="MinDimToFactor"/>; a 3-d expert stack [E, In, Out] is factored per expert. Smaller
 /// tensors keep a full second moment. Kernels and their twin: <see cref="AdafactorKernels"/>. The
 /// update is written over the gradient. State and scratch are made once, so a step allocates nothing.
+/// Under expert parallelism an expert stack is split over the ranks (each holds [E/P, In, Out]); the
+/// RMS of its update and weight (clipping, parameter scaling) is then that of the whole stack, from
+/// every rank's sums (<see cref="SplitTensors"/>), so the step is the one a single process takes.
 /// </summary>
 public sealed class Adafactor : IOptimizer
 {
@@ -21,12 +24,17 @@ public sealed class Adafactor : IOptimizer
     private readonly OptimizerState _state;
     private readonly ParameterInfo[] _infos;
     private readonly Layout[] _layouts;
-    private readonly MemoryBuffer1D<double, Stride1D.Dense> _rowMean, _updatePartials, _weightPartials, _stepSize;
+    private readonly MemoryBuffer1D<double, Stride1D.Dense> _rowMean, _updatePartials, _weightPartials, _stepSize, _sums;
+    private readonly SplitTensors? _split;
+    private readonly double[] _hostSums = new double[2], _hostStep = new double[1];
 
     /// <summary>Creates the state for <paramref name="parameters"/>.</summary>
     public Adafactor(ComputeDevice device, ParameterInfo[] parameters, double decayRate = 0.8, double clipThreshold = 1.0, int minDimToFactor = AdafactorFactoring.DefaultMinDimToFactor,
-        double epsilon1 = 1e-30, double epsilon2 = 1e-3)
+        double epsilon1 = 1e-30, double epsilon2 = 1e-3, SplitTensors? split = null)
     {
+        if (split is not null && split.IsSplit.Length != parameters.Length)
+            throw new ArgumentException($"{parameters.Length} tensors need as many split flags (got {split.IsSplit.Length}).");
+        _split = split;
         _device = device;
         DecayRate = decayRate;
         ClipThreshold = clipThreshold;
@@ -50,6 +58,7 @@ public sealed class Adafactor : IOptimizer
         _updatePartials = device.Allocate<double>(maxChunks, "adafactor update sums");
         _weightPartials = device.Allocate<double>(maxChunks, "adafactor weight sums");
         _stepSize = device.Allocate<double>(1, "adafactor step size");
+        _sums = device.Allocate<double>(2, "adafactor split sums");
     }
 
     /// <summary>Second-moment decay exponent (0.8).</summary>
@@ -91,8 +100,27 @@ public sealed class Adafactor : IOptimizer
                 ops.AdafactorFactored(g, layout.Vr, layout.Vc, _rowMean.View, layout.Slices, layout.Rows, layout.Cols, scalars);
             else
                 ops.AdafactorFull(g, layout.V, g.Length, scalars);
-            ops.AdafactorApply(w, g, _updatePartials.View, _weightPartials.View, _stepSize.View, w.Length, scalars);
+            if (_split is { } split && split.IsSplit[i])
+                ApplySplit(w, g, split, scalars);
+            else
+                ops.AdafactorApply(w, g, _updatePartials.View, _weightPartials.View, _stepSize.View, w.Length, scalars);
         }
+    }
+
+    // The step size of a tensor split over the ranks: its sums of squares added over them, its RMS over every element of the whole tensor.
+    private void ApplySplit(ArrayView<float> w, ArrayView<float> update, SplitTensors split, AdafactorStep scalars)
+    {
+        var ops = _device.Optimizers;
+        int chunks = SumOfSquares.Chunks(w.Length);
+        ops.ChunkSumsOfSquares(update, _updatePartials.View, w.Length);
+        ops.Total(_updatePartials.View, _sums.View.SubView(0, 1), chunks);
+        ops.ChunkSumsOfSquares(w, _weightPartials.View, w.Length);
+        ops.Total(_weightPartials.View, _sums.View.SubView(1, 1), chunks);
+        _sums.View.CopyToCPU(_hostSums);
+        split.Group.AllReduceSum(_hostSums);
+        _hostStep[0] = AdafactorKernels.StepSize(_hostSums[0], _hostSums[1], w.Length * split.Group.Size, scalars);
+        _stepSize.View.CopyFromCPU(_hostStep);
+        ops.AdafactorApplyStep(w, update, _stepSize.View, w.Length);
     }
 
     /// <inheritdoc />
@@ -103,8 +131,15 @@ public sealed class Adafactor : IOptimizer
         _updatePartials.Dispose();
         _weightPartials.Dispose();
         _stepSize.Dispose();
+        _sums.Dispose();
     }
 
     /// <summary>One tensor's shape and state: v [elements] when not factored, else vr [slices * rows] and vc [slices * cols].</summary>
     private readonly record struct Layout(bool Factored, int Slices, int Rows, int Cols, ArrayView<float> V, ArrayView<float> Vr, ArrayView<float> Vc);
 }
+
+/// <summary>
+/// Tensors of which each rank of <paramref name="Group"/> holds an equal share (expert stacks under
+/// expert parallelism): <paramref name="IsSplit"/>[i] for the optimizer's tensor i.
+/// </summary>
+public sealed record SplitTensors(Runtime.Communication.ICommunicator Group, bool[] IsSplit);

@@ -1,6 +1,8 @@
 using System.Text.Json;
 using OpenMoE.Model.Checkpointing;
 using OpenMoE.Model.Network;
+using OpenMoE.Model.Parallel;
+using OpenMoE.Runtime.Communication;
 using OpenMoE.Model.Specs;
 using OpenMoE.Runtime.Checkpoints;
 using CheckpointState = OpenMoE.Runtime.Checkpoints.TrainingState;
@@ -14,12 +16,18 @@ namespace OpenMoE.Training;
 /// position) as JSON in the checksummed manifest. Saves are atomic, check the free space first, and
 /// keep the newest <paramref name="keepLast"/> (never deleting the one just written); loading verifies
 /// spec, layout and every checksum first, and falls back to older checkpoints when the newest is damaged.
+/// Under a parallel layout every rank saves with it at once: each rank of replica 0 writes its own part
+/// (rank 0 everything replicated and its experts, the others their experts) and rank 0 commits one
+/// manifest when every part is complete (<see cref="CollectiveCheckpointSave"/>). The checkpoint is the
+/// same as one process would write, so it resumes with any number of ranks: each loads its own experts.
 /// </summary>
 /// <param name="spec">The spec trained.</param>
 /// <param name="runDirectory">The run folder (checkpoints go to RUN/checkpoints).</param>
 /// <param name="keepLast">How many checkpoints to keep.</param>
 /// <param name="freeBytes">Free bytes on the volume of a folder (default: <see cref="DriveInfo"/>; tests simulate a full disk).</param>
-public sealed class CheckpointTrainingStore(ModelSpecInfo spec, string runDirectory, int keepLast = 3, Func<string, long>? freeBytes = null) : ITrainingStore
+/// <param name="layout">The job's ranks when the run is expert- or data-parallel; null for one process.</param>
+public sealed class CheckpointTrainingStore(ModelSpecInfo spec, string runDirectory, int keepLast = 3, Func<string, long>? freeBytes = null,
+    ParallelLayout? layout = null) : ITrainingStore
 {
     private const string StateKey = "openmoe.trainer_state";
     // Room for the manifest, shard headers and framing on top of the tensor bytes.
@@ -63,23 +71,62 @@ public sealed class CheckpointTrainingStore(ModelSpecInfo spec, string runDirect
         var summary = new CheckpointState { Step = state.Step, OptimizerName = state.Optimizer };
         if (state.Routing is { } routing)
             metadata.Extra[RoutingCheckpointState.RoutingKey] = routing;
-        // Tensors stream from their source piece by piece (from the device, no whole-model copy on the host).
-        var optimizer = checkpoint.Optimizer.Keys.Order(StringComparer.Ordinal)
-            .Select(name => (new TensorDescriptor(OptimizerTensorNames.Prefix + name, TensorDType.F32, new[] { checkpoint.Optimizer.ElementsOf(name) }),
-                (Action<TensorChunkSink>)(sink => checkpoint.Optimizer.Stream(name, sink))));
-        var bias = RoutingCheckpointState.Tensors(checkpoint.ExpertBias ?? new Dictionary<int, float[]>())
-            .Select(t => (t.Descriptor, (Action<TensorChunkSink>)(sink => sink(t.Values))));
+        var world = layout?.World ?? new SingleProcessCommunicator();
+        // Rank 0 writes every replicated tensor; the other ranks of replica 0 only their experts' tensors.
+        var tensors = Tensors(checkpoint).Where(t => world.Rank == 0 || IsRoutedExpert(t.Descriptor.Name)).ToList();
         string path = _run.PathForStep(state.Step);
-        RequireFreeSpace(checkpoint, path);
-        ModelCheckpoint.Save(path, spec, (p, sink) => checkpoint.Weights.Stream(p.Name, sink), metadata, summary, optimizer.Concat(bias),
-            new CheckpointWriteOptions { Overwrite = true });
-        _run.Rotate(justWritten: path);
+        CollectiveCheckpointSave.Save(world, layout?.ExpertParallelSize ?? 1, path, new SpecIdentity(spec.Name, spec.SpecHash), new CheckpointWriteOptions { Overwrite = true },
+            writer =>
+            {
+                RequireFreeSpace(tensors.Sum(t => t.Descriptor.ByteLength), path);
+                // Tensors stream from their source piece by piece (from the device, no whole-model copy on the host).
+                foreach (var (descriptor, write) in tensors)
+                {
+                    var tensor = writer.BeginTensor(descriptor);
+                    write(chunk => tensor.Write(chunk));
+                    tensor.Complete();
+                }
+            }, metadata, summary);
+        if (world.Rank == 0)
+            _run.Rotate(justWritten: path);
     }
 
-    // A save that cannot fit fails before it writes a byte, instead of filling the disk with a partial folder.
-    private void RequireFreeSpace(TrainingCheckpoint checkpoint, string path)
+    /// <summary>
+    /// What this rank holds, in checkpoint order: the weights (a stacked expert tensor as this rank's
+    /// experts' share [Count, ...]), the optimizer tensors, the expert bias.
+    /// </summary>
+    private IEnumerable<(TensorDescriptor Descriptor, Action<TensorChunkSink> Write)> Tensors(TrainingCheckpoint checkpoint)
     {
-        long needed = OverheadBytes + 4L * (checkpoint.Weights.TotalElements + checkpoint.Optimizer.TotalElements);
+        foreach (var parameter in spec.Parameters.Where(p => checkpoint.Weights.ContainsKey(p.Name)))
+        {
+            var shape = parameter.Shape.ToArray();
+            long elements = checkpoint.Weights.ElementsOf(parameter.Name);
+            if (elements != parameter.Elements)
+                shape[0] = elements / (parameter.Elements / shape[0]);
+            yield return (new TensorDescriptor(parameter.Name, TensorDType.F32, shape), sink => checkpoint.Weights.Stream(parameter.Name, sink));
+        }
+        foreach (var name in checkpoint.Optimizer.Keys.Order(StringComparer.Ordinal))
+            yield return (new TensorDescriptor(OptimizerTensorNames.Prefix + name, TensorDType.F32, new[] { checkpoint.Optimizer.ElementsOf(name) }),
+                sink => checkpoint.Optimizer.Stream(name, sink));
+        foreach (var (descriptor, values) in RoutingCheckpointState.Tensors(checkpoint.ExpertBias ?? new Dictionary<int, float[]>()))
+            yield return (descriptor, sink => sink(values));
+    }
+
+    /// <summary>The parameter a checkpoint tensor belongs to: itself, or the one an optimizer tensor (<c>optim/SLOT/PARAMETER</c>) is state of; null for others.</summary>
+    private ParameterInfo? ParameterOf(string tensorName)
+    {
+        string name = OptimizerTensorNames.IsOptimizerTensor(tensorName) ? OptimizerTensorNames.ParameterOf(tensorName) : tensorName;
+        return _parameters.GetValueOrDefault(name);
+    }
+
+    private bool IsRoutedExpert(string tensorName) => ParameterOf(tensorName) is { } p && ExpertTensors.IsRoutedExpert(p);
+
+    private readonly Dictionary<string, ParameterInfo> _parameters = spec.Parameters.ToDictionary(p => p.Name, StringComparer.Ordinal);
+
+    // A save that cannot fit fails before it writes a byte, instead of filling the disk with a partial folder.
+    private void RequireFreeSpace(long tensorBytes, string path)
+    {
+        long needed = OverheadBytes + tensorBytes;
         Directory.CreateDirectory(_run.Directory);
         long free = _freeBytes(_run.Directory);
         if (free < needed)
@@ -122,12 +169,23 @@ public sealed class CheckpointTrainingStore(ModelSpecInfo spec, string runDirect
                 "it holds weights but no trainer state, so training cannot resume from it.", "Start a new run, or load it with --weights for inference.");
         var state = JsonSerializer.Deserialize<TrainingState>(json)
             ?? throw new CheckpointException(CheckpointErrorKind.Malformed, path, null, "its trainer state is empty.", "Resume from an earlier checkpoint.");
-        var weights = spec.Parameters.ToDictionary(p => p.Name, file.Read, StringComparer.Ordinal);
+        // A rank reads its own experts only: whole stacked tensors (the weights keep their share), and its share of their optimizer state.
+        var shard = layout?.Shard(spec.Config.Experts) ?? ExpertShard.All(spec.Config.Experts);
+        bool Held(ParameterInfo p) => p.Expert < 0 || shard.Contains(p.Expert);
+        var weights = spec.Parameters.Where(Held).ToDictionary(p => p.Name, file.Read, StringComparer.Ordinal);
         var optimizer = new Dictionary<string, float[]>(StringComparer.Ordinal);
         foreach (var tensor in reader.Tensors.Where(t => OptimizerTensorNames.IsOptimizerTensor(t.Name)))
         {
+            var parameter = ParameterOf(tensor.Name);
+            if (parameter is not null && !Held(parameter))
+                continue;
             var values = new float[tensor.ElementCount];
             reader.ReadTensor(tensor.Name, values);
+            if (parameter is not null && ExpertTensors.IsStacked(parameter) && !shard.IsAll(spec.Config.Experts))
+            {
+                long per = values.LongLength / spec.Config.Experts;
+                values = values.AsSpan(checked((int)(per * shard.First)), checked((int)(per * shard.Count))).ToArray();
+            }
             optimizer[tensor.Name[OptimizerTensorNames.Prefix.Length..]] = values;
         }
         return new TrainingCheckpoint(state, TensorReads.FromArrays(weights), TensorReads.FromArrays(optimizer), RoutingCheckpointState.ReadBias(reader));

@@ -26,10 +26,13 @@ public interface IOptimizer : IDisposable
 /// <summary>Optimizers by name.</summary>
 public static class Optimizers
 {
-    /// <summary>"adafactor" (OpenMoE's settings) or "adamw", with zero state for <paramref name="parameters"/> on <paramref name="device"/>.</summary>
-    public static IOptimizer Create(string name, ComputeDevice device, ParameterInfo[] parameters) => name switch
+    /// <summary>
+    /// "adafactor" (OpenMoE's settings) or "adamw", with zero state for <paramref name="parameters"/> on <paramref name="device"/>;
+    /// <paramref name="split"/> names the tensors split over ranks (only Adafactor's step depends on a whole tensor).
+    /// </summary>
+    public static IOptimizer Create(string name, ComputeDevice device, ParameterInfo[] parameters, SplitTensors? split = null) => name switch
     {
-        "adafactor" => new Adafactor(device, parameters),
+        "adafactor" => new Adafactor(device, parameters, split: split),
         "adamw" => new AdamW(device, parameters),
         _ => throw new ArgumentException($"Unknown optimizer '{name}'; use adafactor or adamw."),
     };

@@ -55,6 +55,21 @@ public sealed class MetricsLog : IDisposable
         }
         _json.WriteEndObject();
         Number("tokens_per_s"u8, report.TokensPerSecond);
+        if (report.Ranks is { } ranks)
+        {
+            // Parallel runs: each rank's tokens and what it sent to other ranks' experts in this step.
+            _json.WriteStartArray("ranks"u8);
+            foreach (var rank in ranks)
+            {
+                _json.WriteStartObject();
+                _json.WriteNumber("rank"u8, rank.Rank);
+                _json.WriteNumber("tokens"u8, rank.Tokens);
+                _json.WriteNumber("rows_sent"u8, rank.RowsSent);
+                _json.WriteNumber("bytes_sent"u8, rank.BytesSent);
+                _json.WriteEndObject();
+            }
+            _json.WriteEndArray();
+        }
         _json.WriteEndObject();
         _json.Flush();
         _file.Write(_line.WrittenSpan);

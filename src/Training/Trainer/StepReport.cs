@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using OpenMoE.Model.Network;
+using OpenMoE.Model.Parallel;
 
 namespace OpenMoE.Training;
 
@@ -12,6 +13,9 @@ public readonly record struct StepReport(
     long Step, double Loss, double CrossEntropy, double LoadBalancing, double ZLoss, double LearningRate, double GradientNorm,
     double TokensPerSecond, int Tokens, ImmutableArray<MoeLayerStep> MoeLayers, StepTimings Timings)
 {
+    /// <summary>Under expert or data parallelism, every rank's tokens and exchange traffic in this step, in rank order; null in one process.</summary>
+    public IReadOnlyList<RankTraffic>? Ranks { get; init; }
+
     /// <summary>Mean drop ratio over the MoE layers.</summary>
     public double DropRatio => MoeLayerStep.MeanDropRatio(MoeLayers);
 }

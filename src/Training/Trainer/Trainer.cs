@@ -9,6 +9,8 @@ using OpenMoE.Training.Objectives;
 using OpenMoE.Model.Specs;
 using OpenMoE.Training.Tokenization;
 using OpenMoE.Runtime.Devices;
+using OpenMoE.Model.Parallel;
+using OpenMoE.Runtime.Communication;
 
 namespace OpenMoE.Training;
 
@@ -19,6 +21,11 @@ namespace OpenMoE.Training;
 /// accelerator a run of N steps equals k steps plus a resume for N - k, bit for bit. After the first
 /// step of a run, a step allocates no device memory and no managed memory of its own (the data
 /// pipeline's batch and checkpoints aside; docs/benchmarks.md, Training step throughput, says what is counted).
+/// Under expert and data parallelism (<see cref="TrainerOptions.ExpertParallel"/> x <see cref="TrainerOptions.DataParallel"/>
+/// ranks of a communicator) every rank runs this loop on the same data stream: rank r of P trains on
+/// rows [r*B/P, (r+1)*B/P) of each global batch of B, the ranks of a replica route together, gradients
+/// are averaged over the replicas, rank 0 alone owns the run folder and writes metrics.jsonl, and the
+/// checkpoints are saved by all ranks together (docs/parallelism.md).
 /// </summary>
 public sealed class Trainer : IDisposable
 {
@@ -30,18 +37,22 @@ public sealed class Trainer : IDisposable
     private readonly IOptimizer _optimizer;
     private readonly ILearningRateSchedule _schedule;
     private readonly TrainingNetwork _network;
-    private readonly GradientClipping _clipping;
+    private readonly GradientClipping? _clipping;
+    private readonly ParallelLayout? _layout;
+    private readonly ParallelGradients? _parallelGradients;
+    private readonly int[] _inputs;
     private readonly double _capacityFactor;
     private readonly int[] _targets;
-    private readonly RunFolder _folder;
+    private readonly RunFolder? _folder;
     private readonly List<string> _notes = [];
     private long _lastCheckpoint;
 
     /// <summary>
     /// Sets up a run on <paramref name="device"/> (owned by the caller); resumes when the options say so.
     /// Validates the options and reads the inputs, then locks the run folder (<see cref="RunFolder"/>) before anything else.
+    /// A parallel run (<see cref="TrainerOptions.Ranks"/> > 1) is one rank of <paramref name="world"/>, whose size must be that.
     /// </summary>
-    public Trainer(TrainerOptions options, ComputeDevice device, ITrainingStore? store = null)
+    public Trainer(TrainerOptions options, ComputeDevice device, ITrainingStore? store = null, ICommunicator? world = null)
     {
         options.Validate();
         _options = options;
@@ -54,11 +65,16 @@ public sealed class Trainer : IDisposable
         options.Plan(device).Require(options.Optimizer == "adamw"
             ? "Lower --batch or --seq, use --optimizer adafactor (factored state), or a smaller --spec."
             : "Lower --batch or --seq, or use a smaller --spec.");
-        _folder = RunFolder.Open(options.Out, options.Resume, options.Overwrite);
+        if (options.Ranks > 1)
+            _layout = new ParallelLayout(world ?? throw new ArgumentException($"A run on {options.Ranks} ranks needs the job's communicator."), options.ExpertParallel, options.DataParallel);
+        bool leader = _layout is null || _layout.World.Rank == 0;
         try
         {
-            _notes.AddRange(_folder.Notes);
-            _store = store ?? new CheckpointTrainingStore(Spec, options.Out, options.KeepCheckpoints == 0 ? int.MaxValue : options.KeepCheckpoints);
+            // Rank 0 owns the run folder (lock, --overwrite, leftovers); the other ranks start once it is ready.
+            _folder = leader ? RunFolder.Open(options.Out, options.Resume, options.Overwrite) : null;
+            _layout?.World.Barrier();
+            _notes.AddRange(_folder?.Notes ?? []);
+            _store = store ?? new CheckpointTrainingStore(Spec, options.Out, options.KeepCheckpoints == 0 ? int.MaxValue : options.KeepCheckpoints, layout: _layout);
             var objectives = ObjectiveSchedule.Parse(options.Objective, Tokenizer, options.SwitchStep ?? Math.Max(1, options.Steps / 2));
             _pipeline = new DataPipeline(data.Sources, data.Mixture, objectives, Tokenizer, options.SequenceLength, options.Seed);
             _capacityFactor = options.CapacityFactor ?? config.TrainCapacityFactor;
@@ -69,6 +85,8 @@ public sealed class Trainer : IDisposable
                 _notes.AddRange(skipped);
             if (options.Resume && checkpoint is null)
                 throw new ArgumentException($"--resume: there is no checkpoint in {Path.Combine(options.Out, RunFolder.CheckpointsFolderName)}; start without --resume.");
+            if (_layout is not null && _layout.World.AllGather(checkpoint?.State.Step ?? -1) is var steps && steps.Distinct().Count() > 1)
+                throw new ArgumentException($"--resume: the ranks found different latest checkpoints in {options.Out} (steps {string.Join(", ", steps)}); give every rank the same run folder.");
             if (checkpoint is not null)
             {
                 if (checkpoint.State.Spec != config.Name || checkpoint.State.Optimizer != options.Optimizer)
@@ -89,7 +107,7 @@ public sealed class Trainer : IDisposable
                     initial.Stream(p, sink);
                 else
                     WeightInitializer.Stream(Spec.Config, p, options.Seed, sink);
-            }));
+            }, _layout?.Shard(config.Experts)), _layout);
             _network.Model.RoutingOverride = options.Routing is { } routing ? RoutingOverride.Parse(routing) : null;
             if (checkpoint is not null)
             {
@@ -102,11 +120,20 @@ public sealed class Trainer : IDisposable
             if (options.ReplayRouting is { } replay)
                 _network.ReplayRouting = new RoutingReplay(RoutingRecordingFile.Read(replay), Spec.Name, Spec.SpecHash);
             _parameters = DeviceParameters.Of(_network);
-            _optimizer = Optimizers.Create(options.Optimizer, device, _parameters.Infos);
+            // Under expert parallelism a stacked expert tensor is split over the replica's ranks.
+            var split = _layout?.Experts is { } experts
+                ? new SplitTensors(experts.Communicator, Array.ConvertAll(_parameters.Infos, ExpertTensors.IsStacked))
+                : null;
+            _optimizer = Optimizers.Create(options.Optimizer, device, _parameters.Infos, split);
             if (checkpoint is not null)
                 _optimizer.Restore(checkpoint.Optimizer);
-            _clipping = new GradientClipping(device, _parameters);
-            _targets = new int[options.Batch * options.SequenceLength];
+            if (_layout is null)
+                _clipping = new GradientClipping(device, _parameters);
+            else
+                _parallelGradients = new ParallelGradients(device, _layout, _parameters);
+            var (_, rows) = RowsOfRank();
+            _inputs = new int[rows * options.SequenceLength];
+            _targets = new int[rows * options.SequenceLength];
         }
         catch
         {
@@ -114,7 +141,8 @@ public sealed class Trainer : IDisposable
             _clipping?.Dispose();
             _optimizer?.Dispose();
             _network?.Dispose();
-            _folder.Dispose();
+            _folder?.Dispose();
+            _layout?.Dispose();
             throw;
         }
     }
@@ -151,7 +179,15 @@ public sealed class Trainer : IDisposable
     /// <summary>Number of trained parameters.</summary>
     public long ParameterCount => Spec.TotalParams;
 
-    /// <summary>A host copy of the current weights, by Hugging Face name.</summary>
+    /// <summary>This rank's rows of every global batch: [First, First + Count) (all of them in one process).</summary>
+    private (int First, int Count) RowsOfRank()
+    {
+        int b = _options.Batch, ranks = _options.Ranks, rank = _layout?.World.Rank ?? 0;
+        int first = (int)((long)b * rank / ranks);
+        return (first, (int)((long)b * (rank + 1) / ranks) - first);
+    }
+
+    /// <summary>A host copy of the current weights this rank holds, by Hugging Face name.</summary>
     public Dictionary<string, float[]> DownloadWeights() =>
         _parameters.Infos.ToDictionary(p => p.Name, _network.Weights.Download, StringComparer.Ordinal);
 
@@ -167,7 +203,8 @@ public sealed class Trainer : IDisposable
     /// </summary>
     public void Run(Action<StepReport>? onStep = null, CancellationToken cancel = default)
     {
-        using var metrics = new MetricsLog(_options.Out, Step);
+        // One metrics log for the job: rank 0's.
+        using var metrics = _folder is not null ? new MetricsLog(_options.Out, Step) : null;
         while (Step < _options.Steps && !cancel.IsCancellationRequested)
         {
             long start = Stopwatch.GetTimestamp();
@@ -184,17 +221,24 @@ public sealed class Trainer : IDisposable
     /// <paramref name="metrics"/>; <paramref name="startTimestamp"/> (<see cref="Stopwatch.GetTimestamp"/>)
     /// is when the step began, for tokens/s. Allocates nothing once a first step has run.
     /// </summary>
-    internal StepReport TrainStep(PackedBatch batch, MetricsLog metrics, long startTimestamp)
+    internal StepReport TrainStep(PackedBatch batch, MetricsLog? metrics, long startTimestamp)
     {
         long step = Step + 1;
-        int tokens = _targets.Length;
-        for (int i = 0; i < tokens; i++)
-            _targets[i] = batch.LossMask[i] != 0 ? batch.Labels[i] : -1;
+        int tokens = _options.Batch * _options.SequenceLength;
+        var (firstRow, rows) = RowsOfRank();
+        int from = firstRow * _options.SequenceLength;
+        for (int i = 0; i < _targets.Length; i++)
+        {
+            _inputs[i] = batch.Inputs[from + i];
+            _targets[i] = batch.LossMask[from + i] != 0 ? batch.Labels[from + i] : -1;
+        }
+        var experts = _layout?.Experts;
+        long rowsBefore = experts?.RowsSent ?? 0, bytesBefore = experts?.BytesSent ?? 0;
         StepLosses losses;
         long phase = Stopwatch.GetTimestamp();
         try
         {
-            losses = _network.ForwardBackward(batch.Inputs, _targets, _options.Batch, _capacityFactor);
+            losses = _network.ForwardBackward(_inputs, _targets, rows, _capacityFactor);
         }
         catch (NonFiniteValuesException)
         {
@@ -202,7 +246,7 @@ public sealed class Trainer : IDisposable
         }
         double forwardBackward = Stopwatch.GetElapsedTime(phase).TotalSeconds;
         phase = Stopwatch.GetTimestamp();
-        double norm = _clipping.Clip(_parameters, _options.ClipNorm);
+        double norm = _parallelGradients?.ReduceAndClip(_parameters, _options.ClipNorm) ?? _clipping!.Clip(_parameters, _options.ClipNorm);
         if (!double.IsFinite(losses.Total) || !double.IsFinite(norm))
             throw new TrainingDivergedException(step, _lastCheckpoint > 0 ? _lastCheckpoint : null, _options.Out);
         double lr = _schedule.At(step);
@@ -213,8 +257,12 @@ public sealed class Trainer : IDisposable
 
         var timings = new StepTimings(forwardBackward, losses.ForwardSeconds, Stopwatch.GetElapsedTime(phase).TotalSeconds);
         var report = new StepReport(step, losses.Total, losses.CrossEntropy, losses.LoadBalancing, losses.ZLoss, lr, norm,
-            tokens / Math.Max(Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds, 1e-9), tokens, losses.MoeLayers, timings);
-        metrics.Write(report);
+            tokens / Math.Max(Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds, 1e-9), tokens, losses.MoeLayers, timings)
+        {
+            Ranks = _layout is null ? null
+                : RankTraffic.Gather(_layout.World, _inputs.Length, (experts?.RowsSent ?? 0) - rowsBefore, (experts?.BytesSent ?? 0) - bytesBefore),
+        };
+        metrics?.Write(report);
         return report;
     }
 
@@ -224,6 +272,8 @@ public sealed class Trainer : IDisposable
     /// </summary>
     public double EvaluateLoss(IEnumerable<PackedBatch> batches)
     {
+        if (_layout is not null)
+            throw new InvalidOperationException("The demo's evaluation runs in one process.");
         double sum = 0;
         long count = 0;
         foreach (var batch in batches)
@@ -264,9 +314,10 @@ public sealed class Trainer : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
-        _clipping.Dispose();
+        _clipping?.Dispose();
         _optimizer.Dispose();
         _network.Dispose();
-        _folder.Dispose();
+        _folder?.Dispose();
+        _layout?.Dispose();
     }
 }

@@ -55,6 +55,13 @@ public sealed record TrainerOptions
     /// <summary>A routing recording whose decisions every step replays, in order (<c>--replay-routing</c>); null = route fresh.</summary>
     public string? ReplayRouting { get; init; }
 
+    /// <summary>Ranks each replica's experts are split over (<c>--expert-parallel</c>; 1 = every rank holds every expert).</summary>
+    public int ExpertParallel { get; init; } = 1;
+    /// <summary>Replicas that train on different rows of each batch and average their gradients (<c>--data-parallel</c>).</summary>
+    public int DataParallel { get; init; } = 1;
+    /// <summary>Ranks of the job: <see cref="ExpertParallel"/> x <see cref="DataParallel"/>.</summary>
+    public int Ranks => ExpertParallel * DataParallel;
+
     /// <summary>
     /// Checks every setting before any work, naming the option: a bad value is an
     /// <see cref="ArgumentException"/> whose message says what to pass instead.
@@ -74,6 +81,11 @@ public sealed record TrainerOptions
         Require(CheckpointEvery >= 0, $"--checkpoint-every must be at least 0; got {CheckpointEvery}.");
         Require(KeepCheckpoints >= 0, $"--keep-checkpoints must be at least 0; got {KeepCheckpoints}.");
         Require(SwitchStep is not { } s || s >= 0, $"--switch-step must be at least 0; got {SwitchStep}.");
+        Require(ExpertParallel >= 1 && DataParallel >= 1, $"--expert-parallel and --data-parallel must be at least 1; got {ExpertParallel} and {DataParallel}.");
+        Require(ExpertParallel == 1 || config.Experts > 0, $"--expert-parallel {ExpertParallel}: {config.Name} is dense (no experts to split); use --data-parallel {ExpertParallel} instead.");
+        Require(config.Experts == 0 || config.Experts % ExpertParallel == 0,
+            $"--expert-parallel {ExpertParallel} does not divide the {config.Experts} experts of {config.Name}; use a divisor of {config.Experts}.");
+        Require(Batch >= Ranks, $"--batch {Batch} gives some of the {Ranks} ranks no sequence to train on; pass --batch {Ranks} or more (a multiple of {Ranks} balances them).");
         Require(!(Resume && Overwrite), "--resume and --overwrite contradict each other; pass one of them.");
         Require(Schedule is "rsqrt" or "cosine", $"--schedule must be rsqrt or cosine; got '{Schedule}'.");
         Require(Optimizer is "adafactor" or "adamw", $"--optimizer must be adafactor or adamw; got '{Optimizer}'.");
