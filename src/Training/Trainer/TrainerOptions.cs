@@ -82,7 +82,7 @@ public sealed record TrainerOptions
         Require(KeepCheckpoints >= 0, $"--keep-checkpoints must be at least 0; got {KeepCheckpoints}.");
         Require(SwitchStep is not { } s || s >= 0, $"--switch-step must be at least 0; got {SwitchStep}.");
         Require(ExpertParallel >= 1 && DataParallel >= 1, $"--expert-parallel and --data-parallel must be at least 1; got {ExpertParallel} and {DataParallel}.");
-        Require(ExpertParallel == 1 || config.Experts > 0, $"--expert-parallel {ExpertParallel}: {config.Name} is dense (no experts to split); use --data-parallel {ExpertParallel} instead.");
+        Require(ExpertParallel == 1 || config.MoeLayers.Count > 0, $"--expert-parallel {ExpertParallel}: {config.Name} is dense (no experts to split); use --data-parallel {ExpertParallel} instead.");
         Require(config.Experts == 0 || config.Experts % ExpertParallel == 0,
             $"--expert-parallel {ExpertParallel} does not divide the {config.Experts} experts of {config.Name}; use a divisor of {config.Experts}.");
         Require(Batch >= Ranks, $"--batch {Batch} gives some of the {Ranks} ranks no sequence to train on; pass --batch {Ranks} or more (a multiple of {Ranks} balances them).");

@@ -137,6 +137,17 @@ public sealed class ParallelTrainerTests : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData("OpenMoE-Tiny", 2, 1, 1, "--batch 1 gives some of the 2 ranks no sequence to train on; pass --batch 2 or more")]
+    [InlineData("OpenMoE-Tiny", 3, 1, 4, "--expert-parallel 3 does not divide the 8 experts of OpenMoE-Tiny; use a divisor of 8.")]
+    [InlineData("OpenMoE-Tiny-Dense", 2, 1, 4, "--expert-parallel 2: OpenMoE-Tiny-Dense is dense (no experts to split); use --data-parallel 2 instead.")]
+    public void Parallel_sizes_that_cannot_work_are_refused_before_anything_runs(string spec, int expertParallel, int dataParallel, int batch, string message)
+    {
+        var options = Options(spec, "adamw", "refused", 2, expertParallel, dataParallel) with { Batch = batch };
+        Assert.Contains(message, Assert.Throws<ArgumentException>(options.Validate).Message);
+        Assert.False(Directory.Exists(options.Out));
+    }
+
     private static Dictionary<string, byte[]> Checkpoint(string path)
     {
         using var reader = CheckpointReader.Open(path);
