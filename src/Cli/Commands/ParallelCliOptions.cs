@@ -51,6 +51,11 @@ internal sealed class ParallelCliOptions
                 ? $"{asked} needs {e * d} MPI ranks; start the command with mpiexec -n {e * d} (MPICH: docs/parallelism.md)."
                 : $"This job has {communicator.Size} MPI ranks but {asked} asks for {e * d}; start mpiexec -n {e * d} or change the sizes so they multiply to {communicator.Size}.");
         RankAgreement.Require(communicator, Settings(parse));
+        // MPICH names a rank that is killed outright only by its PID; this line maps PIDs to ranks.
+        var pids = communicator.AllGather(Environment.ProcessId);
+        if (communicator.Size > 1 && communicator.Rank == 0)
+            CliConsole.Err(parse).MarkupLineInterpolated(
+                $"[grey]{communicator.Name}, {communicator.Size} ranks: {string.Join(", ", pids.Select((pid, rank) => $"rank {rank} = pid {pid}"))}[/]");
         return (e, d);
     }
 

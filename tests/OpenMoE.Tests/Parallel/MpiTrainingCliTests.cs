@@ -76,6 +76,8 @@ public class MpiTrainingCliTests
         var (code, output) = TwoRanks(Train(run, 2, "--data-parallel", "2", "--optimizer", "adamw"));
         Assert.True(code == 0, output);
         Assert.Contains("2 ranks", output);
+        // The start-up line that maps MPICH's PIDs (all it names when a rank is killed) to ranks.
+        Assert.Matches(@"rank 0 = pid \d+, rank 1 = pid \d+", output);
         var metrics = Metrics(run);
         Assert.Equal(2, metrics.Count);
         // Replicas exchange no tokens; each trains on half of the batch.
