@@ -101,10 +101,15 @@ internal sealed class ModelOptions
         {
             int tokens = Math.Min(seq, spec.Config.ContextLength);
             var mapped = device.Kind == DeviceKind.Cpu && !parse.GetValue(NoMmap) ? file?.MapInPlace() : null;
-            long mappedBytes = mapped is { } m ? spec.Parameters.Where(p => m.Address(p) != 0).Sum(p => 4 * p.Elements) : 0;
+            // An expert-parallel rank plans for what it holds: its share of the experts, and at most ceil(B/P) sequences.
+            int ranks = parallel?.Size ?? 1;
+            long mappedBytes = mapped is { } m ? MemoryPlanner.HeldParameters(spec, ranks).Where(p => m.Address(p) != 0).Sum(p => 4 * p.Elements) : 0;
             try
             {
-                MemoryPlanner.Plan(new PlanRequest(spec, Precision.Fp32, batch, tokens) { KvCachePositions = kvCache ? tokens : 0, MappedWeightBytes = mappedBytes },
+                MemoryPlanner.Plan(new PlanRequest(spec, Precision.Fp32, (batch + ranks - 1) / ranks, tokens)
+                    {
+                        KvCachePositions = kvCache ? tokens : 0, MappedWeightBytes = mappedBytes, ExpertParallel = ranks,
+                    },
                     DeviceMemory.Of(device), hostIsDevice: device.Kind == DeviceKind.Cpu)
                     .Require("Use a smaller --spec, a lower --batch or --seq, or a device with more memory.");
             }

@@ -28,6 +28,11 @@ public static class PlanCommand
         var optimizer = new Option<string>("--optimizer") { Description = "With --train: adafactor or adamw.", DefaultValueFactory = _ => "adafactor" }.OneOf("adafactor", "adamw");
         var kvCache = new Option<int>("--kv-cache") { Description = "Inference: positions per sequence in a generation's KV cache (0 = none, as eval).", DefaultValueFactory = _ => 0 }.AtLeast(0);
         var mmap = new Option<bool>("--mmap") { Description = "Inference on the CPU from a memory-mapped checkpoint: the weights are paged in as touched and need no memory of their own." };
+        var expertParallel = new Option<int>("--expert-parallel")
+        {
+            Description = "Plan one of E expert-parallel ranks: the replicated tensors and 1/E of the experts; --batch is then that rank's sequences.",
+            DefaultValueFactory = _ => 1,
+        }.AtLeast(1);
         var device = ModelOptions.DeviceOption();
         var deviceMemory = new Option<string?>("--device-memory")
         {
@@ -35,7 +40,7 @@ public static class PlanCommand
         }.NotEmpty();
         var command = new Command("plan", "Print the memory a run needs (weights, gradients, optimizer state, activations, KV cache) next to what the device has.")
         {
-            spec, precision, batch, seq, train, optimizer, kvCache, mmap, device, deviceMemory,
+            spec, precision, batch, seq, train, optimizer, kvCache, mmap, expertParallel, device, deviceMemory,
         };
         command.SetAction(parse =>
         {
@@ -48,12 +53,14 @@ public static class PlanCommand
             {
                 Optimizer = parse.GetValue(train) ? parse.GetValue(optimizer) : null,
                 KvCachePositions = parse.GetValue(kvCache),
+                ExpertParallel = parse.GetValue(expertParallel),
             };
+            var held = MemoryPlanner.HeldParameters(info, request.ExpertParallel);
             var kind = DeviceFactory.Parse(parse.GetValue(device)!);
             var (memory, hostIsDevice) = Memory(kind, parse.GetValue(deviceMemory));
             if (parse.GetValue(mmap))
                 request = hostIsDevice
-                    ? request with { MappedWeightBytes = info.TotalParams * request.Precision.BytesPerElement() }
+                    ? request with { MappedWeightBytes = held.Sum(p => p.Elements) * request.Precision.BytesPerElement() }
                     : throw new UsageException("--mmap applies to the CPU, where kernels read the mapped file in place; a GPU needs its weights in device memory (drop --mmap or use --device cpu).");
             var plan = MemoryPlanner.Plan(request, memory, hostIsDevice);
             parse.InvocationConfiguration.Output.WriteLine(plan.Table());

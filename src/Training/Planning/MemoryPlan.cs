@@ -27,7 +27,7 @@ public sealed record MemoryPlan(PlanRequest Request, IReadOnlyList<PlanItem> Ite
         var r = Request;
         var text = new StringBuilder();
         string mode = r.Training ? $"training with {r.Optimizer}" : r.KvCachePositions > 0 ? $"generation (KV cache of {r.KvCachePositions} positions)" : "inference";
-        text.AppendLine(CultureInfo.InvariantCulture, $"{r.Spec.Name}, {r.Precision.Name()}, {mode}, batch {r.Batch} x {r.Seq} tokens, {r.Spec.TotalParams:N0} parameters");
+        text.AppendLine(CultureInfo.InvariantCulture, $"{r.Spec.Name}, {r.Precision.Name()}, {mode}, batch {r.Batch} x {r.Seq} tokens, {r.Spec.TotalParams:N0} parameters{(r.ExpertParallel > 1 ? $", one of {r.ExpertParallel} expert-parallel ranks" : "")}");
         int width = Math.Max(Items.Max(i => i.What.Length), "available on the device".Length);
         foreach (var item in Items)
             text.AppendLine(CultureInfo.InvariantCulture, $"  {item.What.PadRight(width)}  {Format(item.Bytes),12}  {item.How}");

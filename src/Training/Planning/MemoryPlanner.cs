@@ -1,4 +1,5 @@
 using OpenMoE.Kernels.Optimizers;
+using OpenMoE.Model.Parallel;
 using OpenMoE.Model.Specs;
 
 namespace OpenMoE.Training.Planning;
@@ -17,9 +18,12 @@ public static class MemoryPlanner
     {
         var spec = request.Spec;
         var config = spec.Config;
-        long p = spec.TotalParams;
+        var held = HeldParameters(spec, request.ExpertParallel);
+        long p = held.Sum(t => t.Elements);
         int eb = request.Precision.BytesPerElement();
-        string per = $"{p:N0} parameters x {eb} B";
+        string per = request.ExpertParallel > 1
+            ? $"{p:N0} parameters of one of {request.ExpertParallel} expert-parallel ranks x {eb} B"
+            : $"{p:N0} parameters x {eb} B";
         long mapped = request.MappedWeightBytes;
         var items = new List<PlanItem> { new("weights", p * eb - mapped, mapped > 0 ? $"{per}, less {MemoryPlan.Format(mapped)} memory-mapped" : per) };
         if (mapped > 0)
@@ -29,7 +33,7 @@ public static class MemoryPlanner
             if (request.Precision == Precision.Bf16)
                 items.Add(new("fp32 master weights", 4 * p, $"{p:N0} parameters x 4 B"));
             items.Add(new("gradients", p * eb, per));
-            long state = OptimizerStateBytes(spec.Parameters, request.Optimizer!);
+            long state = OptimizerStateBytes(held, request.Optimizer!);
             items.Add(new($"optimizer state ({request.Optimizer})", state, request.Optimizer == "adamw"
                 ? "first and second moments, fp32"
                 : "factored second moments (rows + columns) of matrices >= 128 x 128, full ones otherwise, fp32"));
@@ -46,7 +50,7 @@ public static class MemoryPlanner
         // A save streams each tensor from the device in 4 MiB pieces (nothing worth a line); a resume
         // reads the whole checkpoint to the host first.
         if (hostIsDevice && request.Resume)
-            items.Add(new("resume staging", 4 * p + OptimizerStateBytes(spec.Parameters, request.Optimizer!),
+            items.Add(new("resume staging", 4 * p + OptimizerStateBytes(held, request.Optimizer!),
                 "--resume reads the checkpoint's weights and optimizer state to the host before uploading them"));
         if (hostIsDevice && !request.Training)
         {
@@ -57,6 +61,25 @@ public static class MemoryPlanner
         if (hostIsDevice)
             items.Add(new("runtime", Environment.WorkingSet, ".NET, ILGPU and the loaded code: this process's resident memory now"));
         return new MemoryPlan(request, items, device);
+    }
+
+    /// <summary>
+    /// The tensors one rank holds when the experts are split over <paramref name="expertParallel"/> ranks:
+    /// every replicated tensor, the per-expert tensors of the first E/P experts, and an E/P slice of each
+    /// expert stack (the same counts on every rank). All of them in one process.
+    /// </summary>
+    public static IReadOnlyList<ParameterInfo> HeldParameters(ModelSpecInfo spec, int expertParallel)
+    {
+        if (expertParallel <= 1)
+            return spec.Parameters;
+        int experts = spec.Config.Experts;
+        if (experts % expertParallel != 0)
+            throw new ArgumentException($"--expert-parallel {expertParallel} does not divide the {experts} experts of {spec.Name}; use a divisor of {experts}.");
+        int count = experts / expertParallel;
+        return spec.Parameters
+            .Where(t => t.Expert < count)
+            .Select(t => ExpertTensors.IsStacked(t) ? t with { Shape = t.Shape.SetItem(0, count) } : t)
+            .ToList();
     }
 
     /// <summary>The fp32 state <paramref name="optimizer"/> keeps for <paramref name="parameters"/>.</summary>

@@ -21,6 +21,13 @@ public sealed record PlanRequest(ModelSpecInfo Spec, Precision Precision, int Ba
     /// <summary>Training resumes from a checkpoint (read whole to the host before it is uploaded).</summary>
     public bool Resume { get; init; }
 
+    /// <summary>
+    /// Ranks every MoE layer's experts are split over (1: one process). The plan is then one rank's:
+    /// the replicated tensors and rank 0's share of the experts (every rank holds as many), with
+    /// <see cref="Batch"/> the rank's own sequences.
+    /// </summary>
+    public int ExpertParallel { get; init; } = 1;
+
     /// <summary>Whether this is a training run.</summary>
     public bool Training => Optimizer is not null;
 }

@@ -98,9 +98,15 @@ public sealed record TrainerOptions
             throw new FileNotFoundException($"--replay-routing '{replay}' does not exist; pass a recording written by eval --record-routing.", replay);
     }
 
-    /// <summary>The memory plan of this run on <paramref name="device"/> (fp32, the only precision training runs in).</summary>
+    /// <summary>
+    /// The memory plan of this run on <paramref name="device"/> (fp32, the only precision training runs in);
+    /// of one rank in a parallel run: its share of the experts and the most rows of any rank.
+    /// </summary>
     public Planning.MemoryPlan Plan(ComputeDevice device) => Planning.MemoryPlanner.Plan(
-        new Planning.PlanRequest(Model.Specs.ModelSpecs.Find(Spec), Planning.Precision.Fp32, Batch, SequenceLength) { Optimizer = Optimizer, Resume = Resume },
+        new Planning.PlanRequest(Model.Specs.ModelSpecs.Find(Spec), Planning.Precision.Fp32, (Batch + Ranks - 1) / Ranks, SequenceLength)
+        {
+            Optimizer = Optimizer, Resume = Resume, ExpertParallel = ExpertParallel,
+        },
         Planning.DeviceMemory.Of(device), hostIsDevice: device.Kind == DeviceKind.Cpu);
 
     private static void Require(bool ok, string message)

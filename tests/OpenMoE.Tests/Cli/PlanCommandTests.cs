@@ -25,6 +25,30 @@ public sealed class PlanCommandTests
     }
 
     [Theory]
+    [InlineData(8)]
+    [InlineData(32)]
+    public void Plan_of_one_expert_parallel_rank_counts_its_share_of_the_experts(int ranks)
+    {
+        var spec = OpenMoE.Model.Specs.ModelSpecs.Find("OpenMoE-8B/32E");
+        // Derived from the parameter table by role, not by the planner's own walk: every rank holds all
+        // replicated parameters and 1/E of the routed experts' ones.
+        long experts = spec.Parameters.Where(OpenMoE.Model.Parallel.ExpertTensors.IsRoutedExpert).Sum(p => p.Elements);
+        long expected = spec.TotalParams - experts + experts / ranks;
+        var result = CliRunner.Invoke("plan", "--spec", spec.Name, "--precision", "bf16", "--expert-parallel", ranks.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--device", "cuda", "--device-memory", "80GB");
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains($"{expected:N0} parameters of one of {ranks} expert-parallel ranks x 2 B", result.Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_expert_parallel_size_that_does_not_divide_the_experts_is_one_error_line()
+    {
+        var result = CliRunner.Invoke("plan", "--spec", "OpenMoE-8B/32E", "--expert-parallel", "3", "--device", "cuda", "--device-memory", "80GB");
+        Assert.True(result.ExitCode == 2, result.ToString());
+        Assert.Equal("error: --expert-parallel 3 does not divide the 32 experts of OpenMoE-8B/32E; use a divisor of 32.", Assert.Single(result.ErrorLines));
+    }
+
+    [Theory]
     [InlineData("--device-memory", "lots", "--device-memory 'lots'")]
     [InlineData("--device-memory", "-5GB", "--device-memory '-5GB'")]
     [InlineData("--precision", "fp8", "--precision")]
