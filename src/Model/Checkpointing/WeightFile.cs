@@ -91,9 +91,12 @@ public sealed class WeightFile : IDisposable
     }
 
     /// <summary>Streams one parameter as fp32 in pieces (for large tensors; see <see cref="OpenMoE.Model.Network.DeviceWeights.Load(OpenMoE.Runtime.Devices.ComputeDevice, ModelSpecInfo, OpenMoE.Model.Network.TensorStreamer)"/>).</summary>
-    public void Stream(ParameterInfo parameter, OpenMoE.Model.Network.TensorChunkSink sink)
+    public void Stream(ParameterInfo parameter, OpenMoE.Model.Network.TensorChunkSink sink) => Stream(parameter.Name, sink);
+
+    /// <summary>Streams any tensor of the file (a parameter, optimizer state) as fp32 in pieces, in order.</summary>
+    public void Stream(string name, OpenMoE.Model.Network.TensorChunkSink sink)
     {
-        var dtype = _tensors[parameter.Name].DType;
+        var dtype = _tensors[name].DType;
         int size = dtype.ElementSize();
         // Pieces need not end on an element boundary (a tensor may continue in the next shard):
         // the bytes of a split element wait in `pending` for the next piece.
@@ -114,17 +117,37 @@ public sealed class WeightFile : IDisposable
                 pendingLength = 0;
             }
             int whole = piece.Length / size * size;
-            if (decoded.Length < whole / size)
-                decoded = new float[whole / size];
-            TensorDecoding.Decode(dtype, piece[..whole], decoded);
-            sink(decoded.AsSpan(0, whole / size));
+            if (dtype == TensorDType.F32)
+            {
+                // fp32 on disk is the values already (little-endian): no decoding, no buffer.
+                sink(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(piece[..whole]));
+            }
+            else
+            {
+                if (decoded.Length < whole / size)
+                {
+                    if (decoded.Length > 0)
+                        System.Buffers.ArrayPool<float>.Shared.Return(decoded);
+                    decoded = System.Buffers.ArrayPool<float>.Shared.Rent(whole / size);
+                }
+                TensorDecoding.Decode(dtype, piece[..whole], decoded);
+                sink(decoded.AsSpan(0, whole / size));
+            }
             piece[whole..].CopyTo(pending);
             pendingLength = piece.Length - whole;
         };
-        if (_checkpoint is not null)
-            _checkpoint.ReadTensorInPieces(parameter.Name, pieces);
-        else
-            _safeTensors!.ReadTensorInPieces(parameter.Name, pieces);
+        try
+        {
+            if (_checkpoint is not null)
+                _checkpoint.ReadTensorInPieces(name, pieces);
+            else
+                _safeTensors!.ReadTensorInPieces(name, pieces);
+        }
+        finally
+        {
+            if (decoded.Length > 0)
+                System.Buffers.ArrayPool<float>.Shared.Return(decoded);
+        }
     }
 
     private static WeightFile OpenSafeTensors(string path, ModelSpecInfo? expectedSpec)

@@ -8,7 +8,7 @@ namespace OpenMoE.Training.Planning;
 /// Computes a <see cref="MemoryPlan"/> from a spec and a run's shape: the weights, gradients and
 /// optimizer state from the parameter table (Adafactor's factored moments by its own rule), the
 /// activations from what the network's layers allocate per token (<see cref="ActivationMemory"/>),
-/// the KV cache, and on the CPU accelerator the host copies a resume makes and the process itself. Checked against the device's measured peak in tests and against the process's peak
+/// the KV cache, and on the CPU accelerator the logits returned to the host and the process itself. Checked against the device's measured peak in tests and against the process's peak
 /// resident memory in <c>bench plan</c>.
 /// </summary>
 public static class MemoryPlanner
@@ -47,11 +47,7 @@ public static class MemoryPlanner
             long cache = 2L * config.Layers * request.Batch * request.KvCachePositions * config.KvHeads * config.HeadDim * eb;
             items.Add(new("KV cache", cache, $"{config.Layers} layers x {request.Batch} x {request.KvCachePositions} positions x {config.KvHeads} kv heads x {config.HeadDim} x 2"));
         }
-        // A save streams each tensor from the device in 4 MiB pieces (nothing worth a line); a resume
-        // reads the whole checkpoint to the host first.
-        if (hostIsDevice && request.Resume)
-            items.Add(new("resume staging", 4 * p + OptimizerStateBytes(held, request.Optimizer!),
-                "--resume reads the checkpoint's weights and optimizer state to the host before uploading them"));
+        // Saves and resumes stream each tensor between the device and the file in pieces of a few MiB: nothing worth a line.
         if (hostIsDevice && !request.Training)
         {
             // The forward returns its logits to the host: every position's for eval, the last one's when generating.

@@ -18,9 +18,6 @@ public sealed record PlanRequest(ModelSpecInfo Spec, Precision Precision, int Ba
     /// <summary>Bytes of weights used in place through a memory map (paged in from the file as touched, so they need no memory of their own).</summary>
     public long MappedWeightBytes { get; init; }
 
-    /// <summary>Training resumes from a checkpoint (read whole to the host before it is uploaded).</summary>
-    public bool Resume { get; init; }
-
     /// <summary>
     /// Ranks every MoE layer's experts are split over (1: one process). The plan is then one rank's:
     /// the replicated tensors and rank 0's share of the experts (every rank holds as many), with

@@ -79,7 +79,7 @@ public sealed class Adafactor : IOptimizer
     public TensorReads DownloadState() => _state.Download();
 
     /// <inheritdoc />
-    public void Restore(IReadOnlyDictionary<string, float[]> state) => _state.Restore(state);
+    public void Restore(TensorReads state) => _state.Restore(state);
 
     /// <inheritdoc />
     public void Step(DeviceParameters parameters, long step, double learningRate)

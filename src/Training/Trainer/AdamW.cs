@@ -36,7 +36,7 @@ public sealed class AdamW : IOptimizer
     public TensorReads DownloadState() => _state.Download();
 
     /// <inheritdoc />
-    public void Restore(IReadOnlyDictionary<string, float[]> state) => _state.Restore(state);
+    public void Restore(TensorReads state) => _state.Restore(state);
 
     /// <inheritdoc />
     public void Step(DeviceParameters parameters, long step, double learningRate)

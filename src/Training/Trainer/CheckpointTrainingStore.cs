@@ -160,34 +160,64 @@ public sealed class CheckpointTrainingStore(ModelSpecInfo spec, string runDirect
         return null;
     }
 
+    // The tensors stream from the open file when the trainer uploads them (one piece at a time), so a
+    // resume holds no host copy of the model; the checkpoint owns the file until the trainer disposes it.
     private TrainingCheckpoint Load(string path)
     {
-        using var file = WeightFile.Open(path, spec);
-        var reader = file.Checkpoint!;
-        if (!reader.Metadata.Extra.TryGetValue(StateKey, out var json))
-            throw new CheckpointException(CheckpointErrorKind.Malformed, path, null,
-                "it holds weights but no trainer state, so training cannot resume from it.", "Start a new run, or load it with --weights for inference.");
-        var state = JsonSerializer.Deserialize<TrainingState>(json)
-            ?? throw new CheckpointException(CheckpointErrorKind.Malformed, path, null, "its trainer state is empty.", "Resume from an earlier checkpoint.");
-        // A rank reads its own experts only: whole stacked tensors (the weights keep their share), and its share of their optimizer state.
-        var shard = layout?.Shard(spec.Config.Experts) ?? ExpertShard.All(spec.Config.Experts);
-        bool Held(ParameterInfo p) => p.Expert < 0 || shard.Contains(p.Expert);
-        var weights = spec.Parameters.Where(Held).ToDictionary(p => p.Name, file.Read, StringComparer.Ordinal);
-        var optimizer = new Dictionary<string, float[]>(StringComparer.Ordinal);
-        foreach (var tensor in reader.Tensors.Where(t => OptimizerTensorNames.IsOptimizerTensor(t.Name)))
+        var file = WeightFile.Open(path, spec);
+        try
         {
-            var parameter = ParameterOf(tensor.Name);
-            if (parameter is not null && !Held(parameter))
-                continue;
-            var values = new float[tensor.ElementCount];
-            reader.ReadTensor(tensor.Name, values);
-            if (parameter is not null && ExpertTensors.IsStacked(parameter) && !shard.IsAll(spec.Config.Experts))
+            var reader = file.Checkpoint!;
+            if (!reader.Metadata.Extra.TryGetValue(StateKey, out var json))
+                throw new CheckpointException(CheckpointErrorKind.Malformed, path, null,
+                    "it holds weights but no trainer state, so training cannot resume from it.", "Start a new run, or load it with --weights for inference.");
+            var state = JsonSerializer.Deserialize<TrainingState>(json)
+                ?? throw new CheckpointException(CheckpointErrorKind.Malformed, path, null, "its trainer state is empty.", "Resume from an earlier checkpoint.");
+            // A rank reads its own experts only: whole stacked tensors (the weights keep their share), and its share of their optimizer state.
+            var shard = layout?.Shard(spec.Config.Experts) ?? ExpertShard.All(spec.Config.Experts);
+            bool Held(ParameterInfo p) => p.Expert < 0 || shard.Contains(p.Expert);
+            var weights = new TensorReads(spec.Parameters.Where(Held).Select(p => (p.Name, p.Elements)).ToArray(), file.Stream);
+            var optimizer = new List<(string Name, long Elements)>();
+            var slices = new Dictionary<string, (string Tensor, long From, long Count)>(StringComparer.Ordinal);
+            foreach (var tensor in reader.Tensors.Where(t => OptimizerTensorNames.IsOptimizerTensor(t.Name)))
             {
-                long per = values.LongLength / spec.Config.Experts;
-                values = values.AsSpan(checked((int)(per * shard.First)), checked((int)(per * shard.Count))).ToArray();
+                var parameter = ParameterOf(tensor.Name);
+                if (parameter is not null && !Held(parameter))
+                    continue;
+                long elements = tensor.ElementCount, from = 0;
+                if (parameter is not null && ExpertTensors.IsStacked(parameter) && !shard.IsAll(spec.Config.Experts))
+                {
+                    long per = elements / spec.Config.Experts;
+                    (from, elements) = (per * shard.First, per * shard.Count);
+                }
+                string name = tensor.Name[OptimizerTensorNames.Prefix.Length..];
+                optimizer.Add((name, elements));
+                slices[name] = (tensor.Name, from, elements);
             }
-            optimizer[tensor.Name[OptimizerTensorNames.Prefix.Length..]] = values;
+            var optimizerReads = new TensorReads(optimizer, (name, sink) =>
+            {
+                var (tensor, from, count) = slices[name];
+                file.Stream(tensor, Slice(sink, from, count));
+            });
+            return new TrainingCheckpoint(state, weights, optimizerReads, RoutingCheckpointState.ReadBias(reader)) { Source = file };
         }
-        return new TrainingCheckpoint(state, TensorReads.FromArrays(weights), TensorReads.FromArrays(optimizer), RoutingCheckpointState.ReadBias(reader));
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>A sink that passes on only elements [from, from + count) of the stream it is given.</summary>
+    private static TensorChunkSink Slice(TensorChunkSink sink, long from, long count)
+    {
+        long position = 0;
+        return chunk =>
+        {
+            long start = Math.Max(from - position, 0), end = Math.Min(from + count - position, chunk.Length);
+            if (end > start)
+                sink(chunk[(int)start..(int)end]);
+            position += chunk.Length;
+        };
     }
 }

@@ -20,7 +20,7 @@ public interface IOptimizer : IDisposable
     TensorReads DownloadState();
 
     /// <summary>Replaces the state with <paramref name="state"/> (from <see cref="DownloadState"/> of the same optimizer and spec).</summary>
-    void Restore(IReadOnlyDictionary<string, float[]> state);
+    void Restore(TensorReads state);
 }
 
 /// <summary>Optimizers by name.</summary>

@@ -25,15 +25,20 @@ internal sealed class OptimizerState(ComputeDevice device, string optimizer) : I
     /// <summary>Every state tensor, each downloaded to the host when it is read (<see cref="TensorReads"/>).</summary>
     public TensorReads Download() => TensorReads.FromDevice(device, _tensors.Select(e => (e.Key, e.Value.View)).ToArray());
 
-    /// <summary>Uploads every state tensor from <paramref name="state"/>.</summary>
-    public void Restore(IReadOnlyDictionary<string, float[]> state)
+    /// <summary>Uploads every state tensor from <paramref name="state"/>, streamed piece by piece (no whole-tensor host copy).</summary>
+    public void Restore(TensorReads state)
     {
         foreach (var (name, (_, view)) in _tensors)
         {
-            if (!state.TryGetValue(name, out var source) || source.LongLength != view.Length)
+            if (!state.ContainsKey(name) || state.ElementsOf(name) != view.Length)
                 throw new InvalidDataException($"{optimizer} state '{name}' is missing or has the wrong size in the checkpoint.");
-            if (view.Length > 0)
-                view.CopyFromCPU(source);
+            long filled = 0;
+            state.Stream(name, piece =>
+            {
+                // The span overload pins the piece while it copies.
+                view.SubView(filled, piece.Length).CopyFromCPU(device.Accelerator.DefaultStream, piece);
+                filled += piece.Length;
+            });
         }
         device.Synchronize();
     }

@@ -80,7 +80,8 @@ public sealed class Trainer : IDisposable
             _capacityFactor = options.CapacityFactor ?? config.TrainCapacityFactor;
             _schedule = options.CreateSchedule();
 
-            var checkpoint = options.Resume ? _store.LoadLatest() : null;
+            // Its tensors stream from the checkpoint's files while the weights and optimizer state are uploaded below.
+            using var checkpoint = options.Resume ? _store.LoadLatest() : null;
             if (_store is CheckpointTrainingStore { Skipped: var skipped })
                 _notes.AddRange(skipped);
             if (options.Resume && checkpoint is null)

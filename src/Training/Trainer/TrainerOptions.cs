@@ -105,7 +105,7 @@ public sealed record TrainerOptions
     public Planning.MemoryPlan Plan(ComputeDevice device) => Planning.MemoryPlanner.Plan(
         new Planning.PlanRequest(Model.Specs.ModelSpecs.Find(Spec), Planning.Precision.Fp32, (Batch + Ranks - 1) / Ranks, SequenceLength)
         {
-            Optimizer = Optimizer, Resume = Resume, ExpertParallel = ExpertParallel,
+            Optimizer = Optimizer, ExpertParallel = ExpertParallel,
         },
         Planning.DeviceMemory.Of(device), hostIsDevice: device.Kind == DeviceKind.Cpu);
 

@@ -26,7 +26,14 @@ public sealed record TrainingState
 /// <summary>One saved training step: state, weights and optimizer tensors by name.</summary>
 /// <param name="ExpertBias">Every MoE layer's expert bias by decoder layer (auxiliary-loss-free balancing; all zeros for other rules).</param>
 public sealed record TrainingCheckpoint(TrainingState State, TensorReads Weights, TensorReads Optimizer,
-    IReadOnlyDictionary<int, float[]>? ExpertBias = null);
+    IReadOnlyDictionary<int, float[]>? ExpertBias = null) : IDisposable
+{
+    /// <summary>What the tensors are read from when they are streamed (an open checkpoint), released by <see cref="Dispose"/>.</summary>
+    public IDisposable? Source { get; init; }
+
+    /// <inheritdoc />
+    public void Dispose() => Source?.Dispose();
+}
 
 /// <summary>
 /// Where a run's checkpoints go. The trainer only talks to this interface, so the checkpoint
@@ -38,7 +45,7 @@ public interface ITrainingStore
     /// <summary>Saves <paramref name="checkpoint"/> and makes it the latest.</summary>
     void Save(TrainingCheckpoint checkpoint);
 
-    /// <summary>The latest checkpoint, or null when the run has none.</summary>
+    /// <summary>The latest checkpoint, or null when the run has none; the caller disposes it once its tensors are read.</summary>
     TrainingCheckpoint? LoadLatest();
 
     /// <summary>Step of the latest checkpoint, or null.</summary>

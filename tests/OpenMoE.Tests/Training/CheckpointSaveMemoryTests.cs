@@ -5,8 +5,9 @@ using OpenMoE.Training;
 namespace OpenMoE.Tests.Training;
 
 /// <summary>
-/// A training checkpoint streams every tensor from the device in pieces: a save never holds a host
-/// copy of the model or the optimizer state (which doubled the training peak before).
+/// A training checkpoint streams every tensor between the device and the files in pieces: neither a
+/// save nor a resume holds a host copy of the model or the optimizer state (a save's copy doubled the
+/// training peak before; a resume's added as much again).
 /// </summary>
 public sealed class CheckpointSaveMemoryTests
 {
@@ -34,6 +35,44 @@ public sealed class CheckpointSaveMemoryTests
             long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
             // What remains is one reused piece each for the weights and the state (the largest tensor, at most 4 MiB) and the writer.
             Assert.True(allocated * 2 < modelBytes, $"a save allocated {allocated:N0} B on the host; weights and optimizer state are {modelBytes:N0} B");
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Theory]
+    [InlineData("adamw")]
+    [InlineData("adafactor")]
+    public void A_resume_allocates_far_less_than_the_weights_and_optimizer_state(string optimizer)
+    {
+        var root = Directory.CreateTempSubdirectory("openmoe-resume-memory-").FullName;
+        try
+        {
+            using var device = OpenMoE.Runtime.Devices.DeviceFactory.Create(OpenMoE.Runtime.Devices.DeviceKind.Cpu);
+            TrainerOptions Options(string run) => new()
+            {
+                Spec = "OpenMoE-Tiny", Data = RepositoryFiles.PathOf("data/corpus"), Out = Path.Combine(root, run), Steps = 10,
+                Batch = 1, SequenceLength = 16, Objective = "causal", Optimizer = optimizer, Seed = 3,
+            };
+            long modelBytes;
+            using (var first = new Trainer(Options("saved"), device))
+            {
+                first.Save();
+                modelBytes = 4 * first.ParameterCount + OpenMoE.Training.Planning.MemoryPlanner.OptimizerStateBytes(first.Spec.Parameters, optimizer);
+            }
+            using (new Trainer(Options("warm") with { Resume = false }, device)) { }
+            using (new Trainer(Options("saved") with { Resume = true }, device)) { }   // first resume: JIT of the reading code
+
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            using (new Trainer(Options("fresh"), device)) { }
+            long fresh = GC.GetAllocatedBytesForCurrentThread() - before;
+            before = GC.GetAllocatedBytesForCurrentThread();
+            using (new Trainer(Options("saved") with { Resume = true }, device)) { }
+            long resume = GC.GetAllocatedBytesForCurrentThread() - before;
+            // Beyond what a fresh start allocates, a resume reads through one reused piece buffer per tensor stream.
+            Assert.True((resume - fresh) * 2 < modelBytes, $"a resume allocated {resume - fresh:N0} B more than a fresh start; weights and optimizer state are {modelBytes:N0} B");
         }
         finally
         {
