@@ -3,6 +3,7 @@ using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
 using OpenMoE.Model.Parallel;
 using OpenMoE.Model.Specs;
+using OpenMoE.Runtime.Checkpoints;
 using OpenMoE.Runtime.Devices;
 
 namespace OpenMoE.Model.Network;
@@ -30,7 +31,7 @@ public sealed class DeviceWeights : IDisposable
     private readonly Dictionary<string, (MemoryBuffer Buffer, ArrayView<float> View)> _buffers = new(StringComparer.Ordinal);
     private readonly List<ParameterInfo> _held = [];
     /// <summary>What keeps in-place tensors valid (a memory map), released with the weights.</summary>
-    private IDisposable? _inPlaceOwner;
+    private CheckpointMemoryMap? _inPlaceOwner;
 
     private DeviceWeights(ModelSpecInfo spec, ExpertShard experts)
     {
@@ -72,7 +73,7 @@ public sealed class DeviceWeights : IDisposable
     /// and no allocation (a memory-mapped checkpoint: the OS pages it in as kernels touch it).
     /// <paramref name="owner"/> keeps those addresses valid; the weights dispose it (also on failure).
     /// </summary>
-    public static DeviceWeights Load(ComputeDevice device, ModelSpecInfo spec, TensorStreamer source, TensorAddress? inPlace, IDisposable? owner,
+    public static DeviceWeights Load(ComputeDevice device, ModelSpecInfo spec, TensorStreamer source, TensorAddress? inPlace, CheckpointMemoryMap? owner,
         ExpertShard? experts = null)
     {
         int expertCount = spec.Config.Experts;
@@ -135,6 +136,12 @@ public sealed class DeviceWeights : IDisposable
     private static ArgumentException WrongLength(ModelSpecInfo spec, ParameterInfo parameter, string got) => new(
         $"Weight '{parameter.Name}' has {got} values but spec {spec.Name} needs shape " +
         $"[{string.Join(", ", parameter.Shape)}] = {parameter.Elements:N0}. Check that the weights belong to this spec.");
+
+    /// <summary>
+    /// Throws the checkpoint's typed error when a file behind in-place tensors changed since it was mapped
+    /// (<see cref="CheckpointMemoryMap.Check"/>): run before every forward, so a truncated file is an error, not a crash.
+    /// </summary>
+    public void CheckInPlace() => _inPlaceOwner?.Check();
 
     /// <summary>The whole tensor <paramref name="parameter"/> (of a stacked expert tensor: the shard's slices).</summary>
     public ArrayView<float> this[ParameterInfo parameter] => _buffers[parameter.Name].View;

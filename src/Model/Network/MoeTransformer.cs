@@ -114,6 +114,7 @@ public sealed class MoeTransformer : IDisposable
     /// </summary>
     public ForwardResult Forward(int[] tokens, int batch, ForwardOptions? options = null, KvCache? cache = null)
     {
+        Weights.CheckInPlace();
         options ??= new ForwardOptions();
         var config = Spec.Config;
         int time = CheckTokens(tokens, batch, cache);
@@ -150,6 +151,7 @@ public sealed class MoeTransformer : IDisposable
     /// </summary>
     public IReadOnlyList<MoeLayerTrace> ServeExperts(int time, ForwardOptions? options = null)
     {
+        Weights.CheckInPlace();
         if (Parallel is null)
             throw new InvalidOperationException("Only an expert-parallel rank serves its experts without tokens.");
         options ??= new ForwardOptions();

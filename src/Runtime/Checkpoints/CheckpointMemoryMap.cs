@@ -9,16 +9,22 @@ namespace OpenMoE.Runtime.Checkpoints;
 /// mapped tensor stays private to this process and never reaches the file. Shard lengths are
 /// checked against the manifest when the map is made (a truncated shard is a
 /// <see cref="CheckpointErrorKind.Truncated"/> error); checksums are the caller's to verify
-/// (<see cref="CheckpointReader.VerifyChecksums"/>) before trusting the bytes. A shard truncated by
-/// another program while it is mapped cannot be caught here: the kernel then signals the process.
+/// (<see cref="CheckpointReader.VerifyChecksums"/>) before trusting the bytes. A shard that another
+/// program truncates or rewrites in place while it is mapped is caught by <see cref="Check"/>, which the
+/// model runs before every forward: a <see cref="CheckpointException"/>, not a crash. A truncation in the
+/// middle of a forward cannot be caught by any check: the kernel then ends the process with SIGBUS.
+/// (openmoe's own writers never rewrite in place: they write a new folder and rename it.)
 /// </summary>
 public sealed unsafe class CheckpointMemoryMap : IDisposable
 {
     /// <summary>Each tensor's manifest entry by name.</summary>
     private readonly Dictionary<string, TensorEntry> _entries;
-    private readonly (MemoryMappedFile File, MemoryMappedViewAccessor View, IntPtr Base)[] _shards;
+    private readonly Shard[] _shards;
 
-    private CheckpointMemoryMap(CheckpointReader reader, (MemoryMappedFile, MemoryMappedViewAccessor, IntPtr)[] shards)
+    /// <summary>One mapped shard: the open file (kept to see later changes to it), the mapping, and the file's length and time when mapped.</summary>
+    private readonly record struct Shard(string Path, FileStream Stream, MemoryMappedFile File, MemoryMappedViewAccessor View, IntPtr Base, long Length, DateTime Written);
+
+    private CheckpointMemoryMap(CheckpointReader reader, Shard[] shards)
     {
         _entries = reader.Manifest.Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
         _shards = shards;
@@ -27,7 +33,7 @@ public sealed unsafe class CheckpointMemoryMap : IDisposable
     /// <summary>Maps every shard of <paramref name="reader"/>'s checkpoint.</summary>
     public static CheckpointMemoryMap Open(CheckpointReader reader)
     {
-        var shards = new (MemoryMappedFile, MemoryMappedViewAccessor, IntPtr)[reader.Manifest.Shards.Count];
+        var shards = new Shard[reader.Manifest.Shards.Count];
         int mapped = 0;
         try
         {
@@ -43,26 +49,54 @@ public sealed unsafe class CheckpointMemoryMap : IDisposable
         }
     }
 
-    private static (MemoryMappedFile, MemoryMappedViewAccessor, IntPtr) Map(CheckpointReader reader, int shard)
+    private static Shard Map(CheckpointReader reader, int shard)
     {
         var entry = reader.Manifest.Shards[shard];
         string path = Path.Combine(reader.Path, entry.FileName);
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
-        if (stream.Length != entry.Length)
-            throw new CheckpointException(stream.Length < entry.Length ? CheckpointErrorKind.Truncated : CheckpointErrorKind.Malformed, path, null,
-                $"the shard has {stream.Length} bytes but the manifest says {entry.Length}.", CheckpointReader.DamagedAdvice);
-        var file = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.CopyOnWrite, HandleInheritability.None, leaveOpen: false);
+        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
         try
         {
-            var view = file.CreateViewAccessor(0, 0, MemoryMappedFileAccess.CopyOnWrite);
-            byte* address = null;
-            view.SafeMemoryMappedViewHandle.AcquirePointer(ref address);
-            return (file, view, (IntPtr)(address + view.PointerOffset));
+            if (stream.Length != entry.Length)
+                throw new CheckpointException(stream.Length < entry.Length ? CheckpointErrorKind.Truncated : CheckpointErrorKind.Malformed, path, null,
+                    $"the shard has {stream.Length} bytes but the manifest says {entry.Length}.", CheckpointReader.DamagedAdvice);
+            var written = File.GetLastWriteTimeUtc(stream.SafeFileHandle);
+            var file = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.CopyOnWrite, HandleInheritability.None, leaveOpen: true);
+            try
+            {
+                var view = file.CreateViewAccessor(0, 0, MemoryMappedFileAccess.CopyOnWrite);
+                byte* address = null;
+                view.SafeMemoryMappedViewHandle.AcquirePointer(ref address);
+                return new Shard(path, stream, file, view, (IntPtr)(address + view.PointerOffset), entry.Length, written);
+            }
+            catch
+            {
+                file.Dispose();
+                throw;
+            }
         }
         catch
         {
-            file.Dispose();
+            stream.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Throws a <see cref="CheckpointException"/> when a mapped shard file has been truncated, extended or
+    /// rewritten since it was mapped (its open file's length or modification time differ), before a
+    /// kernel touches a page that is gone: a few fstat calls, run before every forward.
+    /// </summary>
+    public void Check()
+    {
+        foreach (var shard in _shards)
+        {
+            long length = RandomAccess.GetLength(shard.Stream.SafeFileHandle);
+            if (length != shard.Length || File.GetLastWriteTimeUtc(shard.Stream.SafeFileHandle) != shard.Written)
+                throw new CheckpointException(length < shard.Length ? CheckpointErrorKind.Truncated : CheckpointErrorKind.Malformed, shard.Path, null,
+                    length == shard.Length
+                        ? "the shard was rewritten while its weights were memory-mapped."
+                        : $"the shard changed from {shard.Length} to {length} bytes while its weights were memory-mapped.",
+                    "Do not modify a checkpoint in use; run the command again (with --no-mmap the weights are copied at start instead).");
         }
     }
 
@@ -92,10 +126,11 @@ public sealed unsafe class CheckpointMemoryMap : IDisposable
             Release(shard);
     }
 
-    private static void Release((MemoryMappedFile File, MemoryMappedViewAccessor View, IntPtr Base) shard)
+    private static void Release(Shard shard)
     {
         shard.View.SafeMemoryMappedViewHandle.ReleasePointer();
         shard.View.Dispose();
         shard.File.Dispose();
+        shard.Stream.Dispose();
     }
 }

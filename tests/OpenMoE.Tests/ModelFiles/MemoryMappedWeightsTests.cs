@@ -84,6 +84,33 @@ public sealed class MemoryMappedWeightsTests : IDisposable
         Assert.Equal(CheckpointErrorKind.Truncated, error.Kind);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_shard_truncated_or_rewritten_while_mapped_is_a_typed_error_at_the_next_forward_not_a_crash(bool truncate)
+    {
+        string path = Save("OpenMoE-Tiny");
+        using var device = DeviceFactory.Create(DeviceKind.Cpu);
+        using var file = WeightFile.Open(path, expectedSpec: null);
+        var mapped = file.MapInPlace();
+        using var model = new MoeTransformer(device, file.Spec, DeviceWeights.Load(device, file.Spec, file.Stream, mapped?.Address, mapped?.Map));
+        model.Forward(Tokens, 2);
+        string shard = Path.Combine(path, file.Checkpoint!.Manifest.Shards[0].FileName);
+        using (var stream = new FileStream(shard, FileMode.Open))
+        {
+            if (truncate)
+                stream.SetLength(stream.Length / 2);
+            else
+                stream.WriteByte(0xc0);
+        }
+        // Rewritten within the file system's timestamp resolution would look unchanged: make the time differ for sure.
+        File.SetLastWriteTimeUtc(shard, File.GetLastWriteTimeUtc(shard).AddSeconds(1));
+        var error = Assert.Throws<CheckpointException>(() => model.Forward(Tokens, 2));
+        Assert.Equal(truncate ? CheckpointErrorKind.Truncated : CheckpointErrorKind.Malformed, error.Kind);
+        Assert.Contains(truncate ? "changed from" : "rewritten while its weights were memory-mapped", error.Message, StringComparison.Ordinal);
+        Assert.Contains("--no-mmap", error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void A_write_to_a_mapped_tensor_never_reaches_the_file()
     {
