@@ -55,10 +55,14 @@ public static class GenerateCommand
                     Temperature = parse.GetValue(temperature), TopK = parse.GetValue(topK),
                     TopP = parse.GetValue(topP), Seed = parse.GetValue(seed),
                 };
+                var clock = System.Diagnostics.Stopwatch.StartNew();
                 var generated = new TextGenerator(network).Generate(ids, parse.GetValue(maxNew), sampling, text.EosId);
+                double seconds = clock.Elapsed.TotalSeconds;
                 console.MarkupLineInterpolated($"[grey]prompt ids:[/] {string.Join(' ', ids)}");
                 console.MarkupLineInterpolated($"[grey]new ids:[/] {string.Join(' ', generated)}");
                 console.WriteLine(text.Decode(ids.Concat(generated).ToArray()));
+                console.MarkupLineInterpolated(
+                    $"[grey]{generated.Length} tokens in {seconds:F2} s ({generated.Length / Math.Max(seconds, 1e-9):F2} tokens/s, prompt included); resident memory {Environment.WorkingSet / 1e9:F2} GB, peak {System.Diagnostics.Process.GetCurrentProcess().PeakWorkingSet64 / 1e9:F2} GB[/]");
             }
             return 0;
         }
