@@ -13,7 +13,7 @@ namespace OpenMoE.Bench.Forward;
 /// <summary>
 /// <c>bench forward [--spec NAME] [--batch B] [--seq T] [--repeats R] [--logits all|last] [--capacity-factor CF]
 /// [--device cpu|cuda] [--one-float-kernels] [--vs-training]</c>:
-/// forward tokens/s of a randomly initialised model, kernel launches per forward, and its FLOP rate as
+/// forward tokens/s of a randomly initialised model, kernel launches per forward and per layer, and its FLOP rate as
 /// a ratio of the GEMM provider's rate on one of the model's own shapes measured in the same process
 /// (how close the whole forward gets to its matrix-product ceiling). Also peak memory next to the fp32
 /// weights (with --vs-training it includes the second network). --vs-training also times the training
@@ -58,11 +58,12 @@ public static class ForwardBench
         var seconds = new List<double>();
         var trainingForward = new List<double>();
         long launches = 0;
+        ForwardLaunches? byLayer = null;
         for (int r = 0; r < repeats; r++)
         {
             long launchesBefore = device.Kernels.Launches;
             var clock = Stopwatch.StartNew();
-            model.Forward(tokens, batch, options);
+            byLayer = model.Forward(tokens, batch, options).Launches;
             seconds.Add(clock.Elapsed.TotalSeconds);
             launches = device.Kernels.Launches - launchesBefore;
             Console.Error.WriteLine($"forward {r + 1}/{repeats}: {seconds[^1]:F3} s");
@@ -95,6 +96,9 @@ public static class ForwardBench
             medianSeconds = median,
             tokensPerSecond = batch * time / median,
             kernelLaunchesPerForward = launches,
+            kernelLaunchesByLayer = byLayer?.Layers,
+            kernelLaunchesPerDenseLayer = LayerLaunches(byLayer, config, moe: false),
+            kernelLaunchesPerMoeLayer = LayerLaunches(byLayer, config, moe: true),
             forwardGflops = flops / 1e9,
             achievedGflopsPerSecond = flops / median / 1e9,
             gemmGflopsPerSecondSameRun = gemmRate / 1e9,
@@ -108,6 +112,10 @@ public static class ForwardBench
         Console.WriteLine(JsonSerializer.Serialize(result, new JsonSerializerOptions { WriteIndented = true }));
         return 0;
     }
+
+    /// <summary>The launches of the first layer of the kind in the last forward (null if the model has none).</summary>
+    private static long? LayerLaunches(ForwardLaunches? launches, ModelConfig config, bool moe) =>
+        launches is null ? null : Enumerable.Range(0, config.Layers).Where(l => config.IsMoeLayer(l) == moe).Select(l => (long?)launches.Layers[l]).FirstOrDefault();
 
     private static double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);
 

@@ -128,19 +128,27 @@ public sealed class MoeTransformer : IDisposable
 
         var tokenView = _workspace.Get<int>("tokens", pass.Tokens);
         tokenView.CopyFromCPU(tokens);
+        var launches = _device.Kernels;
+        long mark = launches.Launches;
         var x = Embedding.Forward(pass, tokenView);
+        long embeddingLaunches = launches.Launches - mark;
         var traces = new List<MoeLayerTrace>();
-        foreach (var layer in Layers)
+        var layerLaunches = new long[Layers.Length];
+        for (int l = 0; l < Layers.Length; l++)
         {
-            if (layer.Forward(pass, x) is { } trace)
+            mark = launches.Launches;
+            if (Layers[l].Forward(pass, x) is { } trace)
                 traces.Add(trace);
+            layerLaunches[l] = launches.Launches - mark;
         }
         cache?.Advance(time);
 
         int rows = options.LastPositionOnly ? batch : pass.Tokens;
+        mark = launches.Launches;
         var logits = Head.Forward(pass, options.LastPositionOnly ? GatherLastPositions(x, batch, time) : x, rows);
+        var counted = new ForwardLaunches(embeddingLaunches, layerLaunches, launches.Launches - mark);
         _device.Synchronize();
-        return new ForwardResult(logits.Download(), batch, time, config.Vocab, traces);
+        return new ForwardResult(logits.Download(), batch, time, config.Vocab, traces) { Launches = counted };
     }
 
     /// <summary>
