@@ -58,9 +58,16 @@ internal sealed class AttentionLayer(ModelConfig config, DeviceWeights weights, 
 
         var cache = pass.Cache;
         int past = cache?.Length ?? 0;
-        var rope = RopeShape(batch, time, past);
-        pass.Device.Ops.Rope(q, rope with { Heads = config.Heads });
-        pass.Device.Ops.Rope(k, rope with { Heads = config.KvHeads });
+        var rope = RopeShape(batch, time, past) with { Heads = config.Heads };
+        if (pass.Fuse)
+        {
+            pass.Device.Ops.RopeQueryKey(q, k, rope, config.KvHeads);
+        }
+        else
+        {
+            pass.Device.Ops.Rope(q, rope);
+            pass.Device.Ops.Rope(k, rope with { Heads = config.KvHeads });
+        }
 
         if (UsesGemmAttention(config, cache, pass))
         {

@@ -124,6 +124,7 @@ public sealed class MoeTransformer : IDisposable
             routerLosses: options.CollectTrace, loadBalancingScale: 0, zLossScale: 0) with
         {
             RecordRouting = options.RecordRouting, ReplayRouting = options.ReplayRouting,
+            Fuse = options.FusedKernels, ExpertScratchBytes = options.ExpertScratchBytes,
         };
 
         var tokenView = _workspace.Get<int>("tokens", pass.Tokens);

@@ -93,6 +93,17 @@ public sealed class KernelOps : OpLaunchers
         Cache.Get<ArrayView<float>, RopeShape>(OpenMoE.Kernels.Rope.Apply)(Stream, Shapes.Elements(elements / 2), x, shape);
     }
 
+    /// <summary>RoPE in place on q [B, T, shape.Heads, hd] and k [B, T, keyHeads, hd] in one launch, each as <see cref="Rope(ArrayView{float}, RopeShape)"/> rotates it.</summary>
+    public void RopeQueryKey(ArrayView<float> q, ArrayView<float> k, RopeShape shape, int keyHeads)
+    {
+        if (shape.HeadDim % 2 != 0)
+            throw new ArgumentException($"RoPE needs an even head dim, got {shape.HeadDim}.");
+        long perHead = (long)shape.Batch * shape.Time * shape.HeadDim;
+        Require(q, perHead * shape.Heads, "q [B, T, H, hd]"); Require(k, perHead * keyHeads, "k [B, T, KvH, hd]");
+        Cache.Get<ArrayView<float>, ArrayView<float>, RopeShape, int>(OpenMoE.Kernels.Rope.ApplyQueryKey)
+            (Stream, Shapes.Elements(perHead * (shape.Heads + keyHeads) / 2), q, k, shape, keyHeads);
+    }
+
     /// <summary>RoPE with hd from <typeparamref name="TDims"/>.</summary>
     public void Rope<TDims>(ArrayView<float> x, RopeShape shape) where TDims : struct, IModelDims
     {
@@ -209,6 +220,23 @@ public sealed class KernelOps : OpLaunchers
         Cache.Get<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, int>(
                 PackRows(d) && PackedViews.Aligned(expertOutput, output) ? OpenMoE.Kernels.MoeCombine.CombinePacked : OpenMoE.Kernels.MoeCombine.Combine)
             (Stream, Shapes.Rows(n), expertOutput, tokenRows, tokenWeights, output, n, k, d);
+    }
+
+    /// <summary>
+    /// The MoE combine, the residual add and the next RMSNorm in one launch: residual [N, D] += the
+    /// combine of expertOutput (tokenRows, tokenWeights [N, K], as <see cref="MoeCombine"/>), then normed [N, D]
+    /// = RMSNorm(residual) * normWeight [D].
+    /// </summary>
+    public void MoeCombineResidualNorm(ArrayView<float> expertOutput, ArrayView<int> tokenRows, ArrayView<float> tokenWeights,
+        ArrayView<float> residual, ArrayView<float> normWeight, ArrayView<float> normed, int n, int k, int d, float eps)
+    {
+        Require(tokenRows, (long)n * k, "tokenRows [N, K]"); Require(tokenWeights, (long)n * k, "tokenWeights [N, K]");
+        Require(residual, (long)n * d, "residual [N, D]"); Require(normWeight, d, "normWeight [D]"); Require(normed, (long)n * d, "normed [N, D]");
+        bool packed = PackRows(d) && PackedViews.Aligned(expertOutput, residual) && PackedViews.Aligned(normWeight, normed);
+        // The packed kernel sums each row's squares in one thread, in element order, as the packed RMSNorm does.
+        Cache.Get<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, float>(
+                packed ? OpenMoE.Kernels.MoeCombineResidualNorm.ForwardPacked : OpenMoE.Kernels.MoeCombineResidualNorm.Forward)
+            (Stream, packed ? Shapes.SingleThreadRows(n) : Shapes.Rows(n), expertOutput, tokenRows, tokenWeights, residual, normWeight, normed, n, k, d, eps);
     }
 
     /// <summary>output [N, V] = log_softmax(logits [N, V]) per row; output may be logits.</summary>
