@@ -9,7 +9,8 @@ namespace OpenMoE.Kernels.Routing;
 /// the device result must equal it exactly for any chunk size.
 /// <list type="number">
 /// <item><see cref="CountKernel"/>: per (group, chunk), how many assignments ask for each expert.</item>
-/// <item><see cref="ScanKernel"/>: per (group, expert), exclusive prefix sum over chunks; totals are the demand.</item>
+/// <item><see cref="ScanKernel"/>: per (group, expert), exclusive prefix sum over chunks; totals are the demand;
+/// then the dispatch offsets of the kept counts.</item>
 /// <item><see cref="AssignKernel"/>: per (group, chunk), walk the chunk from its offsets: position &lt; C keeps that slot,
 /// and its dispatch row follows from the (expert, group) offsets of the kept counts.</item>
 /// </list>
@@ -38,13 +39,19 @@ public static class ExpertSlotKernels
         }
     }
 
-    /// <summary>// counts [G, chunks, E] -> exclusive offsets in place; demand, kept [G, E]</summary>
+    /// <summary>
+    /// Per (group, expert), the exclusive prefix sum over chunks; totals are the demand, kept = min(demand, C);
+    /// then, once every thread's kept counts are in (a group barrier), the dispatch offsets of
+    /// <see cref="DispatchListKernels.OffsetsKernel"/> from lane 0: one launch for both. Launched as ONE
+    /// thread group (the barrier orders only a group). // counts [G, chunks, E] -> exclusive offsets in
+    /// place; demand, kept [G, E]; dispatchOffsets [E*G + 1]
+    /// </summary>
     public static void ScanKernel(
-        ArrayView<int> counts, ArrayView<int> demand, ArrayView<int> kept,
+        ArrayView<int> counts, ArrayView<int> demand, ArrayView<int> kept, ArrayView<int> dispatchOffsets,
         int groups, int chunksPerGroup, int experts, int capacity)
     {
-        int stride = Grid.DimX * Group.DimX;
-        for (int ge = Grid.GlobalIndex.X; ge < groups * experts; ge += stride)
+        int lane = Group.IdxX, lanes = Group.DimX;
+        for (int ge = lane; ge < groups * experts; ge += lanes)
         {
             int group = ge / experts;
             int expert = ge - group * experts;
@@ -59,6 +66,9 @@ public static class ExpertSlotKernels
             demand[ge] = running;
             kept[ge] = running < capacity ? running : capacity;
         }
+        Group.Barrier();
+        if (lane == 0)
+            DispatchListKernels.WriteOffsets(kept, dispatchOffsets, groups, experts);
     }
 
     /// <summary>

@@ -51,10 +51,14 @@ public sealed class RoutingOps : OpLaunchers
         Cache.Get<ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, int, int>(ExpertSlotKernels.CountKernel)
             (Stream, Shapes.Elements((long)groups * chunksPerGroup), choices, order, counts, groups, groupSize, k, e, chunk);
 
-    /// <summary>Exclusive scan of counts per (group, expert); demand and kept [G, E] (kept = min(demand, C)).</summary>
-    public void ScanSlots(ArrayView<int> counts, ArrayView<int> demand, ArrayView<int> kept, int groups, int chunksPerGroup, int e, int capacity) =>
-        Cache.Get<ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, int>(ExpertSlotKernels.ScanKernel)
-            (Stream, Shapes.Elements((long)groups * e), counts, demand, kept, groups, chunksPerGroup, e, capacity);
+    /// <summary>
+    /// Exclusive scan of counts per (group, expert); demand and kept [G, E] (kept = min(demand, C)); and
+    /// dispatchOffsets [E*G + 1] of the kept counts, as <see cref="DispatchOffsets"/> writes them. One group.
+    /// </summary>
+    public void ScanSlots(ArrayView<int> counts, ArrayView<int> demand, ArrayView<int> kept, ArrayView<int> dispatchOffsets,
+        int groups, int chunksPerGroup, int e, int capacity) =>
+        Cache.Get<ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, int>(ExpertSlotKernels.ScanKernel)
+            (Stream, Shapes.SingleGroup(), counts, demand, kept, dispatchOffsets, groups, chunksPerGroup, e, capacity);
 
     /// <summary>
     /// slots [N, K]: each assignment's slot in its expert, or -1 when the expert is full; rows [N, K] and

@@ -20,7 +20,7 @@ public abstract class ForwardLaunchTests<TFixture>(TFixture fixture) : IClassFix
     private const int Attention = 1;        // CPU: GEMM attention's causal softmax; CUDA: the fused kernel
     private const int Activation = 1;       // per FFN call; inference's expert scratch holds every expert's rows at this size: one for all
     private const int SoftmaxTopK = 1;
-    private const int Assign = 4;           // count, scan, dispatch offsets, slots with their dispatch rows (the position order is kept from the first forward)
+    private const int Assign = 3;           // count, scan with the dispatch offsets, slots with their dispatch rows (the position order is kept from the first forward)
     private const int Dispatch = 1;
     private const int RouterLosses = 2;     // expert load, loss gradient (only when the forward collects losses)
 

@@ -192,8 +192,7 @@ public sealed class DeviceRouter
             Ops.VisitOrder(choiceProbabilities, order, tokens, k, groupSize, options.BatchPrioritized);
         result.HoldsPositionOrder = !options.BatchPrioritized;
         Ops.CountSlots(choices, order, counts, groups, groupSize, k, e, chunk, chunksPerGroup);
-        Ops.ScanSlots(counts, result.Demand.View, result.KeptCount.View, groups, chunksPerGroup, e, positionCapacity);
-        Ops.DispatchOffsets(result.KeptCount.View, result.ExpertGroupOffsets.View, groups, e);
+        Ops.ScanSlots(counts, result.Demand.View, result.KeptCount.View, result.ExpertGroupOffsets.View, groups, chunksPerGroup, e, positionCapacity);
         Ops.AssignSlots(choices, order, counts, result.ExpertGroupOffsets.View, result.Slot.View, result.Row.View, result.DispatchOrder.View, new SlotShape
         {
             Groups = groups, TokensPerGroup = groupSize, TopK = k, Experts = e, Chunk = chunk, Capacity = positionCapacity,
