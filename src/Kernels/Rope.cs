@@ -38,15 +38,16 @@ public static class Rope
     {
         var keys = s;
         keys.Heads = keyHeads;
+        int half = s.HeadDim / 2;
         long queryPairs = Pairs(s), pairs = queryPairs + Pairs(keys);
         long stride = (long)Grid.DimX * Group.DimX;
         float logTheta = XMath.Log(s.Theta);
         for (long p = Grid.GlobalIndex.X; p < pairs; p += stride)
         {
             if (p < queryPairs)
-                RotatePair(q, s, p, logTheta, 1f);
+                RotatePair(q, s, p, half, logTheta, 1f);
             else
-                RotatePair(k, keys, p - queryPairs, logTheta, 1f);
+                RotatePair(k, keys, p - queryPairs, half, logTheta, 1f);
         }
     }
 
@@ -57,20 +58,21 @@ public static class Rope
     /// </summary>
     internal static void Rotate(ArrayView<float> x, RopeShape s, float direction)
     {
+        int half = s.HeadDim / 2;
         long pairs = Pairs(s);
         // Hoisted: on the CPU accelerator these are thread-static reads.
         long stride = (long)Grid.DimX * Group.DimX;
+        long first = Grid.GlobalIndex.X;
         float logTheta = XMath.Log(s.Theta);
-        for (long p = Grid.GlobalIndex.X; p < pairs; p += stride)
-            RotatePair(x, s, p, logTheta, direction);
+        for (long p = first; p < pairs; p += stride)
+            RotatePair(x, s, p, half, logTheta, direction);
     }
 
     private static long Pairs(RopeShape s) => (long)s.Batch * s.Time * s.Heads * (s.HeadDim / 2);
 
     /// <summary>Rotates pair <paramref name="p"/> of x: element i &lt; hd/2 of one head vector with element i + hd/2.</summary>
-    private static void RotatePair(ArrayView<float> x, RopeShape s, long p, float logTheta, float direction)
+    private static void RotatePair(ArrayView<float> x, RopeShape s, long p, int half, float logTheta, float direction)
     {
-        int half = s.HeadDim / 2;
         int i = (int)(p % half);
         long vector = p / half;
         int t = (int)(vector / s.Heads % s.Time);
