@@ -100,6 +100,18 @@ public static class MoeCombineResidualNorm
         }
     }
 
+    /// <summary>Forward with D = TDims.Hidden folded in (K stays a run-time size: a routing rule chosen at run time may change it).</summary>
+    public static void Forward<TDims>(ArrayView<float> expertOutput, ArrayView<int> tokenRows, ArrayView<float> tokenWeights,
+        ArrayView<float> residual, ArrayView<float> normWeight, ArrayView<float> normed, int n, int k, float eps)
+        where TDims : struct, IModelDims
+        => Forward(expertOutput, tokenRows, tokenWeights, residual, normWeight, normed, n, k, TDims.Hidden, eps);
+
+    /// <summary>ForwardPacked with D = TDims.Hidden folded in.</summary>
+    public static void ForwardPacked<TDims>(ArrayView<float> expertOutput, ArrayView<int> tokenRows, ArrayView<float> tokenWeights,
+        ArrayView<float> residual, ArrayView<float> normWeight, ArrayView<float> normed, int n, int k, float eps)
+        where TDims : struct, IModelDims
+        => ForwardPacked(expertOutput, tokenRows, tokenWeights, residual, normWeight, normed, n, k, TDims.Hidden, eps);
+
     /// <summary>Reference twin: the unfused ops' references in sequence (combine in double, the add, the norm in double).</summary>
     public static void Reference(float[] expertOutput, int[] tokenRows, float[] tokenWeights, float[] residual, float[] normWeight, float[] normed,
         int n, int k, int d, float eps)

@@ -95,6 +95,15 @@ public static class Rope
         Apply(x, s);
     }
 
+    /// <summary>ApplyQueryKey with H, KvH and hd from <typeparamref name="TDims"/> (the shape's Heads and HeadDim are ignored).</summary>
+    public static void ApplyQueryKey<TDims>(ArrayView<float> q, ArrayView<float> k, RopeShape s)
+        where TDims : struct, IModelDims
+    {
+        s.Heads = TDims.Heads;
+        s.HeadDim = TDims.HeadDim;
+        ApplyQueryKey(q, k, s, TDims.KvHeads);
+    }
+
     /// <summary>Reference twin (angles in double).</summary>
     public static void Reference(float[] x, RopeShape s) => ReferenceRotation(x, s, direction: 1);
 

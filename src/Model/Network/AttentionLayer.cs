@@ -61,7 +61,7 @@ internal sealed class AttentionLayer(ModelConfig config, DeviceWeights weights, 
         var rope = RopeShape(batch, time, past) with { Heads = config.Heads };
         if (pass.Fuse)
         {
-            pass.Device.Ops.RopeQueryKey(q, k, rope, config.KvHeads);
+            pass.Kernels.RopeQueryKey(pass.Device.Ops, q, k, rope);
         }
         else
         {
@@ -86,7 +86,7 @@ internal sealed class AttentionLayer(ModelConfig config, DeviceWeights weights, 
                 values = cache.Values(layer);
                 cacheLength = cache.Capacity;
             }
-            pass.Device.Ops.Attention(q, keys, values, o, AttentionShape(batch, time, past, cacheLength));
+            pass.Kernels.Attention(pass.Device.Ops, q, keys, values, o, AttentionShape(batch, time, past, cacheLength));
         }
         _o.Apply(pass.Gemm, o, residual, n, accumulate: true);
     }

@@ -85,7 +85,7 @@ internal sealed class DecoderLayer : IDisposable
         if (pass.KeepActivations)
             x.CopyTo(pass.Workspace.Get<float>(inputName, size));
         var h = pass.Workspace.Get<float>(normedName, size);
-        pass.Device.Ops.RmsNorm(x, weight, h, pass.Tokens, _config.Hidden, (float)_config.NormEps);
+        pass.Kernels.RmsNorm(pass.Device.Ops, x, weight, h, pass.Tokens, (float)_config.NormEps);
         return h;
     }
 

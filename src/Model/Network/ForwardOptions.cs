@@ -33,6 +33,12 @@ public sealed record ForwardOptions
     /// </summary>
     public bool FusedKernels { get; init; } = true;
 
+    /// <summary>
+    /// Run the kernels specialised on the spec's generated dims (default: D, V, H, KvH, hd folded in as
+    /// constants); false runs the runtime-size kernels with the config's sizes (<see cref="SpecKernels"/>).
+    /// </summary>
+    public bool SizeSpecialised { get; init; } = true;
+
     /// <summary>Bytes of expert activations an inference MoE layer runs through at once (tests make it small to split the experts' launches).</summary>
     internal long ExpertScratchBytes { get; init; } = MoeLayer.InferenceExpertScratchBytes;
 

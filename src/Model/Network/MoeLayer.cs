@@ -145,9 +145,9 @@ internal sealed class MoeLayer : IDisposable
         {
             // Nothing kept: the residual is unchanged, only the norm remains.
             if (kept)
-                ops.MoeCombineResidualNorm(expertOut, tokenRows, tokenWeights, residual, next.Weight, next.Normed, n, k, d, next.Eps);
+                pass.Kernels.MoeCombineResidualNorm(ops, expertOut, tokenRows, tokenWeights, residual, next.Weight, next.Normed, n, k, next.Eps);
             else
-                ops.RmsNorm(residual, next.Weight, next.Normed, n, d, next.Eps);
+                pass.Kernels.RmsNorm(ops, residual, next.Weight, next.Normed, n, next.Eps);
             return;
         }
         var combined = pass.Workspace.Get<float>("moe.combined", (long)n * d);
@@ -157,7 +157,7 @@ internal sealed class MoeLayer : IDisposable
             combined.MemSetToZero();
         ops.ResidualAdd(residual, combined, n * d);
         if (norm is { } unfused)
-            ops.RmsNorm(residual, unfused.Weight, unfused.Normed, n, d, unfused.Eps);
+            pass.Kernels.RmsNorm(ops, residual, unfused.Weight, unfused.Normed, n, unfused.Eps);
     }
 
     /// <summary>Top-k, capacity and dispatch list of the routing group's <paramref name="logits"/> [group N, E] into <paramref name="state"/> (offsets on the host).</summary>

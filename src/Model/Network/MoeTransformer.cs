@@ -29,6 +29,7 @@ public sealed class MoeTransformer : IDisposable
     private readonly IGemmProvider _gemm;
     private readonly DeviceRouter _router;
     private readonly Workspace _workspace;
+    private readonly SpecKernels _specialised, _runtimeSize;
     private RoutingOverride? _routingOverride;
 
     /// <summary>
@@ -48,6 +49,8 @@ public sealed class MoeTransformer : IDisposable
         _gemm = GemmProviders.Create(device.Accelerator);
         _router = new DeviceRouter(device);
         _workspace = new Workspace(device);
+        _specialised = SpecKernels.For(spec, specialised: true);
+        _runtimeSize = SpecKernels.For(spec, specialised: false);
         var config = spec.Config;
         Embedding = new EmbeddingLayer(config, weights);
         Layers = Enumerable.Range(0, config.Layers).Select(l => new DecoderLayer(config, weights, l)).ToArray();
@@ -123,6 +126,7 @@ public sealed class MoeTransformer : IDisposable
         var pass = Pass(batch, time, cache, routing, options.KeepIntermediates, options.CollectTrace, stopOnNonFinite: false,
             routerLosses: options.CollectTrace, loadBalancingScale: 0, zLossScale: 0) with
         {
+            Kernels = options.SizeSpecialised ? _specialised : _runtimeSize,
             RecordRouting = options.RecordRouting, ReplayRouting = options.ReplayRouting,
             Fuse = options.FusedKernels, ExpertScratchBytes = options.ExpertScratchBytes,
         };
@@ -209,7 +213,7 @@ public sealed class MoeTransformer : IDisposable
     /// </summary>
     internal ForwardPass Pass(int batch, int time, KvCache? cache, RoutingOptions routing, bool keepActivations, bool collectTrace,
         bool stopOnNonFinite, bool routerLosses, double loadBalancingScale, double zLossScale) =>
-        new(_device, _gemm, _router, _workspace, batch, time, cache, routing, keepActivations, collectTrace, stopOnNonFinite, routerLosses,
+        new(_device, _gemm, _router, _workspace, _specialised, batch, time, cache, routing, keepActivations, collectTrace, stopOnNonFinite, routerLosses,
             loadBalancingScale, zLossScale, Parallel: Parallel,
             GroupTokens: Parallel?.Communicator.AllGather(batch * time));
 

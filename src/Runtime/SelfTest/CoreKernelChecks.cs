@@ -135,6 +135,18 @@ public static class CoreKernelChecks
             c.Compare($"k {label}", c.Download(kView), expectedK);
         }
         {
+            var shape = new RopeShape { Batch = 2, Time = 5, Heads = SelfTestDims.Heads, HeadDim = SelfTestDims.HeadDim, PositionOffset = 2, Theta = 10000 };
+            var q = c.RandomFloats((long)shape.Batch * shape.Time * SelfTestDims.Heads * shape.HeadDim);
+            var k = c.RandomFloats((long)shape.Batch * shape.Time * SelfTestDims.KvHeads * shape.HeadDim);
+            var (expectedQ, expectedK) = ((float[])q.Clone(), (float[])k.Clone());
+            Rope.Reference(expectedQ, shape);
+            Rope.Reference(expectedK, shape with { Heads = SelfTestDims.KvHeads });
+            var (qView, kView) = (c.Upload(q), c.Upload(k));
+            c.Device.Ops.RopeQueryKey<SelfTestDims>(qView, kView, shape with { Heads = 0, HeadDim = 0 });
+            c.Compare("q query-key,dims", c.Download(qView), expectedQ);
+            c.Compare("k query-key,dims", c.Download(kView), expectedK);
+        }
+        {
             var shape = new RopeShape { Batch = 2, Time = 7, Heads = SelfTestDims.KvHeads, HeadDim = SelfTestDims.HeadDim, PositionOffset = 3, Theta = 10000 };
             var x = c.RandomFloats((long)shape.Batch * shape.Time * shape.Heads * shape.HeadDim);
             var expected = (float[])x.Clone();
@@ -273,6 +285,23 @@ public static class CoreKernelChecks
             string label = $"{layout}n={n},k={k},d={d},offsets={offset}/{outOffset}";
             c.Compare($"residual {label}", c.Download(residualView), expectedResidual);
             c.Compare($"normed {label}", c.Download(normed), expectedNormed);
+        }
+        {
+            int n = 7, k = 2, d = SelfTestDims.Hidden, rows = 2 * n + 1;
+            var expertOutput = c.RandomFloats((long)rows * d, 3);
+            var tokenRows = c.RandomInts((long)n * k, -1, rows);
+            var weights = c.RandomFloats((long)n * k);
+            var residual = c.RandomFloats((long)n * d, 2);
+            var normWeight = c.RandomFloats(d);
+            var expectedResidual = (float[])residual.Clone();
+            var expectedNormed = new float[(long)n * d];
+            MoeCombineResidualNorm.Reference(expertOutput, tokenRows, weights, expectedResidual, normWeight, expectedNormed, n, k, d, eps);
+            var residualView = c.Upload(residual);
+            var normed = c.Zeros<float>(n * d);
+            c.Device.Ops.MoeCombineResidualNorm<SelfTestDims>(c.Upload(expertOutput), c.Upload(tokenRows), c.Upload(weights), residualView,
+                c.Upload(normWeight), normed, n, k, eps);
+            c.Compare($"residual {layout}dims", c.Download(residualView), expectedResidual);
+            c.Compare($"normed {layout}dims", c.Download(normed), expectedNormed);
         }
     });
 
