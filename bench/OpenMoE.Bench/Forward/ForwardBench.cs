@@ -12,7 +12,7 @@ namespace OpenMoE.Bench.Forward;
 
 /// <summary>
 /// <c>bench forward [--spec NAME] [--batch B] [--seq T] [--repeats R] [--logits all|last] [--capacity-factor CF]
-/// [--device cpu|cuda] [--one-float-kernels] [--unfused] [--vs-training]</c>:
+/// [--device cpu|cuda] [--one-float-kernels] [--unfused] [--runtime-sizes] [--vs-training]</c>:
 /// forward tokens/s of a randomly initialised model, kernel launches per forward and per layer, and its FLOP rate as
 /// a ratio of the GEMM provider's rate on one of the model's own shapes measured in the same process
 /// (how close the whole forward gets to its matrix-product ceiling). Also peak memory next to the fp32
@@ -47,7 +47,12 @@ public static class ForwardBench
             System.Globalization.CultureInfo.InvariantCulture);
         // --unfused: the sequence of unfused kernels the fused ones replace (ForwardOptions.FusedKernels), for a before/after in one build.
         bool fused = !args.Contains("--unfused");
-        var options = new ForwardOptions { CollectTrace = false, LastPositionOnly = lastOnly, CapacityFactor = capacityFactor, FusedKernels = fused };
+        // --runtime-sizes: the runtime-size kernels instead of those specialised on the spec's dims (ForwardOptions.SizeSpecialised).
+        bool specialised = !args.Contains("--runtime-sizes");
+        var options = new ForwardOptions
+        {
+            CollectTrace = false, LastPositionOnly = lastOnly, CapacityFactor = capacityFactor, FusedKernels = fused, SizeSpecialised = specialised,
+        };
 
         // --vs-training: the training step's forward (the same layers keeping their activations) on the
         // same weights and batch, timed in turns with the inference forward so both see the same machine.
@@ -96,6 +101,7 @@ public static class ForwardBench
             capacityFactor,
             packedElementwise = device.Ops.PackedElementwise,
             fusedKernels = fused,
+            sizeSpecialised = specialised,
             medianSeconds = median,
             tokensPerSecond = batch * time / median,
             kernelLaunchesPerForward = launches,
