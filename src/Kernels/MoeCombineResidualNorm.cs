@@ -31,18 +31,7 @@ public static class MoeCombineResidualNorm
         {
             var x = residual.SubView((long)token * d, d);
             var y = normed.SubView((long)token * d, d);
-            for (int c = lane; c < d; c += lanes)
-                y[c] = 0.0f;
-            for (int j = 0; j < k; j++)
-            {
-                int row = tokenRows[token * k + j];
-                if (row < 0)
-                    continue;
-                float weight = tokenWeights[token * k + j];
-                var source = expertOutput.SubView((long)row * d, d);
-                for (int c = lane; c < d; c += lanes)
-                    y[c] += weight * source[c];
-            }
+            MoeCombine.CombineRow(expertOutput, tokenRows, tokenWeights, y, token, k, d, lane, lanes);
             float sumSquares = 0.0f;
             for (int c = lane; c < d; c += lanes)
             {
@@ -75,18 +64,7 @@ public static class MoeCombineResidualNorm
         {
             var x = xPacks.SubView((long)token * rowPacks, rowPacks);
             var y = yPacks.SubView((long)token * rowPacks, rowPacks);
-            for (int c = 0; c < rowPacks; c++)
-                y[c] = default;
-            for (int j = 0; j < k; j++)
-            {
-                int row = tokenRows[token * k + j];
-                if (row < 0)
-                    continue;
-                float weight = tokenWeights[token * k + j];
-                var source = sourcePacks.SubView((long)row * rowPacks, rowPacks);
-                for (int c = 0; c < rowPacks; c++)
-                    y[c] = Pack8.AddScaled(y[c], weight, source[c]);
-            }
+            MoeCombine.CombineRowPacked(sourcePacks, tokenRows, tokenWeights, y, token, k, rowPacks, 0, 1);
             float sumSquares = 0.0f;
             for (int c = 0; c < rowPacks; c++)
             {

@@ -266,8 +266,13 @@ public static class CoreKernelChecks
     private static void CheckCombineResidualNorm(KernelCheckContext c) => BothLayouts(c, layout =>
     {
         const float eps = 1e-6f;
-        foreach (var (n, k, d, offset, outOffset) in new[] { (1, 1, 1, 0, 0), (7, 2, 7, 0, 0), (129, 2, 129, 0, 0), (5, 4, 3, 0, 0), (9, 2, 136, 0, 0), (6, 2, 64, 3, 0), (6, 2, 64, 0, 5) })
+        // The last case runs the <SelfTestDims> launcher (D = SelfTestDims.Hidden).
+        var cases = new[] { (1, 1, 1, 0, 0), (7, 2, 7, 0, 0), (129, 2, 129, 0, 0), (5, 4, 3, 0, 0), (9, 2, 136, 0, 0), (6, 2, 64, 3, 0), (6, 2, 64, 0, 5),
+            (7, 2, SelfTestDims.Hidden, 0, 0) };
+        for (int i = 0; i < cases.Length; i++)
         {
+            var (n, k, d, offset, outOffset) = cases[i];
+            bool dims = i == cases.Length - 1;
             int rows = 2 * n + 1;
             var expertOutput = c.RandomFloats((long)rows * d, 3);
             // -1 included: a token may lose some or all of its choices.
@@ -280,28 +285,14 @@ public static class CoreKernelChecks
             MoeCombineResidualNorm.Reference(expertOutput, tokenRows, weights, expectedResidual, normWeight, expectedNormed, n, k, d, eps);
             var residualView = c.UploadAt(residual, outOffset);
             var normed = c.UploadAt(new float[n * d], outOffset);
-            c.Device.Ops.MoeCombineResidualNorm(c.UploadAt(expertOutput, offset), c.Upload(tokenRows), c.Upload(weights), residualView, c.Upload(normWeight),
-                normed, n, k, d, eps);
-            string label = $"{layout}n={n},k={k},d={d},offsets={offset}/{outOffset}";
+            var (expertView, rowsView, weightsView, normWeightView) = (c.UploadAt(expertOutput, offset), c.Upload(tokenRows), c.Upload(weights), c.Upload(normWeight));
+            if (dims)
+                c.Device.Ops.MoeCombineResidualNorm<SelfTestDims>(expertView, rowsView, weightsView, residualView, normWeightView, normed, n, k, eps);
+            else
+                c.Device.Ops.MoeCombineResidualNorm(expertView, rowsView, weightsView, residualView, normWeightView, normed, n, k, d, eps);
+            string label = $"{layout}{(dims ? "dims," : "")}n={n},k={k},d={d},offsets={offset}/{outOffset}";
             c.Compare($"residual {label}", c.Download(residualView), expectedResidual);
             c.Compare($"normed {label}", c.Download(normed), expectedNormed);
-        }
-        {
-            int n = 7, k = 2, d = SelfTestDims.Hidden, rows = 2 * n + 1;
-            var expertOutput = c.RandomFloats((long)rows * d, 3);
-            var tokenRows = c.RandomInts((long)n * k, -1, rows);
-            var weights = c.RandomFloats((long)n * k);
-            var residual = c.RandomFloats((long)n * d, 2);
-            var normWeight = c.RandomFloats(d);
-            var expectedResidual = (float[])residual.Clone();
-            var expectedNormed = new float[(long)n * d];
-            MoeCombineResidualNorm.Reference(expertOutput, tokenRows, weights, expectedResidual, normWeight, expectedNormed, n, k, d, eps);
-            var residualView = c.Upload(residual);
-            var normed = c.Zeros<float>(n * d);
-            c.Device.Ops.MoeCombineResidualNorm<SelfTestDims>(c.Upload(expertOutput), c.Upload(tokenRows), c.Upload(weights), residualView,
-                c.Upload(normWeight), normed, n, k, eps);
-            c.Compare($"residual {layout}dims", c.Download(residualView), expectedResidual);
-            c.Compare($"normed {layout}dims", c.Download(normed), expectedNormed);
         }
     });
 
