@@ -67,6 +67,11 @@ public static class Embedding
         where TDims : struct, IModelDims
         => Gather(tokens, table, output, n, TDims.Hidden, TDims.Vocab);
 
+    /// <summary>GatherPacked with D and V from <typeparamref name="TDims"/>.</summary>
+    public static void GatherPacked<TDims>(ArrayView<int> tokens, ArrayView<float> table, ArrayView<float> output, int n)
+        where TDims : struct, IModelDims
+        => GatherPacked(tokens, table, output, n, TDims.Hidden, TDims.Vocab);
+
     /// <summary>Reference twin of <see cref="Gather(ArrayView{int}, ArrayView{float}, ArrayView{float}, int, int, int)"/>.</summary>
     public static void Reference(int[] tokens, float[] table, float[] output, int n, int d, int v)
     {

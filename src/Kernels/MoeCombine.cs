@@ -24,19 +24,28 @@ public static class MoeCombine
         for (int token = group; token < n; token += groups)
         {
             // Row sub-views with int indices: markedly faster than long offsets on the CPU accelerator.
-            var target = output.SubView((long)token * d, d);
+            CombineRow(expertOutput, tokenRows, tokenWeights, output.SubView((long)token * d, d), token, k, d, lane, lanes);
+        }
+    }
+
+    /// <summary>
+    /// One token's row of <see cref="Combine"/> into <paramref name="target"/> [D], this lane's columns
+    /// (internal: the fused combine-and-norm shares it; kernel discovery skips it).
+    /// </summary>
+    internal static void CombineRow(ArrayView<float> expertOutput, ArrayView<int> tokenRows, ArrayView<float> tokenWeights,
+        ArrayView<float> target, int token, int k, int d, int lane, int lanes)
+    {
+        for (int c = lane; c < d; c += lanes)
+            target[c] = 0.0f;
+        for (int j = 0; j < k; j++)
+        {
+            int row = tokenRows[token * k + j];
+            if (row < 0)
+                continue;
+            float weight = tokenWeights[token * k + j];
+            var source = expertOutput.SubView((long)row * d, d);
             for (int c = lane; c < d; c += lanes)
-                target[c] = 0.0f;
-            for (int j = 0; j < k; j++)
-            {
-                int row = tokenRows[token * k + j];
-                if (row < 0)
-                    continue;
-                float weight = tokenWeights[token * k + j];
-                var source = expertOutput.SubView((long)row * d, d);
-                for (int c = lane; c < d; c += lanes)
-                    target[c] += weight * source[c];
-            }
+                target[c] += weight * source[c];
         }
     }
 
@@ -52,20 +61,24 @@ public static class MoeCombine
         var sourcePacks = Pack8.Of(expertOutput, expertOutput.Length / Pack8.Width);
         var outputPacks = Pack8.Of(output, (long)n * rowPacks);
         for (int token = group; token < n; token += groups)
+            CombineRowPacked(sourcePacks, tokenRows, tokenWeights, outputPacks.SubView((long)token * rowPacks, rowPacks), token, k, rowPacks, lane, lanes);
+    }
+
+    /// <summary>One token's row of <see cref="CombinePacked"/> into <paramref name="target"/> [D/8 packs], this lane's packs (shared like <see cref="CombineRow"/>).</summary>
+    internal static void CombineRowPacked(ArrayView<Pack8> sourcePacks, ArrayView<int> tokenRows, ArrayView<float> tokenWeights,
+        ArrayView<Pack8> target, int token, int k, int rowPacks, int lane, int lanes)
+    {
+        for (int c = lane; c < rowPacks; c += lanes)
+            target[c] = default;
+        for (int j = 0; j < k; j++)
         {
-            var target = outputPacks.SubView((long)token * rowPacks, rowPacks);
+            int row = tokenRows[token * k + j];
+            if (row < 0)
+                continue;
+            float weight = tokenWeights[token * k + j];
+            var source = sourcePacks.SubView((long)row * rowPacks, rowPacks);
             for (int c = lane; c < rowPacks; c += lanes)
-                target[c] = default;
-            for (int j = 0; j < k; j++)
-            {
-                int row = tokenRows[token * k + j];
-                if (row < 0)
-                    continue;
-                float weight = tokenWeights[token * k + j];
-                var source = sourcePacks.SubView((long)row * rowPacks, rowPacks);
-                for (int c = lane; c < rowPacks; c += lanes)
-                    target[c] = Pack8.AddScaled(target[c], weight, source[c]);
-            }
+                target[c] = Pack8.AddScaled(target[c], weight, source[c]);
         }
     }
 

@@ -66,6 +66,11 @@ public static class RmsNorm
         where TDims : struct, IModelDims
         => Forward(x, w, y, n, TDims.Hidden, eps);
 
+    /// <summary>ForwardPacked with D = TDims.Hidden folded in.</summary>
+    public static void ForwardPacked<TDims>(ArrayView<float> x, ArrayView<float> w, ArrayView<float> y, int n, float eps)
+        where TDims : struct, IModelDims
+        => ForwardPacked(x, w, y, n, TDims.Hidden, eps);
+
     /// <summary>Reference twin (double accumulation).</summary>
     public static void Reference(float[] x, float[] w, float[] y, int n, int d, float eps)
     {

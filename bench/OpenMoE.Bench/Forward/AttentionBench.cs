@@ -28,7 +28,7 @@ public static class AttentionBench
         using var device = DeviceFactory.Create(DeviceFactory.Parse(Arg(args, "--device", "cpu")));
         using var gemm = GemmProviders.Create(device.Accelerator);
         using var workspace = new Workspace(device);
-        var pass = new ForwardPass(device, gemm, new DeviceRouter(device), workspace, batch, time, null,
+        var pass = new ForwardPass(device, gemm, new DeviceRouter(device), workspace, SpecKernels.For(spec, specialised: true), batch, time, null,
             RoutingOptions.FromConfig(config, training: false), false, false, false, false, 0, 0);
         int h = config.Heads, hd = config.HeadDim;
         if (config.KvHeads != h)

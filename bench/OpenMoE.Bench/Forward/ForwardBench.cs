@@ -12,8 +12,8 @@ namespace OpenMoE.Bench.Forward;
 
 /// <summary>
 /// <c>bench forward [--spec NAME] [--batch B] [--seq T] [--repeats R] [--logits all|last] [--capacity-factor CF]
-/// [--device cpu|cuda] [--one-float-kernels] [--vs-training]</c>:
-/// forward tokens/s of a randomly initialised model, kernel launches per forward, and its FLOP rate as
+/// [--device cpu|cuda] [--one-float-kernels] [--unfused] [--runtime-sizes] [--vs-training]</c>:
+/// forward tokens/s of a randomly initialised model, kernel launches per forward and per layer, and its FLOP rate as
 /// a ratio of the GEMM provider's rate on one of the model's own shapes measured in the same process
 /// (how close the whole forward gets to its matrix-product ceiling). Also peak memory next to the fp32
 /// weights (with --vs-training it includes the second network). --vs-training also times the training
@@ -45,7 +45,14 @@ public static class ForwardBench
         // One capacity factor for both forwards (the spec's evaluation factor unless given), so they route the same work.
         double capacityFactor = double.Parse(Arg(args, "--capacity-factor", config.EvalCapacityFactor.ToString(System.Globalization.CultureInfo.InvariantCulture)),
             System.Globalization.CultureInfo.InvariantCulture);
-        var options = new ForwardOptions { CollectTrace = false, LastPositionOnly = lastOnly, CapacityFactor = capacityFactor };
+        // --unfused: the sequence of unfused kernels the fused ones replace (ForwardOptions.FusedKernels), for a before/after in one build.
+        bool fused = !args.Contains("--unfused");
+        // --runtime-sizes: the runtime-size kernels instead of those specialised on the spec's dims (ForwardOptions.SizeSpecialised).
+        bool specialised = !args.Contains("--runtime-sizes");
+        var options = new ForwardOptions
+        {
+            CollectTrace = false, LastPositionOnly = lastOnly, CapacityFactor = capacityFactor, FusedKernels = fused, SizeSpecialised = specialised,
+        };
 
         // --vs-training: the training step's forward (the same layers keeping their activations) on the
         // same weights and batch, timed in turns with the inference forward so both see the same machine.
@@ -58,11 +65,12 @@ public static class ForwardBench
         var seconds = new List<double>();
         var trainingForward = new List<double>();
         long launches = 0;
+        ForwardLaunches? byLayer = null;
         for (int r = 0; r < repeats; r++)
         {
             long launchesBefore = device.Kernels.Launches;
             var clock = Stopwatch.StartNew();
-            model.Forward(tokens, batch, options);
+            byLayer = model.Forward(tokens, batch, options).Launches;
             seconds.Add(clock.Elapsed.TotalSeconds);
             launches = device.Kernels.Launches - launchesBefore;
             Console.Error.WriteLine($"forward {r + 1}/{repeats}: {seconds[^1]:F3} s");
@@ -92,9 +100,14 @@ public static class ForwardBench
             logits = lastOnly ? "last position" : "all positions",
             capacityFactor,
             packedElementwise = device.Ops.PackedElementwise,
+            fusedKernels = fused,
+            sizeSpecialised = specialised,
             medianSeconds = median,
             tokensPerSecond = batch * time / median,
             kernelLaunchesPerForward = launches,
+            kernelLaunchesByLayer = byLayer?.Layers,
+            kernelLaunchesPerDenseLayer = LayerLaunches(byLayer, config, moe: false),
+            kernelLaunchesPerMoeLayer = LayerLaunches(byLayer, config, moe: true),
             forwardGflops = flops / 1e9,
             achievedGflopsPerSecond = flops / median / 1e9,
             gemmGflopsPerSecondSameRun = gemmRate / 1e9,
@@ -108,6 +121,10 @@ public static class ForwardBench
         Console.WriteLine(JsonSerializer.Serialize(result, new JsonSerializerOptions { WriteIndented = true }));
         return 0;
     }
+
+    /// <summary>The launches of the first layer of the kind in the last forward (null if the model has none).</summary>
+    private static long? LayerLaunches(ForwardLaunches? launches, ModelConfig config, bool moe) =>
+        launches is null ? null : Enumerable.Range(0, config.Layers).Where(l => config.IsMoeLayer(l) == moe).Select(l => (long?)launches.Layers[l]).FirstOrDefault();
 
     private static double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);
 

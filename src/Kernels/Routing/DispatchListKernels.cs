@@ -15,8 +15,13 @@ public static class DispatchListKernels
     /// </summary>
     public static void OffsetsKernel(ArrayView<int> kept, ArrayView<int> offsets, int groups, int experts)
     {
-        if (Grid.GlobalIndex.X != 0)
-            return;
+        if (Grid.GlobalIndex.X == 0)
+            WriteOffsets(kept, offsets, groups, experts);
+    }
+
+    /// <summary>The prefix sum of <see cref="OffsetsKernel"/>, in the calling thread (internal: kernels call it, discovery skips it).</summary>
+    internal static void WriteOffsets(ArrayView<int> kept, ArrayView<int> offsets, int groups, int experts)
+    {
         int running = 0;
         for (int e = 0; e < experts; e++)
         {

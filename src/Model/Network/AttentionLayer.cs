@@ -58,9 +58,16 @@ internal sealed class AttentionLayer(ModelConfig config, DeviceWeights weights, 
 
         var cache = pass.Cache;
         int past = cache?.Length ?? 0;
-        var rope = RopeShape(batch, time, past);
-        pass.Device.Ops.Rope(q, rope with { Heads = config.Heads });
-        pass.Device.Ops.Rope(k, rope with { Heads = config.KvHeads });
+        var rope = RopeShape(batch, time, past) with { Heads = config.Heads };
+        if (pass.Fuse)
+        {
+            pass.Kernels.RopeQueryKey(pass.Device.Ops, q, k, rope);
+        }
+        else
+        {
+            pass.Device.Ops.Rope(q, rope);
+            pass.Device.Ops.Rope(k, rope with { Heads = config.KvHeads });
+        }
 
         if (UsesGemmAttention(config, cache, pass))
         {
@@ -79,7 +86,7 @@ internal sealed class AttentionLayer(ModelConfig config, DeviceWeights weights, 
                 values = cache.Values(layer);
                 cacheLength = cache.Capacity;
             }
-            pass.Device.Ops.Attention(q, keys, values, o, AttentionShape(batch, time, past, cacheLength));
+            pass.Kernels.Attention(pass.Device.Ops, q, keys, values, o, AttentionShape(batch, time, past, cacheLength));
         }
         _o.Apply(pass.Gemm, o, residual, n, accumulate: true);
     }

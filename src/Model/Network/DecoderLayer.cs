@@ -63,12 +63,15 @@ internal sealed class DecoderLayer : IDisposable
             dense.Forward(pass, h, FfnActivations.Allocate(pass, names.Dense, dense, pass.Tokens), x, pass.Tokens, accumulate: true);
             return null;
         }
-        var trace = _moe!.Forward(pass, names, h, x);
-        if (_extra is { } extra)
-        {
-            h = Normed(pass, names.ExtraIn, names.ExtraNormed, x, _extraNorm);
-            extra.Forward(pass, h, FfnActivations.Allocate(pass, names.Extra, extra, pass.Tokens), x, pass.Tokens, accumulate: true);
-        }
+        if (_extra is not { } extra)
+            return _moe!.Forward(pass, names, h, x);
+        // The MoE sublayer runs the extra FFN's norm itself, fused with its combine and residual add.
+        long size = (long)pass.Tokens * _config.Hidden;
+        var extraNormed = pass.Workspace.Get<float>(names.ExtraNormed, size);
+        var trace = _moe!.Forward(pass, names, h, x, new FollowingNorm(_extraNorm, extraNormed, (float)_config.NormEps));
+        if (pass.KeepActivations)
+            x.CopyTo(pass.Workspace.Get<float>(names.ExtraIn, size));
+        extra.Forward(pass, extraNormed, FfnActivations.Allocate(pass, names.Extra, extra, pass.Tokens), x, pass.Tokens, accumulate: true);
         return trace;
     }
 
@@ -82,7 +85,7 @@ internal sealed class DecoderLayer : IDisposable
         if (pass.KeepActivations)
             x.CopyTo(pass.Workspace.Get<float>(inputName, size));
         var h = pass.Workspace.Get<float>(normedName, size);
-        pass.Device.Ops.RmsNorm(x, weight, h, pass.Tokens, _config.Hidden, (float)_config.NormEps);
+        pass.Kernels.RmsNorm(pass.Device.Ops, x, weight, h, pass.Tokens, (float)_config.NormEps);
         return h;
     }
 

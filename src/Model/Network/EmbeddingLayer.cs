@@ -19,7 +19,7 @@ internal sealed class EmbeddingLayer(ModelConfig config, DeviceWeights weights)
     {
         int n = pass.Tokens, d = config.Hidden;
         var x = pass.Workspace.Get<float>("x", (long)n * d);
-        pass.Device.Ops.Embedding(tokens, _table, x, n, d, config.Vocab);
+        pass.Kernels.Embedding(pass.Device.Ops, tokens, _table, x, n);
         return x;
     }
 

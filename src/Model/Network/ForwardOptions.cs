@@ -26,6 +26,22 @@ public sealed record ForwardOptions
     /// </summary>
     public bool KeepIntermediates { get; init; }
 
+    /// <summary>
+    /// Run the fused kernels where the spec allows them (default): RoPE of queries and keys in one launch,
+    /// and, before OpenMoE's extra FFN, the MoE combine, residual add and extra norm in one. False runs
+    /// the unfused kernels they replace, in the same order (the reference sequence; the benches time both).
+    /// </summary>
+    public bool FusedKernels { get; init; } = true;
+
+    /// <summary>
+    /// Run the kernels specialised on the spec's generated dims (default: D, V, H, KvH, hd folded in as
+    /// constants); false runs the runtime-size kernels with the config's sizes (<see cref="SpecKernels"/>).
+    /// </summary>
+    public bool SizeSpecialised { get; init; } = true;
+
+    /// <summary>Bytes of expert activations an inference MoE layer runs through at once (tests make it small to split the experts' launches).</summary>
+    internal long ExpertScratchBytes { get; init; } = MoeLayer.InferenceExpertScratchBytes;
+
     /// <summary>When set, the forward adds every MoE layer's routing decisions to it (<c>eval --record-routing</c>).</summary>
     public RoutingRecorder? RecordRouting { get; init; }
 

@@ -12,6 +12,7 @@ namespace OpenMoE.Model.Network;
 /// device, the batch shape, the routing options and what to keep. A value type, so a training
 /// step allocates nothing for it.
 /// </summary>
+/// <param name="Kernels">The launches whose sizes the spec fixes, size-specialised or not (<see cref="SpecKernels"/>).</param>
 /// <param name="KeepActivations">
 /// Training and intermediate dumps: every layer keeps its activations under its own names
 /// (<see cref="LayerNames.ForLayer"/>) for the backward; inference reuses one set of buffers.
@@ -24,11 +25,14 @@ namespace OpenMoE.Model.Network;
 /// <param name="ReplayRouting">When set, every MoE layer routes as it says (after its fresh routing, to count the changes).</param>
 /// <param name="Parallel">When set, the MoE layers hold one expert shard and route with the other ranks (one global routing group).</param>
 /// <param name="GroupTokens">With <paramref name="Parallel"/>: every expert-parallel rank's N, in rank order (gathered once per pass). // [P]</param>
+/// <param name="Fuse">Run the fused kernels where a layer allows them (<see cref="ForwardOptions.FusedKernels"/>); false runs the unfused sequence they replace.</param>
+/// <param name="ExpertScratchBytes">The most bytes of expert activations an inference MoE layer runs through at once (<see cref="MoeLayer.InferenceExpertScratchBytes"/>).</param>
 internal readonly record struct ForwardPass(
-    ComputeDevice Device, IGemmProvider Gemm, DeviceRouter Router, Workspace Workspace,
+    ComputeDevice Device, IGemmProvider Gemm, DeviceRouter Router, Workspace Workspace, SpecKernels Kernels,
     int Batch, int Time, KvCache? Cache, RoutingOptions Routing,
     bool KeepActivations, bool CollectTrace, bool StopOnNonFinite, bool RouterLosses, double LoadBalancingScale, double ZLossScale,
-    RoutingRecorder? RecordRouting = null, RoutingReplay? ReplayRouting = null, ExpertParallelism? Parallel = null, int[]? GroupTokens = null)
+    RoutingRecorder? RecordRouting = null, RoutingReplay? ReplayRouting = null, ExpertParallelism? Parallel = null, int[]? GroupTokens = null,
+    bool Fuse = true, long ExpertScratchBytes = MoeLayer.InferenceExpertScratchBytes)
 {
     /// <summary>Tokens of the routing group: all expert-parallel ranks' (N in one process).</summary>
     public int RoutingTokens => GroupTokens?.Sum() ?? Tokens;

@@ -8,6 +8,9 @@ namespace OpenMoE.Model.Network;
 /// <param name="MoeLayers">One trace per MoE layer in layer order (empty when tracing is off).</param>
 public sealed record ForwardResult(float[] Logits, int Batch, int Time, int Vocab, IReadOnlyList<MoeLayerTrace> MoeLayers)
 {
+    /// <summary>Kernel launches of this forward, by layer (see <see cref="ForwardLaunches"/>).</summary>
+    public required ForwardLaunches Launches { get; init; }
+
     /// <summary>Load-balancing loss averaged over MoE layers (0 without MoE traces).</summary>
     public double LoadBalancingLoss => MoeLayers.Count == 0 ? 0 : MoeLayers.Average(t => t.LoadBalancingLoss);
 

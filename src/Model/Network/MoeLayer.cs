@@ -89,10 +89,10 @@ internal sealed class MoeLayer : IDisposable
     /// residual [N, D] += MoE(h [N, D]). Fills <see cref="Step"/>; returns the layer's routing trace
     /// when the pass collects one (copies N*(E+3K) numbers to the host), else null.
     /// </summary>
-    public MoeLayerTrace? Forward(in ForwardPass pass, LayerNames names, ArrayView<float> h, ArrayView<float> residual)
+    public MoeLayerTrace? Forward(in ForwardPass pass, LayerNames names, ArrayView<float> h, ArrayView<float> residual, FollowingNorm? norm = null)
     {
         if (pass.Parallel is { } parallel)
-            return ForwardParallel(pass, parallel, names, h, residual);
+            return ForwardParallel(pass, parallel, names, h, residual, norm);
         if (!_shard.IsAll(_config.Experts))
             throw new InvalidOperationException($"Layer {_layer} holds only {_shard} of {_config.Experts}: its forward needs the expert-parallel ranks of the others.");
         Prepare(pass);
@@ -109,7 +109,6 @@ internal sealed class MoeLayer : IDisposable
         pass.RecordRouting?.Add(state.Decisions());
         int kept = state.Kept;
 
-        var combined = ws.Get<float>("moe.combined", (long)n * d);
         if (kept > 0)
         {
             int maxKept = n * k;
@@ -119,16 +118,46 @@ internal sealed class MoeLayer : IDisposable
             var expertOut = KeptRows<float>(ws, names.ExpertOut, kept, maxKept, d);
             device.Ops.MoeDispatch(h, rowTokens, expertIn, kept, d);
             if (pass.KeepActivations)
-                ExpertsKeepingActivations(pass, names, state, expertIn, expertOut, kept, maxKept);
+                ExpertsKeepingActivations(pass, names, state, expertIn, expertOut, maxKept);
             else
                 ExpertsWithScratch(pass, names, state, expertIn, expertOut);
-            device.Ops.MoeCombine(expertOut, state.Routing.Row.View, state.TopK.Weights.View, combined, n, k, d);
+            AddCombined(pass, expertOut, state.Routing.Row.View, state.TopK.Weights.View, residual, norm);
         }
         else
         {
-            combined.MemSetToZero();
+            AddCombined(pass, default, default, default, residual, norm);
         }
-        return Finish(pass, names, state, h, logits, combined, residual);
+        return Finish(pass, names, state, h, logits, residual);
+    }
+
+    /// <summary>
+    /// residual [N, D] += the combine of expertOut's rows (tokenRows, tokenWeights [N, K]; default views
+    /// when nothing was kept); with a <paramref name="norm"/> to follow and <see cref="ForwardPass.Fuse"/>,
+    /// the norm runs in the same launch (<c>KernelOps.MoeCombineResidualNorm</c>).
+    /// </summary>
+    private void AddCombined(in ForwardPass pass, ArrayView<float> expertOut, ArrayView<int> tokenRows, ArrayView<float> tokenWeights,
+        ArrayView<float> residual, FollowingNorm? norm)
+    {
+        var ops = pass.Device.Ops;
+        int n = pass.Tokens, d = _config.Hidden, k = pass.Routing.TopK;
+        bool kept = tokenRows.Length > 0;
+        if (norm is { } next && pass.Fuse)
+        {
+            // Nothing kept: the residual is unchanged, only the norm remains.
+            if (kept)
+                pass.Kernels.MoeCombineResidualNorm(ops, expertOut, tokenRows, tokenWeights, residual, next.Weight, next.Normed, n, k, next.Eps);
+            else
+                pass.Kernels.RmsNorm(ops, residual, next.Weight, next.Normed, n, next.Eps);
+            return;
+        }
+        var combined = pass.Workspace.Get<float>("moe.combined", (long)n * d);
+        if (kept)
+            ops.MoeCombine(expertOut, tokenRows, tokenWeights, combined, n, k, d);
+        else
+            combined.MemSetToZero();
+        ops.ResidualAdd(residual, combined, n * d);
+        if (norm is { } unfused)
+            pass.Kernels.RmsNorm(ops, residual, unfused.Weight, unfused.Normed, n, unfused.Eps);
     }
 
     /// <summary>Top-k, capacity and dispatch list of the routing group's <paramref name="logits"/> [group N, E] into <paramref name="state"/> (offsets on the host).</summary>
@@ -147,19 +176,16 @@ internal sealed class MoeLayer : IDisposable
     }
 
     /// <summary>
-    /// residual += combined, then the shared experts and (over the whole routing group of
-    /// <paramref name="logits"/>) the router losses; returns the trace when the pass collects one.
+    /// After the combine: the shared experts and (over the whole routing group of <paramref name="logits"/>)
+    /// the router losses; returns the trace when the pass collects one.
     /// </summary>
     private MoeLayerTrace? Finish(in ForwardPass pass, LayerNames names, MoeLayerState state, ArrayView<float> h, ArrayView<float> logits,
-        ArrayView<float> combined, ArrayView<float> residual)
+        ArrayView<float> residual)
     {
-        int n = pass.Tokens, d = _config.Hidden, e = _config.Experts;
+        int n = pass.Tokens, e = _config.Experts;
         // A rank without tokens (expert parallelism) has no residual; it still records the group's losses.
         if (n > 0)
-        {
-            pass.Device.Ops.ResidualAdd(residual, combined, n * d);
             _shared?.Forward(pass, h, FfnActivations.Allocate(pass, names.Shared, _shared.Value, n), residual, n, accumulate: true);
-        }
 
         if (pass.RouterLosses)
         {
@@ -186,7 +212,8 @@ internal sealed class MoeLayer : IDisposable
     ///    one all-to-all), the owners run their experts on exactly the rows one process would, and
     ///    the outputs come back (a second all-to-all) to be combined on the token's rank.
     /// </summary>
-    private MoeLayerTrace? ForwardParallel(in ForwardPass pass, ExpertParallelism parallel, LayerNames names, ArrayView<float> h, ArrayView<float> residual)
+    private MoeLayerTrace? ForwardParallel(in ForwardPass pass, ExpertParallelism parallel, LayerNames names, ArrayView<float> h, ArrayView<float> residual,
+        FollowingNorm? norm)
     {
         var options = pass.Routing;
         var device = pass.Device;
@@ -225,16 +252,15 @@ internal sealed class MoeLayer : IDisposable
             var expertOut = KeptRows<float>(ws, names.ExpertOut, owned, maxRows, d);
             expertIn.CopyFromCPU(expertInHost);
             if (pass.KeepActivations)
-                ExpertsKeepingActivations(pass, names, state, expertIn, expertOut, owned, maxRows);
+                ExpertsKeepingActivations(pass, names, state, expertIn, expertOut, maxRows);
             else
                 ExpertsWithScratch(pass, names, state, expertIn, expertOut);
             expertOutHost = expertOut.Download();
         }
         var returned = exchange.Return(parallel, expertOutHost, d);
         if (n == 0)
-            return Finish(pass, names, state, h, logits, default, residual);
+            return Finish(pass, names, state, h, logits, residual);
 
-        var combined = ws.Get<float>("moe.combined", (long)n * d);
         if (exchange.SentRows > 0)
         {
             var back = KeptRows<float>(ws, names.Returned, exchange.SentRows, n * k, d);
@@ -242,13 +268,13 @@ internal sealed class MoeLayer : IDisposable
             var localRow = ws.Get<int>(names.LocalRow, (long)n * k);
             localRow.CopyFromCPU(exchange.LocalRow);
             var weights = ((ArrayView<float>)state.TopK.Weights.View).SubView((long)start * k, (long)n * k);
-            device.Ops.MoeCombine(back, localRow, weights, combined, n, k, d);
+            AddCombined(pass, back, localRow, weights, residual, norm);
         }
         else
         {
-            combined.MemSetToZero();
+            AddCombined(pass, default, default, default, residual, norm);
         }
-        return Finish(pass, names, state, h, logits, combined, residual);
+        return Finish(pass, names, state, h, logits, residual);
     }
 
     /// <summary>
@@ -258,7 +284,7 @@ internal sealed class MoeLayer : IDisposable
     /// </summary>
     public MoeLayerTrace? Serve(in ForwardPass pass, LayerNames names) =>
         ForwardParallel(pass, pass.Parallel ?? throw new InvalidOperationException("Only an expert-parallel rank serves experts without tokens."),
-            names, default, default);
+            names, default, default, norm: null);
 
     /// <summary>
     /// Expert <c>_shard.First + i</c>'s rows among this rank's dispatch rows (which start at its first
@@ -270,46 +296,72 @@ internal sealed class MoeLayer : IDisposable
         return (first - state.ExpertRows(_shard.First).First, rows);
     }
 
+    /// <summary>Inference runs its experts through a scratch of at most this many bytes (or the largest expert's rows, if more).</summary>
+    public const long InferenceExpertScratchBytes = 64L << 20;
+
     /// <summary>
     /// Every expert's FFN on its contiguous rows, keeping the activations of all kept rows for the
     /// backward; the activation (elementwise, one width for all experts) runs once over all of them.
     /// </summary>
     private void ExpertsKeepingActivations(in ForwardPass pass, LayerNames names, MoeLayerState state,
-        ArrayView<float> expertIn, ArrayView<float> expertOut, int heldRows, int maxKept)
+        ArrayView<float> expertIn, ArrayView<float> expertOut, int maxKept) =>
+        ExpertsThrough(pass, state, 0, _experts.Length, expertIn, expertOut, FfnActivations.Allocate(pass, names.Expert, _experts[0], maxKept));
+
+    /// <summary>
+    /// Every expert's FFN on its contiguous rows through one scratch: inference keeps nothing, and N*K
+    /// rows of activations would cost gigabytes at 8B sizes. The scratch holds up to
+    /// <see cref="ForwardPass.ExpertScratchBytes"/> of rows (never fewer than the largest expert's), and
+    /// consecutive experts that fit in it together share one activation launch: at small sizes all of
+    /// them, so a layer launches one activation, not one per expert.
+    /// </summary>
+    private void ExpertsWithScratch(in ForwardPass pass, LayerNames names, MoeLayerState state, ArrayView<float> expertIn, ArrayView<float> expertOut)
     {
-        int d = _config.Hidden;
-        var saved = FfnActivations.Allocate(pass, names.Expert, _experts[0], maxKept);
+        var ffn = _experts[0];
+        int largest = 0, total = 0;
         for (int x = 0; x < _experts.Length; x++)
         {
-            var (first, rows) = HeldRows(state, x);
-            if (rows > 0) // an empty expert's views would start at the end of the kept rows, which ILGPU rejects
-                _experts[x].ProjectIn(pass, expertIn.SubView((long)first * d, (long)rows * d), saved.Slice(_experts[x], first, rows), rows);
+            int rows = HeldRows(state, x).Rows;
+            largest = Math.Max(largest, rows);
+            total += rows;
         }
-        _experts[0].Activate(pass, saved.Slice(_experts[0], 0, heldRows), heldRows);
-        for (int x = 0; x < _experts.Length; x++)
+        long rowBytes = (long)(ffn.Gate.Out + ffn.Width) * sizeof(float);
+        int chunkRows = (int)Math.Min(total, Math.Max(largest, pass.ExpertScratchBytes / rowBytes));
+        var scratch = FfnActivations.Allocate(pass, names.Expert, ffn, chunkRows);
+        for (int from = 0; from < _experts.Length;)
         {
-            var (first, rows) = HeldRows(state, x);
-            if (rows > 0)
-                _experts[x].ProjectOut(pass, saved.Slice(_experts[x], first, rows), expertOut.SubView((long)first * d, (long)rows * d), rows, accumulate: false);
+            int to = from, rows = 0;
+            while (to < _experts.Length && rows + HeldRows(state, to).Rows <= chunkRows)
+                rows += HeldRows(state, to++).Rows;
+            ExpertsThrough(pass, state, from, to, expertIn, expertOut, scratch);
+            from = to;
         }
     }
 
     /// <summary>
-    /// Every expert's FFN on its contiguous rows through one scratch sized for the largest expert:
-    /// inference keeps nothing, and N*K rows of activations would cost gigabytes at 8B sizes.
+    /// Experts [<paramref name="from"/>, <paramref name="to"/>) on their contiguous rows of expertIn and
+    /// expertOut [rows, D]: each one's gate and up projections into <paramref name="activations"/> (rows
+    /// counted from expert <paramref name="from"/>'s first), one activation over all their rows, then each
+    /// one's down projection.
     /// </summary>
-    private void ExpertsWithScratch(in ForwardPass pass, LayerNames names, MoeLayerState state, ArrayView<float> expertIn, ArrayView<float> expertOut)
+    private void ExpertsThrough(in ForwardPass pass, MoeLayerState state, int from, int to,
+        ArrayView<float> expertIn, ArrayView<float> expertOut, FfnActivations activations)
     {
-        int d = _config.Hidden, largest = 0;
-        for (int x = 0; x < _experts.Length; x++)
-            largest = Math.Max(largest, HeldRows(state, x).Rows);
-        var scratch = FfnActivations.Allocate(pass, names.Expert, _experts[0], largest);
-        for (int x = 0; x < _experts.Length; x++)
+        int d = _config.Hidden, origin = HeldRows(state, from).First, covered = 0;
+        for (int x = from; x < to; x++)
+        {
+            var (first, rows) = HeldRows(state, x);
+            if (rows > 0) // an empty expert's views would start at the end of the kept rows, which ILGPU rejects
+                _experts[x].ProjectIn(pass, expertIn.SubView((long)first * d, (long)rows * d), activations.Slice(_experts[x], first - origin, rows), rows);
+            covered += rows;
+        }
+        if (covered == 0)
+            return;
+        _experts[from].Activate(pass, activations.Slice(_experts[from], 0, covered), covered);
+        for (int x = from; x < to; x++)
         {
             var (first, rows) = HeldRows(state, x);
             if (rows > 0)
-                _experts[x].Forward(pass, expertIn.SubView((long)first * d, (long)rows * d), scratch.Slice(_experts[x], 0, rows),
-                    expertOut.SubView((long)first * d, (long)rows * d), rows, accumulate: false);
+                _experts[x].ProjectOut(pass, activations.Slice(_experts[x], first - origin, rows), expertOut.SubView((long)first * d, (long)rows * d), rows, accumulate: false);
         }
     }
 

@@ -29,6 +29,7 @@ public sealed class MoeTransformer : IDisposable
     private readonly IGemmProvider _gemm;
     private readonly DeviceRouter _router;
     private readonly Workspace _workspace;
+    private readonly SpecKernels _specialised, _runtimeSize;
     private RoutingOverride? _routingOverride;
 
     /// <summary>
@@ -48,6 +49,8 @@ public sealed class MoeTransformer : IDisposable
         _gemm = GemmProviders.Create(device.Accelerator);
         _router = new DeviceRouter(device);
         _workspace = new Workspace(device);
+        _specialised = SpecKernels.For(spec, specialised: true);
+        _runtimeSize = SpecKernels.For(spec, specialised: false);
         var config = spec.Config;
         Embedding = new EmbeddingLayer(config, weights);
         Layers = Enumerable.Range(0, config.Layers).Select(l => new DecoderLayer(config, weights, l)).ToArray();
@@ -124,24 +127,34 @@ public sealed class MoeTransformer : IDisposable
         var pass = Pass(batch, time, cache, routing, options.KeepIntermediates, options.CollectTrace, stopOnNonFinite: false,
             routerLosses: options.CollectTrace, loadBalancingScale: 0, zLossScale: 0) with
         {
+            Kernels = options.SizeSpecialised ? _specialised : _runtimeSize,
             RecordRouting = options.RecordRouting, ReplayRouting = options.ReplayRouting,
+            Fuse = options.FusedKernels, ExpertScratchBytes = options.ExpertScratchBytes,
         };
 
         var tokenView = _workspace.Get<int>("tokens", pass.Tokens);
         tokenView.CopyFromCPU(tokens);
+        var launches = _device.Kernels;
+        long mark = launches.Launches;
         var x = Embedding.Forward(pass, tokenView);
+        long embeddingLaunches = launches.Launches - mark;
         var traces = new List<MoeLayerTrace>();
-        foreach (var layer in Layers)
+        var layerLaunches = new long[Layers.Length];
+        for (int l = 0; l < Layers.Length; l++)
         {
-            if (layer.Forward(pass, x) is { } trace)
+            mark = launches.Launches;
+            if (Layers[l].Forward(pass, x) is { } trace)
                 traces.Add(trace);
+            layerLaunches[l] = launches.Launches - mark;
         }
         cache?.Advance(time);
 
         int rows = options.LastPositionOnly ? batch : pass.Tokens;
+        mark = launches.Launches;
         var logits = Head.Forward(pass, options.LastPositionOnly ? GatherLastPositions(x, batch, time) : x, rows);
+        var counted = new ForwardLaunches(embeddingLaunches, layerLaunches, launches.Launches - mark);
         _device.Synchronize();
-        return new ForwardResult(logits.Download(), batch, time, config.Vocab, traces);
+        return new ForwardResult(logits.Download(), batch, time, config.Vocab, traces) { Launches = counted };
     }
 
     /// <summary>
@@ -202,7 +215,7 @@ public sealed class MoeTransformer : IDisposable
     /// </summary>
     internal ForwardPass Pass(int batch, int time, KvCache? cache, RoutingOptions routing, bool keepActivations, bool collectTrace,
         bool stopOnNonFinite, bool routerLosses, double loadBalancingScale, double zLossScale) =>
-        new(_device, _gemm, _router, _workspace, batch, time, cache, routing, keepActivations, collectTrace, stopOnNonFinite, routerLosses,
+        new(_device, _gemm, _router, _workspace, _specialised, batch, time, cache, routing, keepActivations, collectTrace, stopOnNonFinite, routerLosses,
             loadBalancingScale, zLossScale, Parallel: Parallel,
             GroupTokens: Parallel?.Communicator.AllGather(batch * time));
 

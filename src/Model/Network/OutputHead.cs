@@ -39,7 +39,7 @@ internal sealed class OutputHead
         }
         // Kept names only in a pass that keeps activations, so a later plain forward leaves them as they were.
         var normed = ws.Get<float>(pass.KeepActivations ? "final.normed" : "head.normed", (long)rows * d);
-        pass.Device.Ops.RmsNorm(x, _norm, normed, rows, d, (float)_config.NormEps);
+        pass.Kernels.RmsNorm(pass.Device.Ops, x, _norm, normed, rows, (float)_config.NormEps);
         var logits = ws.Get<float>(pass.KeepActivations ? "final.logits" : "head.logits", (long)rows * _config.Vocab);
         _head.Apply(pass.Gemm, normed, logits, rows);
         return logits;

@@ -30,7 +30,8 @@ public sealed class KernelOps : OpLaunchers
     /// Default: on the CPU accelerator only, where an element access costs more than the op;
     /// CUDA keeps the coalesced one-float kernels; turning packing on there is for testing (the
     /// packed row kernels of RMSNorm and log-softmax then run one thread per row). Self-test runs
-    /// both on every device. The size-specialised (<c>TDims</c>) launchers always run the one-float kernels.
+    /// both on every device. The size-specialised (<c>TDims</c>) launchers of embedding, RMSNorm and the fused
+    /// combine-and-norm choose the same way; the other <c>TDims</c> launchers run the one-float kernels.
     /// </summary>
     public bool PackedElementwise { get; set; }
 
@@ -58,7 +59,8 @@ public sealed class KernelOps : OpLaunchers
         where TDims : struct, IModelDims
     {
         Require(tokens, n, "tokens [N]"); Require(table, (long)TDims.Vocab * TDims.Hidden, "table [V, D]"); Require(output, (long)n * TDims.Hidden, "output [N, D]");
-        Cache.Get<ArrayView<int>, ArrayView<float>, ArrayView<float>, int>(OpenMoE.Kernels.Embedding.Gather<TDims>)
+        Cache.Get<ArrayView<int>, ArrayView<float>, ArrayView<float>, int>(
+                PackRows(TDims.Hidden) && PackedViews.Aligned(table, output) ? OpenMoE.Kernels.Embedding.GatherPacked<TDims> : OpenMoE.Kernels.Embedding.Gather<TDims>)
             (Stream, Shapes.Rows(n), tokens, table, output, n);
     }
 
@@ -79,8 +81,12 @@ public sealed class KernelOps : OpLaunchers
         where TDims : struct, IModelDims
     {
         Require(x, (long)n * TDims.Hidden, "x [N, D]"); Require(w, TDims.Hidden, "w [D]"); Require(y, (long)n * TDims.Hidden, "y [N, D]");
-        Cache.Get<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>(OpenMoE.Kernels.RmsNorm.Forward<TDims>)
-            (Stream, Shapes.Rows(n), x, w, y, n, eps);
+        if (PackRows(TDims.Hidden) && PackedViews.Aligned(x, w, y))
+            Cache.Get<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>(OpenMoE.Kernels.RmsNorm.ForwardPacked<TDims>)
+                (Stream, Shapes.SingleThreadRows(n), x, w, y, n, eps);
+        else
+            Cache.Get<ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>(OpenMoE.Kernels.RmsNorm.Forward<TDims>)
+                (Stream, Shapes.Rows(n), x, w, y, n, eps);
     }
 
     /// <summary>RoPE in place on x [B, T, heads, hd] at positions shape.PositionOffset + t.</summary>
@@ -91,6 +97,30 @@ public sealed class KernelOps : OpLaunchers
         long elements = (long)shape.Batch * shape.Time * shape.Heads * shape.HeadDim;
         Require(x, elements, "x [B, T, heads, hd]");
         Cache.Get<ArrayView<float>, RopeShape>(OpenMoE.Kernels.Rope.Apply)(Stream, Shapes.Elements(elements / 2), x, shape);
+    }
+
+    /// <summary>RoPE in place on q [B, T, shape.Heads, hd] and k [B, T, keyHeads, hd] in one launch, each as <see cref="Rope(ArrayView{float}, RopeShape)"/> rotates it.</summary>
+    public void RopeQueryKey(ArrayView<float> q, ArrayView<float> k, RopeShape shape, int keyHeads)
+    {
+        if (shape.HeadDim % 2 != 0)
+            throw new ArgumentException($"RoPE needs an even head dim, got {shape.HeadDim}.");
+        long perHead = (long)shape.Batch * shape.Time * shape.HeadDim;
+        Require(q, perHead * shape.Heads, "q [B, T, H, hd]"); Require(k, perHead * keyHeads, "k [B, T, KvH, hd]");
+        Cache.Get<ArrayView<float>, ArrayView<float>, RopeShape, int>(OpenMoE.Kernels.Rope.ApplyQueryKey)
+            (Stream, Shapes.Elements(perHead * (shape.Heads + keyHeads) / 2), q, k, shape, keyHeads);
+    }
+
+    /// <summary>RoPE of queries and keys in one launch with H, KvH and hd from <typeparamref name="TDims"/>.</summary>
+    public void RopeQueryKey<TDims>(ArrayView<float> q, ArrayView<float> k, RopeShape shape) where TDims : struct, IModelDims
+    {
+        shape.Heads = TDims.Heads;
+        shape.HeadDim = TDims.HeadDim;
+        if (shape.HeadDim % 2 != 0)
+            throw new ArgumentException($"RoPE needs an even head dim, got {shape.HeadDim}.");
+        long perHead = (long)shape.Batch * shape.Time * shape.HeadDim;
+        Require(q, perHead * TDims.Heads, "q [B, T, H, hd]"); Require(k, perHead * TDims.KvHeads, "k [B, T, KvH, hd]");
+        Cache.Get<ArrayView<float>, ArrayView<float>, RopeShape>(OpenMoE.Kernels.Rope.ApplyQueryKey<TDims>)
+            (Stream, Shapes.Elements(perHead * (TDims.Heads + TDims.KvHeads) / 2), q, k, shape);
     }
 
     /// <summary>RoPE with hd from <typeparamref name="TDims"/>.</summary>
@@ -209,6 +239,36 @@ public sealed class KernelOps : OpLaunchers
         Cache.Get<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, int, int, int>(
                 PackRows(d) && PackedViews.Aligned(expertOutput, output) ? OpenMoE.Kernels.MoeCombine.CombinePacked : OpenMoE.Kernels.MoeCombine.Combine)
             (Stream, Shapes.Rows(n), expertOutput, tokenRows, tokenWeights, output, n, k, d);
+    }
+
+    /// <summary>
+    /// The MoE combine, the residual add and the next RMSNorm in one launch: residual [N, D] += the
+    /// combine of expertOutput (tokenRows, tokenWeights [N, K], as <see cref="MoeCombine"/>), then normed [N, D]
+    /// = RMSNorm(residual) * normWeight [D].
+    /// </summary>
+    public void MoeCombineResidualNorm(ArrayView<float> expertOutput, ArrayView<int> tokenRows, ArrayView<float> tokenWeights,
+        ArrayView<float> residual, ArrayView<float> normWeight, ArrayView<float> normed, int n, int k, int d, float eps)
+    {
+        Require(tokenRows, (long)n * k, "tokenRows [N, K]"); Require(tokenWeights, (long)n * k, "tokenWeights [N, K]");
+        Require(residual, (long)n * d, "residual [N, D]"); Require(normWeight, d, "normWeight [D]"); Require(normed, (long)n * d, "normed [N, D]");
+        bool packed = PackRows(d) && PackedViews.Aligned(expertOutput, residual) && PackedViews.Aligned(normWeight, normed);
+        // The packed kernel sums each row's squares in one thread, in element order, as the packed RMSNorm does.
+        Cache.Get<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, float>(
+                packed ? OpenMoE.Kernels.MoeCombineResidualNorm.ForwardPacked : OpenMoE.Kernels.MoeCombineResidualNorm.Forward)
+            (Stream, packed ? Shapes.SingleThreadRows(n) : Shapes.Rows(n), expertOutput, tokenRows, tokenWeights, residual, normWeight, normed, n, k, d, eps);
+    }
+
+    /// <summary>MoeCombineResidualNorm with D from <typeparamref name="TDims"/>.</summary>
+    public void MoeCombineResidualNorm<TDims>(ArrayView<float> expertOutput, ArrayView<int> tokenRows, ArrayView<float> tokenWeights,
+        ArrayView<float> residual, ArrayView<float> normWeight, ArrayView<float> normed, int n, int k, float eps) where TDims : struct, IModelDims
+    {
+        int d = TDims.Hidden;
+        Require(tokenRows, (long)n * k, "tokenRows [N, K]"); Require(tokenWeights, (long)n * k, "tokenWeights [N, K]");
+        Require(residual, (long)n * d, "residual [N, D]"); Require(normWeight, d, "normWeight [D]"); Require(normed, (long)n * d, "normed [N, D]");
+        bool packed = PackRows(d) && PackedViews.Aligned(expertOutput, residual) && PackedViews.Aligned(normWeight, normed);
+        Cache.Get<ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, float>(
+                packed ? OpenMoE.Kernels.MoeCombineResidualNorm.ForwardPacked<TDims> : OpenMoE.Kernels.MoeCombineResidualNorm.Forward<TDims>)
+            (Stream, packed ? Shapes.SingleThreadRows(n) : Shapes.Rows(n), expertOutput, tokenRows, tokenWeights, residual, normWeight, normed, n, k, eps);
     }
 
     /// <summary>output [N, V] = log_softmax(logits [N, V]) per row; output may be logits.</summary>

@@ -51,16 +51,24 @@ public sealed class RoutingOps : OpLaunchers
         Cache.Get<ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, int, int>(ExpertSlotKernels.CountKernel)
             (Stream, Shapes.Elements((long)groups * chunksPerGroup), choices, order, counts, groups, groupSize, k, e, chunk);
 
-    /// <summary>Exclusive scan of counts per (group, expert); demand and kept [G, E] (kept = min(demand, C)).</summary>
-    public void ScanSlots(ArrayView<int> counts, ArrayView<int> demand, ArrayView<int> kept, int groups, int chunksPerGroup, int e, int capacity) =>
-        Cache.Get<ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, int>(ExpertSlotKernels.ScanKernel)
-            (Stream, Shapes.Elements((long)groups * e), counts, demand, kept, groups, chunksPerGroup, e, capacity);
+    /// <summary>
+    /// Exclusive scan of counts per (group, expert); demand and kept [G, E] (kept = min(demand, C)); and
+    /// dispatchOffsets [E*G + 1] of the kept counts, as <see cref="DispatchOffsets"/> writes them. One group.
+    /// </summary>
+    public void ScanSlots(ArrayView<int> counts, ArrayView<int> demand, ArrayView<int> kept, ArrayView<int> dispatchOffsets,
+        int groups, int chunksPerGroup, int e, int capacity) =>
+        Cache.Get<ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, int>(ExpertSlotKernels.ScanKernel)
+            (Stream, Shapes.SingleGroup(), counts, demand, kept, dispatchOffsets, groups, chunksPerGroup, e, capacity);
 
-    /// <summary>slots [N, K]: each assignment's slot in its expert, or -1 when the expert is full.</summary>
-    public void AssignSlots(ArrayView<int> choices, ArrayView<int> order, ArrayView<int> counts, ArrayView<int> slots,
-        int groups, int groupSize, int k, int e, int chunk, int chunksPerGroup, int capacity) =>
-        Cache.Get<ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, int, int, int, int, int, int>(ExpertSlotKernels.AssignKernel)
-            (Stream, Shapes.Elements((long)groups * chunksPerGroup), choices, order, counts, slots, groups, groupSize, k, e, chunk, capacity);
+    /// <summary>
+    /// slots [N, K]: each assignment's slot in its expert, or -1 when the expert is full; rows [N, K] and
+    /// dispatchOrder [N*K] as <see cref="FillDispatch"/> writes them, from dispatchOffsets [E*G + 1] of the kept counts.
+    /// </summary>
+    public void AssignSlots(ArrayView<int> choices, ArrayView<int> order, ArrayView<int> counts, ArrayView<int> dispatchOffsets,
+        ArrayView<int> slots, ArrayView<int> rows, ArrayView<int> dispatchOrder, SlotShape shape) =>
+        Cache.Get<ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, ArrayView<int>, SlotShape>(ExpertSlotKernels.AssignKernel)
+            (Stream, Shapes.Elements((long)shape.Groups * ExpertSlotKernels.ChunksPerGroup(shape.TokensPerGroup, shape.TopK, shape.Chunk)),
+                choices, order, counts, dispatchOffsets, slots, rows, dispatchOrder, shape);
 
     /// <summary>offsets [E*G + 1]: first dispatch row of each (expert, group), a sequential pass in one thread.</summary>
     public void DispatchOffsets(ArrayView<int> kept, ArrayView<int> offsets, int groups, int e) =>

@@ -19,6 +19,8 @@ public static class CoreKernelChecks
         new("swiglu", new Tolerance(1e-5, 1e-4), [typeof(SwiGlu)], CheckSwiGlu),
         new("moe-dispatch", Tolerance.Exact, [typeof(MoeDispatch)], CheckDispatch),
         new("moe-combine", new Tolerance(1e-5, 1e-5), [typeof(MoeCombine)], CheckCombine),
+        // The combine's error, carried through the add and the norm's scale: the norm's bound, with room for the combine's.
+        new("moe-combine-residual-norm", new Tolerance(2e-5, 1e-4), [typeof(MoeCombineResidualNorm)], CheckCombineResidualNorm),
         new("residual-add", Tolerance.Exact, [typeof(ResidualAdd)], CheckResidual),
         new("log-softmax", new Tolerance(1e-4, 1e-5), [typeof(LogSoftmax)], CheckLogSoftmax),
         new("cross-entropy", new Tolerance(1e-4, 1e-5), [typeof(CrossEntropy)], CheckCrossEntropy),
@@ -117,6 +119,32 @@ public static class CoreKernelChecks
             var view = c.Upload(x);
             c.Device.Ops.Rope(view, shape);
             c.Compare($"B={shape.Batch},T={shape.Time},heads={shape.Heads},hd={shape.HeadDim},p0={shape.PositionOffset}", c.Download(view), expected);
+        }
+        // Queries and keys in one launch (MHA, and GQA with fewer key heads).
+        foreach (var (shape, keyHeads) in new[] { (shapes[1], 3), (shapes[1], 1), (shapes[2], 1) })
+        {
+            var q = c.RandomFloats((long)shape.Batch * shape.Time * shape.Heads * shape.HeadDim);
+            var k = c.RandomFloats((long)shape.Batch * shape.Time * keyHeads * shape.HeadDim);
+            var (expectedQ, expectedK) = ((float[])q.Clone(), (float[])k.Clone());
+            Rope.Reference(expectedQ, shape);
+            Rope.Reference(expectedK, shape with { Heads = keyHeads });
+            var (qView, kView) = (c.Upload(q), c.Upload(k));
+            c.Device.Ops.RopeQueryKey(qView, kView, shape, keyHeads);
+            string label = $"query-key,B={shape.Batch},T={shape.Time},H={shape.Heads},KvH={keyHeads},hd={shape.HeadDim}";
+            c.Compare($"q {label}", c.Download(qView), expectedQ);
+            c.Compare($"k {label}", c.Download(kView), expectedK);
+        }
+        {
+            var shape = new RopeShape { Batch = 2, Time = 5, Heads = SelfTestDims.Heads, HeadDim = SelfTestDims.HeadDim, PositionOffset = 2, Theta = 10000 };
+            var q = c.RandomFloats((long)shape.Batch * shape.Time * SelfTestDims.Heads * shape.HeadDim);
+            var k = c.RandomFloats((long)shape.Batch * shape.Time * SelfTestDims.KvHeads * shape.HeadDim);
+            var (expectedQ, expectedK) = ((float[])q.Clone(), (float[])k.Clone());
+            Rope.Reference(expectedQ, shape);
+            Rope.Reference(expectedK, shape with { Heads = SelfTestDims.KvHeads });
+            var (qView, kView) = (c.Upload(q), c.Upload(k));
+            c.Device.Ops.RopeQueryKey<SelfTestDims>(qView, kView, shape with { Heads = 0, HeadDim = 0 });
+            c.Compare("q query-key,dims", c.Download(qView), expectedQ);
+            c.Compare("k query-key,dims", c.Download(kView), expectedK);
         }
         {
             var shape = new RopeShape { Batch = 2, Time = 7, Heads = SelfTestDims.KvHeads, HeadDim = SelfTestDims.HeadDim, PositionOffset = 3, Theta = 10000 };
@@ -232,6 +260,39 @@ public static class CoreKernelChecks
             var output = c.UploadAt(new float[n * d], outOffset);
             c.Device.Ops.MoeCombine(c.UploadAt(expertOutput, offset), c.Upload(tokenRows), c.Upload(weights), output, n, k, d);
             c.Compare($"{layout}n={n},k={k},d={d},offsets={offset}/{outOffset}", c.Download(output), expected);
+        }
+    });
+
+    private static void CheckCombineResidualNorm(KernelCheckContext c) => BothLayouts(c, layout =>
+    {
+        const float eps = 1e-6f;
+        // The last case runs the <SelfTestDims> launcher (D = SelfTestDims.Hidden).
+        var cases = new[] { (1, 1, 1, 0, 0), (7, 2, 7, 0, 0), (129, 2, 129, 0, 0), (5, 4, 3, 0, 0), (9, 2, 136, 0, 0), (6, 2, 64, 3, 0), (6, 2, 64, 0, 5),
+            (7, 2, SelfTestDims.Hidden, 0, 0) };
+        for (int i = 0; i < cases.Length; i++)
+        {
+            var (n, k, d, offset, outOffset) = cases[i];
+            bool dims = i == cases.Length - 1;
+            int rows = 2 * n + 1;
+            var expertOutput = c.RandomFloats((long)rows * d, 3);
+            // -1 included: a token may lose some or all of its choices.
+            var tokenRows = c.RandomInts((long)n * k, -1, rows);
+            var weights = c.RandomFloats((long)n * k);
+            var residual = c.RandomFloats((long)n * d, 2);
+            var normWeight = c.RandomFloats(d);
+            var expectedResidual = (float[])residual.Clone();
+            var expectedNormed = new float[(long)n * d];
+            MoeCombineResidualNorm.Reference(expertOutput, tokenRows, weights, expectedResidual, normWeight, expectedNormed, n, k, d, eps);
+            var residualView = c.UploadAt(residual, outOffset);
+            var normed = c.UploadAt(new float[n * d], outOffset);
+            var (expertView, rowsView, weightsView, normWeightView) = (c.UploadAt(expertOutput, offset), c.Upload(tokenRows), c.Upload(weights), c.Upload(normWeight));
+            if (dims)
+                c.Device.Ops.MoeCombineResidualNorm<SelfTestDims>(expertView, rowsView, weightsView, residualView, normWeightView, normed, n, k, eps);
+            else
+                c.Device.Ops.MoeCombineResidualNorm(expertView, rowsView, weightsView, residualView, normWeightView, normed, n, k, d, eps);
+            string label = $"{layout}{(dims ? "dims," : "")}n={n},k={k},d={d},offsets={offset}/{outOffset}";
+            c.Compare($"residual {label}", c.Download(residualView), expectedResidual);
+            c.Compare($"normed {label}", c.Download(normed), expectedNormed);
         }
     });
 

@@ -187,12 +187,16 @@ public sealed class DeviceRouter
         // By probability: first the position passes with unlimited capacity, which list every assignment of
         // each (expert, group) in priority order; then each ranks itself by score in its run.
         int positionCapacity = options.KeepsMostProbable ? int.MaxValue : capacity;
-        Ops.VisitOrder(choiceProbabilities, order, tokens, k, groupSize, options.BatchPrioritized);
+        // The position order (every rule but batch-prioritised routing) depends on the shape only: written once per buffer.
+        if (options.BatchPrioritized || !result.HoldsPositionOrder)
+            Ops.VisitOrder(choiceProbabilities, order, tokens, k, groupSize, options.BatchPrioritized);
+        result.HoldsPositionOrder = !options.BatchPrioritized;
         Ops.CountSlots(choices, order, counts, groups, groupSize, k, e, chunk, chunksPerGroup);
-        Ops.ScanSlots(counts, result.Demand.View, result.KeptCount.View, groups, chunksPerGroup, e, positionCapacity);
-        Ops.AssignSlots(choices, order, counts, result.Slot.View, groups, groupSize, k, e, chunk, chunksPerGroup, positionCapacity);
-        Ops.DispatchOffsets(result.KeptCount.View, result.ExpertGroupOffsets.View, groups, e);
-        Ops.FillDispatch(choices, result.Slot.View, result.ExpertGroupOffsets.View, result.Row.View, result.DispatchOrder.View, tokens * k, k, groupSize, groups);
+        Ops.ScanSlots(counts, result.Demand.View, result.KeptCount.View, result.ExpertGroupOffsets.View, groups, chunksPerGroup, e, positionCapacity);
+        Ops.AssignSlots(choices, order, counts, result.ExpertGroupOffsets.View, result.Slot.View, result.Row.View, result.DispatchOrder.View, new SlotShape
+        {
+            Groups = groups, TokensPerGroup = groupSize, TopK = k, Experts = e, Chunk = chunk, Capacity = positionCapacity,
+        });
         if (options.KeepsMostProbable)
         {
             Ops.RankSlots(choices, choiceProbabilities, result.Row.View, result.DispatchOrder.View, result.ExpertGroupOffsets.View, result.Slot.View,

@@ -42,6 +42,9 @@ public sealed class DeviceRouting : IDisposable
     /// <summary>Scratch: assignments per (group, chunk, expert) of the capacity pass. // [G * chunks * E]</summary>
     public required MemoryBuffer1D<int, Stride1D.Dense> ChunkCounts { get; init; }
 
+    /// <summary>Whether <see cref="VisitOrder"/> holds the position order (tokens by position in each group), which needs no launch to reuse.</summary>
+    internal bool HoldsPositionOrder { get; set; }
+
     /// <summary>Records the options of the assignment about to be written into these buffers.</summary>
     internal void Reuse(RoutingOptions options, int tokensPerGroup, int capacity)
     {
