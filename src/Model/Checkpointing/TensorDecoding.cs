@@ -25,7 +25,7 @@ internal static class TensorDecoding
             values[i] = dtype switch
             {
                 TensorDType.F32 => BinaryPrimitives.ReadSingleLittleEndian(element),
-                TensorDType.BF16 => BitConverter.Int32BitsToSingle(BinaryPrimitives.ReadUInt16LittleEndian(element) << 16),
+                TensorDType.BF16 => new OpenMoE.Kernels.BFloat16(BinaryPrimitives.ReadUInt16LittleEndian(element)).ToSingle(),
                 TensorDType.F16 => (float)BitConverter.UInt16BitsToHalf(BinaryPrimitives.ReadUInt16LittleEndian(element)),
                 _ => throw new InvalidDataException($"Unsupported tensor dtype {dtype}."),
             };

@@ -8,7 +8,9 @@ namespace OpenMoE.Runtime.Gemm.Simd;
 /// Multi-threaded blocked SIMD GEMM on host pointers. C is split into one rectangle per
 /// thread along whichever of M or N has more register tiles; each thread packs its own
 /// blocks into buffers allocated once, so a call allocates nothing. The call's arguments live in
-/// fields, so calls from several threads take turns.
+/// fields, so calls from several threads take turns. Operands may be fp32 or bf16
+/// (<see cref="OpenMoE.Kernels.BFloat16"/>): bf16 is widened exactly while packing and accumulated in fp32,
+/// so a bf16 product equals the fp32 product of the widened values bit for bit.
 /// </summary>
 public sealed unsafe class SimdGemm : IDisposable
 {
@@ -22,7 +24,9 @@ public sealed unsafe class SimdGemm : IDisposable
     private readonly Action<int> runPart;
     private readonly int mr, nr;
     private GemmDesc job;
-    private float* jobA, jobB, jobC;
+    private void* jobA, jobB;
+    private float* jobC;
+    private bool jobABf16, jobBBf16;
     private int parts;
     private bool splitRows;
     private bool disposed;
@@ -63,13 +67,24 @@ public sealed unsafe class SimdGemm : IDisposable
     /// C = Alpha·op(A)·op(B) + Beta·C on host memory. The pointers must cover
     /// <see cref="GemmDesc.AExtent"/>, <see cref="GemmDesc.BExtent"/> and <see cref="GemmDesc.CExtent"/> floats.
     /// </summary>
-    public void Sgemm(in GemmDesc d, float* a, float* b, float* c)
+    public void Sgemm(in GemmDesc d, float* a, float* b, float* c) => Gemm(d, a, false, b, false, c);
+
+    /// <summary>As <see cref="Sgemm"/> with bf16 B (fp32 activations times bf16 weights), fp32 accumulation and C.</summary>
+    public void Gemm(in GemmDesc d, float* a, OpenMoE.Kernels.BFloat16* b, float* c) => Gemm(d, a, false, b, true, c);
+
+    /// <summary>As <see cref="Sgemm"/> with bf16 A and B, fp32 accumulation and C.</summary>
+    public void Gemm(in GemmDesc d, OpenMoE.Kernels.BFloat16* a, OpenMoE.Kernels.BFloat16* b, float* c) => Gemm(d, a, true, b, true, c);
+
+    private void Gemm(in GemmDesc d, void* a, bool aBf16, void* b, bool bBf16, float* c)
     {
         lock (turn)
-            SgemmAlone(d, a, b, c);
+        {
+            (jobABf16, jobBBf16) = (aBf16, bBf16);
+            GemmAlone(d, a, b, c);
+        }
     }
 
-    private void SgemmAlone(in GemmDesc d, float* a, float* b, float* c)
+    private void GemmAlone(in GemmDesc d, void* a, void* b, float* c)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
         if (d.M == 0 || d.N == 0)
@@ -108,13 +123,31 @@ public sealed unsafe class SimdGemm : IDisposable
         switch (Isa)
         {
             case SimdIsa.Avx512:
-                SimdGemmDriver<Avx512MicroKernel>.Run(job, jobA, jobB, jobC, m0, m1, n0, n1, packA[part], packB[part]);
+                RunPart<Avx512MicroKernel>(m0, m1, n0, n1, part);
                 break;
             case SimdIsa.Avx2:
-                SimdGemmDriver<Avx2MicroKernel>.Run(job, jobA, jobB, jobC, m0, m1, n0, n1, packA[part], packB[part]);
+                RunPart<Avx2MicroKernel>(m0, m1, n0, n1, part);
                 break;
             default:
-                SimdGemmDriver<ScalarMicroKernel>.Run(job, jobA, jobB, jobC, m0, m1, n0, n1, packA[part], packB[part]);
+                RunPart<ScalarMicroKernel>(m0, m1, n0, n1, part);
+                break;
+        }
+    }
+
+    // One instantiation of the driver per micro-kernel and pair of operand types (the JIT specialises each).
+    private void RunPart<TKernel>(int m0, int m1, int n0, int n1, int part) where TKernel : struct, IMicroKernel
+    {
+        float* pa = packA[part], pb = packB[part];
+        switch (jobABf16, jobBBf16)
+        {
+            case (false, false):
+                SimdGemmDriver<TKernel>.Run<float, Fp32Operand, float, Fp32Operand>(job, (float*)jobA, (float*)jobB, jobC, m0, m1, n0, n1, pa, pb);
+                break;
+            case (false, true):
+                SimdGemmDriver<TKernel>.Run<float, Fp32Operand, OpenMoE.Kernels.BFloat16, Bf16Operand>(job, (float*)jobA, (OpenMoE.Kernels.BFloat16*)jobB, jobC, m0, m1, n0, n1, pa, pb);
+                break;
+            default:
+                SimdGemmDriver<TKernel>.Run<OpenMoE.Kernels.BFloat16, Bf16Operand, OpenMoE.Kernels.BFloat16, Bf16Operand>(job, (OpenMoE.Kernels.BFloat16*)jobA, (OpenMoE.Kernels.BFloat16*)jobB, jobC, m0, m1, n0, n1, pa, pb);
                 break;
         }
     }

@@ -22,8 +22,9 @@ internal static unsafe class SimdGemmDriver<TKernel> where TKernel : struct, IMi
 
     /// <summary>C[m0..m1, n0..n1] of the product, using the thread's packing buffers.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Run(in GemmDesc d, float* a, float* b, float* c, int m0, int m1, int n0, int n1,
+    public static void Run<TA, TOpA, TB, TOpB>(in GemmDesc d, TA* a, TB* b, float* c, int m0, int m1, int n0, int n1,
         float* packA, float* packB)
+        where TA : unmanaged where TOpA : struct, IGemmOperand<TA> where TB : unmanaged where TOpB : struct, IGemmOperand<TB>
     {
         int mr = TKernel.MR, nr = TKernel.NR;
         float* scratch = stackalloc float[mr * nr];
@@ -34,11 +35,11 @@ internal static unsafe class SimdGemmDriver<TKernel> where TKernel : struct, IMi
             {
                 int kc = Math.Min(TKernel.KC, d.K - pc);
                 float beta = pc == 0 ? d.Beta : 1f;
-                Packing.PackB(b, d.Ldb, d.TransB, pc, kc, jc, nc, nr, packB);
+                Packing.PackB<TB, TOpB>(b, d.Ldb, d.TransB, pc, kc, jc, nc, nr, packB);
                 for (int ic = m0; ic < m1; ic += TKernel.MC)
                 {
                     int mc = Math.Min(TKernel.MC, m1 - ic);
-                    Packing.PackA(a, d.Lda, d.TransA, ic, mc, pc, kc, mr, d.Alpha, packA);
+                    Packing.PackA<TA, TOpA>(a, d.Lda, d.TransA, ic, mc, pc, kc, mr, d.Alpha, packA);
                     for (int ir = 0; ir < mc; ir += mr)
                     {
                         int rows = Math.Min(mr, mc - ir);
