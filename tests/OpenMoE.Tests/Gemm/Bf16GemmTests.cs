@@ -11,16 +11,8 @@ namespace OpenMoE.Tests.Gemm;
 /// </summary>
 public sealed unsafe class Bf16GemmTests
 {
-    public static TheoryData<SimdIsa> Isas()
-    {
-        var data = new TheoryData<SimdIsa>();
-        foreach (var isa in SimdIsas.Supported)
-            data.Add(isa);
-        return data;
-    }
-
     [Theory]
-    [MemberData(nameof(Isas))]
+    [MemberData(nameof(SimdGemmProviderTests.Isas), MemberType = typeof(SimdGemmProviderTests))]
     public void Bf16_operands_give_the_fp32_product_of_their_widened_values_bit_for_bit(SimdIsa isa)
     {
         using var gemm = new SimdGemm(isa, threads: 2);
