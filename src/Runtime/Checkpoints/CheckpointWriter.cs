@@ -195,7 +195,16 @@ public sealed class CheckpointWriter : IDisposable
         }
         Directory.Move(tempPath, targetPath);
         if (options.Durable) DurableFileSystem.FsyncDirectory(parent);
-        if (previous is not null) Directory.Delete(previous, recursive: true);
+        if (previous is null) return;
+        try
+        {
+            Directory.Delete(previous, recursive: true);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // The new checkpoint is committed; the old one, renamed to a temporary name, is never listed
+            // as a checkpoint and CheckpointRun.RemoveLeftovers deletes it later.
+        }
     }
 
     /// <summary>Abandons an uncommitted checkpoint: closes files and deletes the temporary folder.</summary>

@@ -1,3 +1,4 @@
+using System.Runtime.ExceptionServices;
 using System.Text;
 using OpenMoE.Runtime.Communication;
 
@@ -24,6 +25,9 @@ public static class CollectiveCheckpointSave
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(writers, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(writers, world.Size);
+        // Every failure below is caught and told to every rank before anyone throws: a rank that threw
+        // alone would leave the others waiting in the next collective, and the shared folder behind.
+        Exception? mine = null;
         string? opened = null;
         if (world.Rank == 0)
         {
@@ -32,37 +36,47 @@ public static class CollectiveCheckpointSave
                 var (folder, id) = CheckpointParts.CreateFolder(targetPath, options);
                 opened = $"ok\n{folder}\n{id}";
             }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            catch (Exception ex)
             {
+                mine = ex;
                 opened = $"error\n{ex.Message}";
             }
         }
         var fields = world.Broadcast(opened).Split('\n');
         if (fields[0] != "ok")
-            throw new IOException(fields[1]);
+            throw Outcome(mine, fields[1]);
         string shared = fields[1], checkpointId = fields[2];
 
-        byte[] mine = [NothingWritten];
+        byte[] part = [NothingWritten];
         if (world.Rank < writers)
         {
             try
             {
                 using var writer = CheckpointWriter.CreatePart(shared, checkpointId, spec, world.Rank, writers, options);
                 write(writer);
-                mine = [Written, .. writer.CompletePart().Encode()];
+                part = [Written, .. writer.CompletePart().Encode()];
             }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            catch (Exception ex)
             {
-                mine = [Failed, .. Encoding.UTF8.GetBytes(ex.Message)];
+                mine = ex;
+                part = [Failed, .. Encoding.UTF8.GetBytes(ex.Message)];
             }
         }
-        var all = world.AllGatherBytes(mine);
+        var all = world.AllGatherBytes(part);
 
         string? outcome = null;
         if (world.Rank == 0)
             outcome = Commit(shared, targetPath, spec, checkpointId, all, metadata, trainingState, options);
         string result = world.Broadcast(outcome);
-        return result.StartsWith("ok\n", StringComparison.Ordinal) ? result[3..] : throw new IOException(result);
+        return result.StartsWith("ok\n", StringComparison.Ordinal) ? result[3..] : throw Outcome(mine, result);
+    }
+
+    // The rank whose own step failed rethrows its exception (its type and stack); the others learn why as an IOException.
+    private static Exception Outcome(Exception? mine, string message)
+    {
+        if (mine is not null)
+            ExceptionDispatchInfo.Capture(mine).Throw();
+        return new IOException(message);
     }
 
     // Rank 0: "ok\n" + the folder, or the reason nothing was committed (the shared folder is then gone).
@@ -74,7 +88,8 @@ public static class CollectiveCheckpointSave
             if (all[rank][0] == Failed)
             {
                 CheckpointParts.Abandon(shared);
-                return $"rank {rank} of {all.Length} could not write its part of the checkpoint: {Encoding.UTF8.GetString(all[rank].AsSpan(1))}";
+                string cause = Encoding.UTF8.GetString(all[rank].AsSpan(1));
+                return all.Length == 1 ? cause : $"rank {rank} of {all.Length} could not write its part of the checkpoint: {cause}";
             }
         }
         try

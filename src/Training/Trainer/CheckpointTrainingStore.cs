@@ -72,13 +72,19 @@ public sealed class CheckpointTrainingStore(ModelSpecInfo spec, string runDirect
         if (state.Routing is { } routing)
             metadata.Extra[RoutingCheckpointState.RoutingKey] = routing;
         var world = layout?.World ?? new SingleProcessCommunicator();
+        RequireHeldWeights(checkpoint.Weights);
+        int writers = layout?.ExpertParallelSize ?? 1;
         // Rank 0 writes every replicated tensor; the other ranks of replica 0 only their experts' tensors.
         var tensors = Tensors(checkpoint).Where(t => world.Rank == 0 || IsRoutedExpert(t.Descriptor.Name)).ToList();
+        long bytes = world.Rank < writers ? tensors.Sum(t => t.Descriptor.ByteLength) : 0;
+        // The parts share the run folder's volume: rank 0 checks that all of them fit before anyone writes much.
+        long allBytes = world.AllGather(bytes).Sum();
         string path = _run.PathForStep(state.Step);
-        CollectiveCheckpointSave.Save(world, layout?.ExpertParallelSize ?? 1, path, new SpecIdentity(spec.Name, spec.SpecHash), new CheckpointWriteOptions { Overwrite = true },
+        CollectiveCheckpointSave.Save(world, writers, path, new SpecIdentity(spec.Name, spec.SpecHash), new CheckpointWriteOptions { Overwrite = true },
             writer =>
             {
-                RequireFreeSpace(tensors.Sum(t => t.Descriptor.ByteLength), path);
+                if (world.Rank == 0)
+                    RequireFreeSpace(allBytes, path);
                 // Tensors stream from their source piece by piece (from the device, no whole-model copy on the host).
                 foreach (var (descriptor, write) in tensors)
                 {
@@ -89,6 +95,18 @@ public sealed class CheckpointTrainingStore(ModelSpecInfo spec, string runDirect
             }, metadata, summary);
         if (world.Rank == 0)
             _run.Rotate(justWritten: path);
+    }
+
+    // A save of fewer weights than this rank holds would write a checkpoint that fails only when it is loaded.
+    private void RequireHeldWeights(TensorReads weights)
+    {
+        var shard = layout?.Shard(spec.Config.Experts) ?? ExpertShard.All(spec.Config.Experts);
+        foreach (var p in spec.Parameters.Where(p => p.Expert < 0 || shard.Contains(p.Expert)))
+        {
+            long expected = ExpertTensors.IsStacked(p) ? p.Elements / spec.Config.Experts * shard.Count : p.Elements;
+            if (!weights.ContainsKey(p.Name) || weights.ElementsOf(p.Name) != expected)
+                throw new ArgumentException($"The checkpoint of {spec.Name} needs weight '{p.Name}' with {expected:N0} values on this rank; the trainer handed {(weights.ContainsKey(p.Name) ? $"{weights.ElementsOf(p.Name):N0}" : "none")}.");
+        }
     }
 
     /// <summary>

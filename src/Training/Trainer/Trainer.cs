@@ -25,7 +25,9 @@ namespace OpenMoE.Training;
 /// ranks of a communicator) every rank runs this loop on the same data stream: rank r of P trains on
 /// rows [r*B/P, (r+1)*B/P) of each global batch of B, the ranks of a replica route together, gradients
 /// are averaged over the replicas, rank 0 alone owns the run folder and writes metrics.jsonl, and the
-/// checkpoints are saved by all ranks together (docs/parallelism.md).
+/// checkpoints are saved by all ranks together (docs/parallelism.md). A rank that throws outside a
+/// collective (its memory plan, a non-finite router logit) leaves its peers waiting in the next one, so
+/// a parallel trainer runs under <see cref="RankFailures.Run"/>, which aborts the job (as <c>openmoe train</c> does).
 /// </summary>
 public sealed class Trainer : IDisposable
 {

@@ -46,7 +46,7 @@ public sealed class CollectiveCheckpointSaveTests : IDisposable
     }
 
     [Fact]
-    public void A_failed_part_leaves_no_checkpoint_and_every_rank_names_the_rank_and_cause()
+    public void A_failed_part_leaves_no_checkpoint_and_the_other_ranks_name_the_rank_and_cause()
     {
         string path = Path.Combine(_root, "step-2");
         var errors = new ThreadedCommunicators(2).Run(world =>
@@ -66,7 +66,8 @@ public sealed class CollectiveCheckpointSaveTests : IDisposable
                 return ex.Message;
             }
         });
-        Assert.All(errors, e => Assert.Equal("rank 1 of 2 could not write its part of the checkpoint: No space left on device", e));
+        Assert.Equal("rank 1 of 2 could not write its part of the checkpoint: No space left on device", errors[0]);
+        Assert.Equal("No space left on device", errors[1]);   // the failing rank keeps its own exception
         Assert.False(Directory.Exists(path));
         Assert.Empty(Directory.GetFileSystemEntries(_root));
     }
@@ -90,6 +91,45 @@ public sealed class CollectiveCheckpointSaveTests : IDisposable
             }
         });
         Assert.All(errors, e => Assert.Contains("only the leading dimension may be split", e));
+        Assert.Empty(Directory.GetFileSystemEntries(_root));
+    }
+
+    [Fact]
+    public void Any_failure_of_a_part_leaves_no_folder_the_failing_rank_keeps_its_exception_and_the_others_hear_why()
+    {
+        string path = Path.Combine(_root, "step-4");
+        var outcomes = new ThreadedCommunicators(2).Run(world =>
+        {
+            try
+            {
+                CollectiveCheckpointSave.Save(world, 2, path, Spec, Options, writer =>
+                {
+                    if (world.Rank == 1)
+                        throw new InvalidOperationException("the device stream failed");
+                }, CheckpointMetadata.Now(4), null);
+                return "saved";
+            }
+            catch (Exception ex)
+            {
+                return $"{ex.GetType().Name}: {ex.Message}";
+            }
+        });
+        Assert.Equal("IOException: rank 1 of 2 could not write its part of the checkpoint: the device stream failed", outcomes[0]);
+        Assert.Equal("InvalidOperationException: the device stream failed", outcomes[1]);
+        Assert.Empty(Directory.GetFileSystemEntries(_root));
+    }
+
+    [Fact]
+    public void In_one_process_a_failed_save_leaves_no_folder_and_its_error_names_no_rank()
+    {
+        using var single = new OpenMoE.Runtime.Communication.SingleProcessCommunicator();
+        var error = Assert.Throws<InvalidOperationException>(() => CollectiveCheckpointSave.Save(single, 1, Path.Combine(_root, "step-5"), Spec, Options,
+            _ => throw new InvalidOperationException("no more device memory"), CheckpointMetadata.Now(5), null));
+        Assert.Equal("no more device memory", error.Message);
+        Assert.Empty(Directory.GetFileSystemEntries(_root));
+        var full = Assert.Throws<IOException>(() => CollectiveCheckpointSave.Save(single, 1, Path.Combine(_root, "step-6"), Spec, Options,
+            _ => throw new IOException("Not enough free space"), CheckpointMetadata.Now(6), null));
+        Assert.Equal("Not enough free space", full.Message);
         Assert.Empty(Directory.GetFileSystemEntries(_root));
     }
 }
