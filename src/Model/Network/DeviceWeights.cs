@@ -88,12 +88,12 @@ public sealed class DeviceWeights : IDisposable
         {
             foreach (var parameter in spec.Parameters)
             {
-                if (parameter.Expert >= 0 && !shard.Contains(parameter.Expert))
+                if (!shard.Holds(parameter))
                     continue;
-                // A stacked expert tensor [E, ...] keeps the shard's slices [First*per, End*per) of its values.
-                long per = ExpertTensors.IsStacked(parameter) ? parameter.Elements / expertCount : 0;
-                long keepFrom = per * shard.First, kept = per == 0 ? parameter.Elements : per * shard.Count;
-                weights._held.Add(per == 0 || shard.IsAll(expertCount) ? parameter : parameter with { Shape = parameter.Shape.SetItem(0, shard.Count) });
+                // A stacked expert tensor [E, ...] keeps the shard's slices of its values.
+                bool stacked = ExpertTensors.IsStacked(parameter);
+                var (keepFrom, kept) = stacked ? shard.ShareOf(parameter.Elements, expertCount) : (0L, parameter.Elements);
+                weights._held.Add(!stacked || shard.IsAll(expertCount) ? parameter : parameter with { Shape = parameter.Shape.SetItem(0, shard.Count) });
                 IntPtr address = device.Kind == DeviceKind.Cpu && inPlace is not null ? inPlace(parameter) : 0;
                 if (address != 0)
                 {

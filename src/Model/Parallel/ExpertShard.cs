@@ -1,3 +1,5 @@
+using OpenMoE.Model.Specs;
+
 namespace OpenMoE.Model.Parallel;
 
 /// <summary>The routed experts one rank holds: <c>[First, First + Count)</c> of every MoE layer.</summary>
@@ -13,6 +15,19 @@ public readonly record struct ExpertShard(int First, int Count)
 
     /// <summary>True when <paramref name="expert"/> is held.</summary>
     public bool Contains(int expert) => expert >= First && expert < End;
+
+    /// <summary>True when a rank with this shard holds <paramref name="parameter"/> (whole, or its share of an expert stack): every tensor but other experts' own.</summary>
+    public bool Holds(ParameterInfo parameter) => parameter.Expert < 0 || Contains(parameter.Expert);
+
+    /// <summary>
+    /// The values [From, From + Count) this shard holds of a tensor of <paramref name="elements"/> stacked
+    /// expert-major over <paramref name="experts"/> experts (an expert stack, or its optimizer state).
+    /// </summary>
+    public (long From, long Count) ShareOf(long elements, int experts)
+    {
+        long per = elements / experts;
+        return (per * First, per * Count);
+    }
 
     /// <summary>True when this shard holds every one of <paramref name="experts"/> experts.</summary>
     public bool IsAll(int experts) => First == 0 && Count == experts;

@@ -71,10 +71,10 @@ public static class MemoryPlanner
         int experts = spec.Config.Experts;
         if (experts % expertParallel != 0)
             throw new ArgumentException($"--expert-parallel {expertParallel} does not divide the {experts} experts of {spec.Name}; use a divisor of {experts}.");
-        int count = experts / expertParallel;
+        var shard = new ExpertShard(0, experts / expertParallel);
         return spec.Parameters
-            .Where(t => t.Expert < count)
-            .Select(t => ExpertTensors.IsStacked(t) ? t with { Shape = t.Shape.SetItem(0, count) } : t)
+            .Where(shard.Holds)
+            .Select(t => ExpertTensors.IsStacked(t) ? t with { Shape = t.Shape.SetItem(0, shard.Count) } : t)
             .ToList();
     }
 

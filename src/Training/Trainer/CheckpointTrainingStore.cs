@@ -101,9 +101,9 @@ public sealed class CheckpointTrainingStore(ModelSpecInfo spec, string runDirect
     private void RequireHeldWeights(TensorReads weights)
     {
         var shard = layout?.Shard(spec.Config.Experts) ?? ExpertShard.All(spec.Config.Experts);
-        foreach (var p in spec.Parameters.Where(p => p.Expert < 0 || shard.Contains(p.Expert)))
+        foreach (var p in spec.Parameters.Where(shard.Holds))
         {
-            long expected = ExpertTensors.IsStacked(p) ? p.Elements / spec.Config.Experts * shard.Count : p.Elements;
+            long expected = ExpertTensors.IsStacked(p) ? shard.ShareOf(p.Elements, spec.Config.Experts).Count : p.Elements;
             if (!weights.ContainsKey(p.Name) || weights.ElementsOf(p.Name) != expected)
                 throw new ArgumentException($"The checkpoint of {spec.Name} needs weight '{p.Name}' with {expected:N0} values on this rank; the trainer handed {(weights.ContainsKey(p.Name) ? $"{weights.ElementsOf(p.Name):N0}" : "none")}.");
         }
@@ -193,21 +193,17 @@ public sealed class CheckpointTrainingStore(ModelSpecInfo spec, string runDirect
                 ?? throw new CheckpointException(CheckpointErrorKind.Malformed, path, null, "its trainer state is empty.", "Resume from an earlier checkpoint.");
             // A rank reads its own experts only: whole stacked tensors (the weights keep their share), and its share of their optimizer state.
             var shard = layout?.Shard(spec.Config.Experts) ?? ExpertShard.All(spec.Config.Experts);
-            bool Held(ParameterInfo p) => p.Expert < 0 || shard.Contains(p.Expert);
-            var weights = new TensorReads(spec.Parameters.Where(Held).Select(p => (p.Name, p.Elements)).ToArray(), file.Stream);
+            var weights = new TensorReads(spec.Parameters.Where(shard.Holds).Select(p => (p.Name, p.Elements)).ToArray(), file.Stream);
             var optimizer = new List<(string Name, long Elements)>();
             var slices = new Dictionary<string, (string Tensor, long From, long Count)>(StringComparer.Ordinal);
             foreach (var tensor in reader.Tensors.Where(t => OptimizerTensorNames.IsOptimizerTensor(t.Name)))
             {
                 var parameter = ParameterOf(tensor.Name);
-                if (parameter is not null && !Held(parameter))
+                if (parameter is not null && !shard.Holds(parameter))
                     continue;
-                long elements = tensor.ElementCount, from = 0;
-                if (parameter is not null && ExpertTensors.IsStacked(parameter) && !shard.IsAll(spec.Config.Experts))
-                {
-                    long per = elements / spec.Config.Experts;
-                    (from, elements) = (per * shard.First, per * shard.Count);
-                }
+                var (from, elements) = parameter is not null && ExpertTensors.IsStacked(parameter)
+                    ? shard.ShareOf(tensor.ElementCount, spec.Config.Experts)
+                    : (0L, tensor.ElementCount);
                 string name = tensor.Name[OptimizerTensorNames.Prefix.Length..];
                 optimizer.Add((name, elements));
                 slices[name] = (tensor.Name, from, elements);

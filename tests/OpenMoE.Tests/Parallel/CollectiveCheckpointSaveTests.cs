@@ -1,4 +1,5 @@
 using OpenMoE.Runtime.Checkpoints;
+using OpenMoE.Runtime.Communication;
 
 namespace OpenMoE.Tests.Parallel;
 
@@ -49,23 +50,12 @@ public sealed class CollectiveCheckpointSaveTests : IDisposable
     public void A_failed_part_leaves_no_checkpoint_and_the_other_ranks_name_the_rank_and_cause()
     {
         string path = Path.Combine(_root, "step-2");
-        var errors = new ThreadedCommunicators(2).Run(world =>
+        var errors = TwoRankSave(path, 2, (world, writer) =>
         {
-            try
-            {
-                CollectiveCheckpointSave.Save(world, 2, path, Spec, Options, writer =>
-                {
-                    writer.WriteTensor(new TensorDescriptor("stack", TensorDType.F32, [1, 4]), new float[4]);
-                    if (world.Rank == 1)
-                        throw new IOException("No space left on device");
-                }, CheckpointMetadata.Now(2), null);
-                return "saved";
-            }
-            catch (IOException ex)
-            {
-                return ex.Message;
-            }
-        });
+            writer.WriteTensor(new TensorDescriptor("stack", TensorDType.F32, [1, 4]), new float[4]);
+            if (world.Rank == 1)
+                throw new IOException("No space left on device");
+        }).Select(e => Assert.IsType<IOException>(e).Message).ToArray();
         Assert.Equal("rank 1 of 2 could not write its part of the checkpoint: No space left on device", errors[0]);
         Assert.Equal("No space left on device", errors[1]);   // the failing rank keeps its own exception
         Assert.False(Directory.Exists(path));
@@ -76,20 +66,9 @@ public sealed class CollectiveCheckpointSaveTests : IDisposable
     public void Parts_whose_split_tensor_disagrees_beyond_the_leading_dimension_are_not_committed()
     {
         string path = Path.Combine(_root, "step-3");
-        var errors = new ThreadedCommunicators(2).Run(world =>
-        {
-            try
-            {
-                CollectiveCheckpointSave.Save(world, 2, path, Spec, Options,
-                    writer => writer.WriteTensor(new TensorDescriptor("stack", TensorDType.F32, [1, 4 + world.Rank]), new float[4 + world.Rank]),
-                    CheckpointMetadata.Now(3), null);
-                return "saved";
-            }
-            catch (IOException ex)
-            {
-                return ex.Message;
-            }
-        });
+        var errors = TwoRankSave(path, 3, (world, writer) =>
+            writer.WriteTensor(new TensorDescriptor("stack", TensorDType.F32, [1, 4 + world.Rank]), new float[4 + world.Rank]))
+            .Select(e => Assert.IsType<IOException>(e).Message).ToArray();
         Assert.All(errors, e => Assert.Contains("only the leading dimension may be split", e));
         Assert.Empty(Directory.GetFileSystemEntries(_root));
     }
@@ -98,22 +77,11 @@ public sealed class CollectiveCheckpointSaveTests : IDisposable
     public void Any_failure_of_a_part_leaves_no_folder_the_failing_rank_keeps_its_exception_and_the_others_hear_why()
     {
         string path = Path.Combine(_root, "step-4");
-        var outcomes = new ThreadedCommunicators(2).Run(world =>
+        var outcomes = TwoRankSave(path, 4, (world, _) =>
         {
-            try
-            {
-                CollectiveCheckpointSave.Save(world, 2, path, Spec, Options, writer =>
-                {
-                    if (world.Rank == 1)
-                        throw new InvalidOperationException("the device stream failed");
-                }, CheckpointMetadata.Now(4), null);
-                return "saved";
-            }
-            catch (Exception ex)
-            {
-                return $"{ex.GetType().Name}: {ex.Message}";
-            }
-        });
+            if (world.Rank == 1)
+                throw new InvalidOperationException("the device stream failed");
+        }).Select(e => $"{e!.GetType().Name}: {e.Message}").ToArray();
         Assert.Equal("IOException: rank 1 of 2 could not write its part of the checkpoint: the device stream failed", outcomes[0]);
         Assert.Equal("InvalidOperationException: the device stream failed", outcomes[1]);
         Assert.Empty(Directory.GetFileSystemEntries(_root));
@@ -122,7 +90,7 @@ public sealed class CollectiveCheckpointSaveTests : IDisposable
     [Fact]
     public void In_one_process_a_failed_save_leaves_no_folder_and_its_error_names_no_rank()
     {
-        using var single = new OpenMoE.Runtime.Communication.SingleProcessCommunicator();
+        using var single = new SingleProcessCommunicator();
         var error = Assert.Throws<InvalidOperationException>(() => CollectiveCheckpointSave.Save(single, 1, Path.Combine(_root, "step-5"), Spec, Options,
             _ => throw new InvalidOperationException("no more device memory"), CheckpointMetadata.Now(5), null));
         Assert.Equal("no more device memory", error.Message);
@@ -132,4 +100,19 @@ public sealed class CollectiveCheckpointSaveTests : IDisposable
         Assert.Equal("Not enough free space", full.Message);
         Assert.Empty(Directory.GetFileSystemEntries(_root));
     }
+
+    /// <summary>Two threaded ranks save step <paramref name="step"/> with <paramref name="write"/>; each rank's exception, or null when it saved.</summary>
+    private static Exception?[] TwoRankSave(string path, int step, Action<ICommunicator, CheckpointWriter> write) =>
+        new ThreadedCommunicators(2).Run(world =>
+        {
+            try
+            {
+                CollectiveCheckpointSave.Save(world, 2, path, Spec, Options, writer => write(world, writer), CheckpointMetadata.Now(step), null);
+                return (Exception?)null;
+            }
+            catch (Exception ex)
+            {
+                return ex;
+            }
+        });
 }
